@@ -1,0 +1,38 @@
+# Entry points for developers and CI. `make run`: the stack on this machine with a demo
+# project; `make test`: the whole suite against real PostgreSQL, Redis and Kafka.
+# All local state (servers' data, logs, pids, addresses) lives in .local/.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+# pyenv and venvs provide `python`; a bare Debian has only `python3`.
+PYTHON ?= $(shell command -v python >/dev/null 2>&1 && echo python || echo python3)
+SERVICES_ENV := .local/services.env
+# Recipes that run project code get the servers' addresses as RA_* variables.
+WITH_ENV := set -a && . $(SERVICES_ENV) && set +a &&
+
+.PHONY: install services migrate test lint stop run
+
+install:
+	$(PYTHON) -m pip install -e '.[dev]'
+
+services:
+	scripts/services.sh start
+
+migrate: services
+	$(WITH_ENV) $(PYTHON) -m migrations
+
+test: services
+	$(PYTHON) -m pytest
+
+lint:
+	ruff check . && ruff format --check . && mypy
+
+stop:
+	scripts/apps.sh stop
+	scripts/services.sh stop
+
+# Idempotent: running servers and apps are reused, migrations apply only what is new,
+# and the demo project keeps its keys while .local/demo.env still matches them.
+run: install services migrate
+	PYTHON=$(PYTHON) scripts/apps.sh start
+	$(WITH_ENV) $(PYTHON) scripts/demo_project.py

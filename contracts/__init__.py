@@ -1,0 +1,1 @@
+"""Shapes that cross process boundaries: topics, Kafka records, Redis keys, key hashing."""

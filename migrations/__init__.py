@@ -1,0 +1,1 @@
+"""Forward-only SQL migrations (``NNNN_description.sql``) and the command that applies them."""

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The project's own processes in the background, for `make run` / `make stop`: each runs
+# as `python -m <package>` with the addresses from .local/services.env, logs to
+# .local/logs/<package>.log and keeps its pid in .local/pids/<package>.pid.
+#
+# Usage: scripts/apps.sh start    start every app below that is not running; wait until healthy
+#        scripts/apps.sh stop     stop every process with a pid file in .local/pids/
+#        scripts/apps.sh status
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PIDS="$ROOT/.local/pids"
+LOGS="$ROOT/.local/logs"
+ENV_FILE="$ROOT/.local/services.env"
+PYTHON=${PYTHON:-python}
+HEALTH_TIMEOUT=30
+
+# One line per app: package | extra environment (space-separated KEY=VALUE) | health URL.
+# A new service is one more line here.
+APPS=(
+  "ingest_gateway | RA_INGEST_PORT=8080 | http://127.0.0.1:8080/health"
+)
+
+log() { printf '[apps] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+field() { local v; v=$(cut -d'|' -f"$2" <<<"$1"); v=${v#"${v%%[! ]*}"}; echo "${v%"${v##*[! ]}"}"; }
+
+# Alive and still our app: a pid file left by a crash may name a reused pid.
+app_pid() {
+  local name=$1 pid cmdline
+  pid=$(cat "$PIDS/$name.pid" 2>/dev/null || true)
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null \
+    && cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) \
+    && [[ $cmdline == *"-m $name"* ]] \
+    && echo "$pid" || true
+}
+
+healthy() {
+  "$PYTHON" -c '
+import sys, urllib.request
+try:
+    with urllib.request.urlopen(sys.argv[1], timeout=1) as response:
+        sys.exit(0 if response.status == 200 else 1)
+except OSError:
+    sys.exit(1)
+' "$1"
+}
+
+start_app() {
+  local name=$1 extra=$2 pid
+  pid=$(app_pid "$name")
+  if [ -n "$pid" ]; then
+    log "$name: running (pid $pid)"
+    return
+  fi
+  log "$name: starting (log: ${LOGS#"$ROOT/"}/$name.log)"
+  # setsid: a session of its own, so it outlives `make run` and ignores the terminal's
+  # Ctrl-C; the child writes its own pid before exec, so the pid file names the app.
+  # shellcheck disable=SC2086  # $extra is KEY=VALUE words on purpose
+  (
+    cd "$ROOT"
+    set -a
+    . "$ENV_FILE"
+    set +a
+    exec setsid env $extra bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PIDS/$name.pid" \
+      "$PYTHON" -m "$name" >>"$LOGS/$name.log" 2>&1 </dev/null
+  ) &
+}
+
+wait_healthy() {
+  local name=$1 url=$2 deadline=$((SECONDS + HEALTH_TIMEOUT))
+  until healthy "$url"; do
+    if [ $SECONDS -ge $deadline ] || [ -z "$(app_pid "$name")" ]; then
+      tail -n 30 "$LOGS/$name.log" >&2 || true
+      die "$name did not answer $url within ${HEALTH_TIMEOUT}s"
+    fi
+    sleep 0.2
+  done
+  log "$name: healthy at $url"
+}
+
+stop_pidfile() {
+  local file=$1 name pid
+  name=$(basename "$file" .pid)
+  pid=$(cat "$file" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    log "$name: stopping (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$pid" 2>/dev/null && { log "$name: still up after 10s; killing it"; kill -KILL "$pid"; }
+  fi
+  rm -f "$file"
+}
+
+case "${1:-}" in
+  start)
+    [ -f "$ENV_FILE" ] || die "no $ENV_FILE; run scripts/services.sh start first"
+    mkdir -p "$PIDS" "$LOGS"
+    for app in "${APPS[@]}"; do start_app "$(field "$app" 1)" "$(field "$app" 2)"; done
+    for app in "${APPS[@]}"; do wait_healthy "$(field "$app" 1)" "$(field "$app" 3)"; done
+    ;;
+  stop)
+    # Every pid file, not just the list above: an app dropped from the list still stops.
+    for file in "$PIDS"/*.pid; do [ -e "$file" ] && stop_pidfile "$file"; done
+    ;;
+  status)
+    for app in "${APPS[@]}"; do
+      name=$(field "$app" 1)
+      pid=$(app_pid "$name")
+      if [ -n "$pid" ]; then echo "$name  running  pid $pid"; else echo "$name  stopped"; fi
+    done
+    ;;
+  *)
+    sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+    ;;
+esac
