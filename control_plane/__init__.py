@@ -1,0 +1,1 @@
+"""The control plane: users, projects, keys, CLI tokens and config deploys."""

@@ -1,0 +1,1 @@
+"""The ingest gateway: validates events and appends them to Kafka (``POST /``)."""

@@ -1,0 +1,73 @@
+"""The gateway's app factory: routes, middlewares and the resources' start-up/tear-down."""
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from ingest_gateway import handlers, middleware
+from ingest_gateway.cache import TtlCache
+from ingest_gateway.ingest import Ingestor
+from ingest_gateway.keys import APPENDER, INGESTOR, METRICS, REDIS, SETTINGS
+from ingest_gateway.metrics import Metrics
+from ingest_gateway.producer import EventAppender
+from ingest_gateway.projects import ProjectDirectory
+from ingest_gateway.quota import QuotaReader
+from ingest_gateway.ratelimit import RateLimiter
+from ingest_gateway.settings import Settings
+
+
+def create_app(settings: Settings) -> web.Application:
+    # middlewares run outside-in: CORS headers go on error answers too.
+    app = web.Application(
+        middlewares=[middleware.cors, middleware.errors],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.append(_resources)
+    app.router.add_post("/", handlers.ingest)
+    app.router.add_route("OPTIONS", "/", handlers.preflight)
+    app.router.add_get("/health", handlers.health)
+    app.router.add_get("/ready", handlers.ready)
+    app.router.add_get("/metrics", handlers.metrics)
+    return app
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    redis = Redis(
+        connection_pool=BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=64,
+            timeout=settings.redis_timeout_seconds,
+            socket_timeout=settings.redis_timeout_seconds,
+            socket_connect_timeout=settings.redis_timeout_seconds,
+        )
+    )
+    pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=4, open=False)
+    await pool.open(wait=False)
+    appender = EventAppender(
+        settings.kafka_bootstrap,
+        settings.events_topic,
+        settings.append_timeout_seconds,
+        settings.producer_linger_ms,
+    )
+    await appender.start()
+    app[REDIS] = redis
+    app[APPENDER] = appender
+    app[INGESTOR] = Ingestor(
+        projects=ProjectDirectory(pool, TtlCache(settings.key_cache_ttl_seconds)),
+        limiter=RateLimiter(redis, settings.redis_prefix, settings.rate_window_seconds),
+        quota=QuotaReader(redis, settings.redis_prefix),
+        appender=appender,
+        metrics=app[METRICS],
+        redis_timeout=settings.redis_timeout_seconds,
+        retry_after_unavailable=settings.retry_after_unavailable_seconds,
+        rate_limit_override=settings.rate_limit_override,
+    )
+    yield
+    await appender.stop()
+    await pool.close()
+    await redis.aclose()

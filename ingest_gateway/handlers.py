@@ -1,0 +1,45 @@
+"""HTTP handlers: thin — read the request, call the ingestor, write the contract's answer."""
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ingest_gateway.errors import PayloadTooLarge
+from ingest_gateway.ingest import RequestContext
+from ingest_gateway.keys import APPENDER, INGESTOR, METRICS, REDIS
+
+
+async def ingest(request: web.Request) -> web.Response:
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge() from exc
+    context = RequestContext(
+        header_key=request.headers.get("X-API-Key"),
+        user_agent=request.headers.get("User-Agent"),
+        origin=request.headers.get("Origin"),
+    )
+    accepted = await request.app[INGESTOR].ingest(body, context)
+    return web.json_response({"success": True, "events": accepted.count}, headers=accepted.headers)
+
+
+async def preflight(request: web.Request) -> web.Response:
+    return web.Response(status=204)
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    kafka = await request.app[APPENDER].ready()
+    try:
+        redis = bool(await request.app[REDIS].ping())
+    except Exception:  # any failure means "not ready"; the body says which
+        redis = False
+    status = 200 if kafka and redis else 503
+    return web.json_response({"kafka": kafka, "redis": redis}, status=status)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

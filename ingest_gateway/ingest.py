@@ -1,0 +1,162 @@
+"""One ingest request from body to acknowledged append: auth, rate limit, validation, quota.
+
+Ordered so the cheap refusals come first and nothing is appended unless every check
+passed. Redis problems fail open (counted and logged); Kafka and PostgreSQL problems fail
+closed with 503 — an event is never answered 200 unless Kafka acknowledged it.
+"""
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import psycopg
+from redis.exceptions import RedisError
+from uuid6 import uuid7
+
+from contracts.events import EventRecord, encode_record, record_key
+from ingest_gateway.errors import (
+    EventLimitExceeded,
+    InvalidApiKey,
+    RateLimited,
+    ServiceUnavailable,
+)
+from ingest_gateway.metrics import Metrics
+from ingest_gateway.producer import AppendFailed, EventAppender
+from ingest_gateway.projects import Project, ProjectDirectory
+from ingest_gateway.quota import QuotaReader
+from ingest_gateway.ratelimit import RateDecision, RateLimiter
+from ingest_gateway.validation import parse_payload, validate_events
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_CONTEXT_MAX = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    count: int
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    header_key: str | None
+    user_agent: str | None
+    origin: str | None
+
+    def as_record_context(self) -> dict[str, str]:
+        context = {"userAgent": self.user_agent, "origin": self.origin}
+        return {k: v[:_CONTEXT_MAX] for k, v in context.items() if v}
+
+
+class Ingestor:
+    def __init__(
+        self,
+        projects: ProjectDirectory,
+        limiter: RateLimiter,
+        quota: QuotaReader,
+        appender: EventAppender,
+        metrics: Metrics,
+        redis_timeout: float,
+        retry_after_unavailable: int,
+        rate_limit_override: int | None = None,
+    ) -> None:
+        self._projects = projects
+        self._limiter = limiter
+        self._quota = quota
+        self._appender = appender
+        self._metrics = metrics
+        self._redis_timeout = redis_timeout
+        self._retry_after = retry_after_unavailable
+        self._rate_limit_override = rate_limit_override
+
+    async def ingest(self, body: bytes, request: RequestContext) -> Accepted:
+        # With the key in a header, a client over its rate limit is refused before its body
+        # is even parsed; the Beacon envelope carries its key inside the body.
+        if request.header_key:
+            project, rate = await self._admit(request.header_key)
+            payload = parse_payload(body)
+        else:
+            payload = parse_payload(body)
+            project, rate = await self._admit(payload.api_key)
+        events = validate_events(payload.events)
+        now = datetime.now(UTC)
+        await self._quota_check(project, now)
+        context = request.as_record_context()
+        messages = [
+            (
+                record_key(project.id, event["distinctId"]),
+                encode_record(
+                    EventRecord(
+                        id=str(uuid7()),
+                        project_id=project.id,
+                        event=event["event"],
+                        timestamp=event["timestamp"],
+                        received_at=now,
+                        distinct_id=event["distinctId"],
+                        session_id=event["sessionId"],
+                        properties=event["properties"],
+                        insert_id=event["insertId"],
+                        context=context,
+                    )
+                ),
+            )
+            for event in events
+        ]
+        started = time.perf_counter()
+        try:
+            await self._appender.append(messages)
+        except AppendFailed as exc:
+            logger.warning("append failed for project %s: %s", project.id, exc)
+            raise ServiceUnavailable(self._retry_after) from exc
+        self._metrics.append_seconds.observe(time.perf_counter() - started)
+        self._metrics.events_accepted.inc(len(messages))
+        return Accepted(count=len(messages), headers=rate.headers() if rate else {})
+
+    async def _admit(self, api_key: str | None) -> tuple[Project, RateDecision | None]:
+        project = await self._authenticate(api_key)
+        key_id = hashlib.sha256((api_key or "").encode()).hexdigest()[:32]
+        return project, await self._rate_check(key_id, project)
+
+    async def _authenticate(self, api_key: str | None) -> Project:
+        if not api_key:
+            raise InvalidApiKey()
+        try:
+            project = await self._projects.by_public_key(api_key)
+        except (psycopg.Error, OSError) as exc:
+            logger.warning("project look-up failed: %s", type(exc).__name__)
+            raise ServiceUnavailable(self._retry_after) from exc
+        if project is None:
+            raise InvalidApiKey()
+        return project
+
+    async def _rate_check(self, key_id: str, project: Project) -> RateDecision | None:
+        limit = self._rate_limit_override or project.rate_limit
+        decision = await self._fail_open("rate_limit", self._limiter.hit(key_id, limit))
+        if decision is not None and not decision.allowed:
+            self._metrics.rate_limited.inc()
+            raise RateLimited(decision.headers())
+        return decision
+
+    async def _quota_check(self, project: Project, now: datetime) -> None:
+        usage = await self._fail_open(
+            "quota", self._quota.usage(project.id, project.monthly_event_limit, now)
+        )
+        if usage is not None and usage.exceeded:
+            self._metrics.quota_refused.inc()
+            raise EventLimitExceeded(usage.limit, usage.used, usage.remaining)
+
+    async def _fail_open(self, operation: str, call: Awaitable[T]) -> T | None:
+        try:
+            async with asyncio.timeout(self._redis_timeout):
+                return await call
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._metrics.redis_failures.labels(operation).inc()
+            logger.warning("redis %s failed (%s): failing open", operation, type(exc).__name__)
+            return None

@@ -1,0 +1,34 @@
+"""The gateway's Prometheus metrics, in a registry owned by the app (no globals)."""
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry()
+        self.requests = Counter(
+            "ingest_requests_total", "Ingest requests by status", ["status"], registry=r
+        )
+        self.events_accepted = Counter(
+            "ingest_events_accepted_total", "Events appended and acknowledged", registry=r
+        )
+        self.append_seconds = Histogram(
+            "ingest_append_seconds",
+            "Time from append start to Kafka acknowledgement",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "ingest_rate_limited_total", "Requests refused by the rate limit", registry=r
+        )
+        self.quota_refused = Counter(
+            "ingest_quota_refused_total", "Requests refused by the monthly limit", registry=r
+        )
+        self.redis_failures = Counter(
+            "ingest_redis_failures_total",
+            "Redis calls that failed (the gateway then fails open)",
+            ["operation"],
+            registry=r,
+        )

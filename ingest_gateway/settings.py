@@ -1,0 +1,50 @@
+"""The gateway's settings, read from the environment in one place."""
+
+from dataclasses import dataclass
+
+from environs import Env
+
+from contracts.topics import Topic
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    kafka_bootstrap: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    events_topic: str = Topic.EVENTS.value
+    redis_prefix: str = "ra:"
+    rate_window_seconds: int = 60
+    rate_limit_override: int | None = None
+    key_cache_ttl_seconds: float = 10.0
+    max_body_bytes: int = 1024 * 1024
+    append_timeout_seconds: float = 5.0
+    producer_linger_ms: int = 5
+    redis_timeout_seconds: float = 0.25
+    retry_after_unavailable_seconds: int = 2
+    cors_origins: tuple[str, ...] = ("*",)
+
+
+def load_settings(env: Env | None = None) -> Settings:
+    env = env or Env()
+    env.read_env(".local/services.env", recurse=False)
+    override = env.int("RA_RATE_LIMIT", None)
+    return Settings(
+        database_url=env.str("RA_DATABASE_URL"),
+        redis_url=env.str("RA_REDIS_URL"),
+        kafka_bootstrap=env.str("RA_KAFKA_BOOTSTRAP"),
+        host=env.str("RA_INGEST_HOST", "127.0.0.1"),
+        port=env.int("RA_INGEST_PORT", 8080),
+        events_topic=env.str("RA_EVENTS_TOPIC", Topic.EVENTS.value),
+        redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
+        rate_window_seconds=env.int("RA_RATE_WINDOW_SECONDS", 60),
+        rate_limit_override=override,
+        key_cache_ttl_seconds=env.float("RA_KEY_CACHE_TTL_SECONDS", 10.0),
+        max_body_bytes=env.int("RA_MAX_BODY_BYTES", 1024 * 1024),
+        append_timeout_seconds=env.float("RA_APPEND_TIMEOUT_SECONDS", 5.0),
+        producer_linger_ms=env.int("RA_PRODUCER_LINGER_MS", 5),
+        redis_timeout_seconds=env.float("RA_REDIS_TIMEOUT_SECONDS", 0.25),
+        cors_origins=tuple(env.list("RA_CORS_ORIGINS", ["*"])),
+    )

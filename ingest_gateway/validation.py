@@ -1,0 +1,141 @@
+"""Request bodies → events: the three payload shapes and the per-event contract, all-or-nothing.
+
+Pure functions; every problem becomes a ``details`` entry ``{"index", "field", "message"}``
+(``index``/``field`` are ``null`` when the problem is the body as a whole).
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from contracts.events import MAX_EVENT_NAME, MAX_INSERT_ID, MAX_PROPERTIES
+from ingest_gateway.errors import ValidationFailed
+
+MAX_EVENTS_PER_REQUEST = 100
+MAX_ID_LENGTH = 200
+
+
+class Timestamp(fields.Field[datetime]):
+    """An ISO 8601 string that parses as a real date; no zone means UTC."""
+
+    default_error_messages = {  # noqa: RUF012 - marshmallow's own convention
+        "invalid": "Not a valid ISO 8601 timestamp.",
+        "type": "Must be an ISO 8601 string.",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str):
+            raise self.make_error("type")
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise self.make_error("invalid") from exc
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+
+class IncomingEventSchema(Schema):
+    """One event as producers send it (fields not in the contract are ignored)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    event = fields.String(required=True, validate=validate.Length(1, MAX_EVENT_NAME))
+    timestamp = Timestamp(required=True)
+    distinctId = fields.String(required=True, validate=validate.Length(1, MAX_ID_LENGTH))
+    sessionId = fields.String(required=True, validate=validate.Length(1, MAX_ID_LENGTH))
+    properties = fields.Dict(
+        required=True,
+        validate=validate.Length(max=MAX_PROPERTIES, error="Must have at most {max} keys."),
+    )
+    insertId = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(1, MAX_INSERT_ID)
+    )
+
+
+_SCHEMA = IncomingEventSchema(many=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    api_key: str | None
+    events: list[Any]
+
+
+def body_error(message: str, field: str | None = None) -> ValidationFailed:
+    return ValidationFailed([{"index": None, "field": field, "message": message}])
+
+
+def parse_payload(body: bytes) -> Payload:
+    """Decode the JSON body and recognise the single / array / envelope shapes."""
+    if not body.strip():
+        raise body_error("Request body is empty.")
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise body_error(f"Malformed JSON: {exc}") from exc
+    api_key: str | None = None
+    if isinstance(document, dict) and "events" in document:
+        key = document.get("apiKey")
+        if key is not None and not isinstance(key, str):
+            raise body_error("Must be a string.", field="apiKey")
+        api_key = key
+        events = document["events"]
+        if not isinstance(events, list):
+            raise body_error("Must be an array of events.", field="events")
+    elif isinstance(document, dict):
+        events = [document]
+    elif isinstance(document, list):
+        events = document
+    else:
+        raise body_error("Body must be an event object, an array of events or an envelope.")
+    return Payload(api_key=api_key, events=events)
+
+
+def validate_events(events: list[Any]) -> list[dict[str, Any]]:
+    """Every event valid, or ``ValidationFailed`` listing every problem of every event."""
+    if not events:
+        raise body_error("At least one event is required.")
+    if len(events) > MAX_EVENTS_PER_REQUEST:
+        raise body_error(f"At most {MAX_EVENTS_PER_REQUEST} events per request.")
+    positions = [i for i, event in enumerate(events) if isinstance(event, dict)]
+    details: list[dict[str, Any]] = [
+        {"index": index, "field": None, "message": "Event must be a JSON object."}
+        for index, event in enumerate(events)
+        if not isinstance(event, dict)
+    ]
+    try:
+        loaded: list[dict[str, Any]] = _SCHEMA.load([events[i] for i in positions])
+    except ValidationError as exc:
+        details += [
+            {**detail, "index": positions[detail["index"]]}
+            for detail in flatten_errors(exc.messages)
+        ]
+    if details:
+        raise ValidationFailed(sorted(details, key=lambda d: d["index"]))
+    return loaded
+
+
+def flatten_errors(messages: Any) -> list[dict[str, Any]]:
+    """marshmallow's ``{index: {field: [msg, …]}}`` → sorted contract ``details``."""
+    details: list[dict[str, Any]] = []
+    if not isinstance(messages, dict):
+        return [{"index": None, "field": None, "message": str(messages)}]
+    for index in sorted(k for k in messages if isinstance(k, int)):
+        for field_name, field_messages in sorted(messages[index].items()):
+            for message in _as_list(field_messages):
+                field = None if field_name == "_schema" else field_name
+                details.append({"index": index, "field": field, "message": message})
+    return details
+
+
+def _as_list(messages: Any) -> list[str]:
+    if isinstance(messages, list):
+        return [str(m) for m in messages]
+    if isinstance(messages, dict):
+        return [str(m) for value in messages.values() for m in _as_list(value)]
+    return [str(messages)]

@@ -1,0 +1,53 @@
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from control_plane.projects import CreatedProject
+from ingest_gateway.app import create_app
+from ingest_gateway.settings import Settings
+from migrations.runner import apply_migrations
+from tests.support.projects import new_project
+
+
+@pytest.fixture
+def database(pg_schema: str) -> str:
+    apply_migrations(pg_schema)
+    return pg_schema
+
+
+@pytest.fixture
+async def project(database: str) -> CreatedProject:
+    return await new_project(database)
+
+
+@pytest.fixture
+def settings(services, database: str, kafka_topic: str, redis_prefix: str) -> Settings:  # type: ignore[no-untyped-def]
+    return Settings(
+        database_url=database,
+        redis_url=services.redis_url,
+        kafka_bootstrap=services.kafka_bootstrap,
+        events_topic=kafka_topic,
+        redis_prefix=redis_prefix,
+        key_cache_ttl_seconds=0.2,
+        append_timeout_seconds=3.0,
+    )
+
+
+async def start_gateway(settings: Settings) -> TestClient:
+    client = TestClient(TestServer(create_app(settings), host="127.0.0.1"))
+    await client.start_server()
+    return client
+
+
+@pytest.fixture
+async def gateway(settings: Settings) -> AsyncIterator[TestClient]:
+    client = await start_gateway(settings)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def settings_with(settings: Settings):  # type: ignore[no-untyped-def]
+    return lambda **changes: replace(settings, **changes)
