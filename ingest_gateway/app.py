@@ -46,7 +46,13 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             socket_connect_timeout=settings.redis_timeout_seconds,
         )
     )
-    pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=4, open=False)
+    pool = AsyncConnectionPool(
+        settings.database_url,
+        min_size=1,
+        max_size=4,
+        open=False,
+        check=AsyncConnectionPool.check_connection,  # survive a database restart
+    )
     await pool.open(wait=False)
     appender = EventAppender(
         settings.kafka_bootstrap,

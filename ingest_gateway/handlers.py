@@ -3,16 +3,19 @@
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ingest_gateway.body import decode_body
 from ingest_gateway.errors import PayloadTooLarge
 from ingest_gateway.ingest import RequestContext
-from ingest_gateway.keys import APPENDER, INGESTOR, METRICS, REDIS
+from ingest_gateway.keys import APPENDER, INGESTOR, METRICS, REDIS, SETTINGS
 
 
 async def ingest(request: web.Request) -> web.Response:
     try:
-        body = await request.read()
+        raw = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise PayloadTooLarge() from exc
+    settings = request.app[SETTINGS]
+    body = decode_body(raw, request.headers.get("Content-Encoding"), settings.max_body_bytes)
     context = RequestContext(
         header_key=request.headers.get("X-API-Key"),
         user_agent=request.headers.get("User-Agent"),

@@ -36,7 +36,9 @@ def settings(services, database: str, kafka_topic: str, redis_prefix: str) -> Se
 
 
 async def start_gateway(settings: Settings) -> TestClient:
-    client = TestClient(TestServer(create_app(settings), host="127.0.0.1"))
+    server = TestServer(create_app(settings), host="127.0.0.1")
+    await server.start_server(auto_decompress=False)  # as ingest_gateway.__main__ runs it
+    client = TestClient(server)
     await client.start_server()
     return client
 

@@ -183,6 +183,27 @@ async def test_gzip_that_inflates_past_the_limit_is_413(
     assert (status, answer) == (413, {"error": "Payload too large"})
 
 
+@pytest.mark.parametrize(
+    ("encoding", "body", "status", "error"),
+    [
+        ("br", b"\x1b\x00", 415, "Unsupported Content-Encoding"),
+        ("deflate", b"not deflate", 400, "Validation failed"),
+        ("gzip", b"\x1f\x8b truncated", 400, "Validation failed"),
+    ],
+)
+async def test_unknown_or_corrupt_encodings_get_a_json_4xx(
+    gateway: TestClient,
+    project: CreatedProject,
+    encoding: str,
+    body: bytes,
+    status: int,
+    error: str,
+) -> None:
+    answer = await post(gateway, body, project.public_key, headers={"Content-Encoding": encoding})
+    assert answer[0] == status
+    assert answer[1]["error"] == error
+
+
 async def test_keys_that_are_not_a_live_public_key_get_401(
     gateway: TestClient, project: CreatedProject
 ) -> None:
