@@ -1,0 +1,87 @@
+"""App sessions and CLI tokens, shared by the control plane (which issues them) and the
+query API (which checks them).
+
+Browser sessions live in Redis::
+
+    {prefix}session:{sha256hex(session_id)}  ->  {"userId": "<uuid>", "email": "…",
+                                                   "createdAt": "<ISO 8601 UTC>"}
+    (a string key with a TTL; the session id itself is only in the cookie)
+
+The cookie is ``ra_session=<session_id>`` (HttpOnly, SameSite=Lax, Path=/, Secure when
+configured). CLI access tokens (``Authorization: Bearer ra_cli_…``) are rows of the
+``cli_access_tokens`` table, found by ``sha256(token)`` with ``revoked_at IS NULL``.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+
+SESSION_COOKIE = "ra_session"
+SESSION_TTL_SECONDS = 14 * 24 * 3600
+ACCESS_TOKEN_PREFIX = "ra_cli_"  # noqa: S105 - a prefix, not a secret
+LOGIN_TOKEN_PREFIX = "ra_once_"  # noqa: S105 - a prefix, not a secret
+_TOKEN_BYTES = 32
+
+# What the query API runs to turn a bearer token into a user id (parameter: token_digest).
+BEARER_USER_LOOKUP_SQL = (
+    "SELECT user_id::text FROM cli_access_tokens WHERE token_hash = %s AND revoked_at IS NULL"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    user_id: str
+    email: str
+    created_at: datetime
+
+
+def new_token(prefix: str = "") -> str:
+    return prefix + secrets.token_urlsafe(_TOKEN_BYTES)
+
+
+def token_digest(token: str) -> bytes:
+    """SHA-256 of a session id or token: they are 256-bit random, so a fast hash suffices."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+def session_key(prefix: str, session_id: str) -> str:
+    return f"{prefix}session:{token_digest(session_id).hex()}"
+
+
+def encode_session(session: Session) -> bytes:
+    return orjson.dumps(
+        {
+            "userId": session.user_id,
+            "email": session.email,
+            "createdAt": session.created_at.astimezone(UTC).isoformat(),
+        }
+    )
+
+
+def decode_session(raw: bytes | str | None) -> Session | None:
+    """The stored session, or ``None`` for a missing or unreadable entry."""
+    if raw is None:
+        return None
+    try:
+        data = orjson.loads(raw)
+        return Session(
+            user_id=str(data["userId"]),
+            email=str(data["email"]),
+            created_at=datetime.fromisoformat(data["createdAt"]),
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer ra_cli_…`` header, else ``None``."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token.startswith(ACCESS_TOKEN_PREFIX):
+        return None
+    return token

@@ -1,0 +1,71 @@
+"""The control plane's app factory: routes under ``/api``, middleware, resources.
+
+``create_app`` returns the app the App API origin mounts at ``MOUNT_PREFIX`` (its routes
+are relative to it); ``create_standalone_app`` wraps it the same way to run alone.
+"""
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import Redis
+
+from control_plane import account_handlers as accounts
+from control_plane import middleware, ops_handlers
+from control_plane.keys import METRICS, PASSWORDS, POOL, REDIS, SESSIONS, SETTINGS, THROTTLE
+from control_plane.metrics import Metrics
+from control_plane.passwords import Passwords
+from control_plane.sessions import SessionStore
+from control_plane.settings import Settings
+from control_plane.throttle import LoginThrottle
+
+MOUNT_PREFIX = "/api"
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[middleware.errors], client_max_size=1024 * 1024)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[PASSWORDS] = Passwords(settings)
+    app.cleanup_ctx.append(_resources)
+    add = app.router
+    add.add_post("/auth/signup", accounts.signup)
+    add.add_post("/auth/login", accounts.login)
+    add.add_post("/auth/logout", accounts.logout)
+    add.add_get("/me", accounts.me)
+    add.add_post("/cli/tokens", accounts.create_cli_token)
+    add.add_post("/cli/validate", accounts.validate_cli_token)
+    add.add_post("/cli/revoke", accounts.revoke_cli_token)
+    add.add_get("/control/health", ops_handlers.health)
+    add.add_get("/control/ready", ops_handlers.ready)
+    add.add_get("/control/metrics", ops_handlers.metrics)
+    return app
+
+
+def create_standalone_app(settings: Settings) -> web.Application:
+    root = web.Application()
+    root.router.add_get("/health", ops_handlers.health)
+    root.add_subapp(MOUNT_PREFIX, create_app(settings))
+    return root
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    redis = Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    pool = AsyncConnectionPool(
+        settings.database_url, min_size=1, max_size=settings.db_pool_size, open=False
+    )
+    await pool.open(wait=False)
+    app[REDIS] = redis
+    app[POOL] = pool
+    app[SESSIONS] = SessionStore(redis, settings.redis_prefix, settings.session_ttl_seconds)
+    app[THROTTLE] = LoginThrottle(
+        redis,
+        settings.redis_prefix,
+        settings.login_window_seconds,
+        settings.login_failures_per_account,
+        settings.login_failures_per_ip,
+    )
+    yield
+    await pool.close()
+    await redis.aclose()

@@ -1,0 +1,58 @@
+"""The control plane's exception root; the error middleware turns each into a JSON body."""
+
+from typing import Any
+
+
+class ControlPlaneError(Exception):
+    status = 400
+
+    def __init__(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        super().__init__(body.get("error", "error"))
+        self.body = body
+        self.headers = headers or {}
+
+
+class ValidationFailed(ControlPlaneError):
+    status = 400
+
+    def __init__(self, details: list[dict[str, Any]]) -> None:
+        super().__init__({"error": "Validation failed", "details": details})
+
+
+class Unauthorized(ControlPlaneError):
+    status = 401
+
+    def __init__(self, message: str = "Authentication required") -> None:
+        super().__init__({"error": message})
+
+
+class Forbidden(ControlPlaneError):
+    """Also the answer for a project that does not exist: the two are indistinguishable."""
+
+    status = 403
+
+    def __init__(self, message: str = "Forbidden") -> None:
+        super().__init__({"error": message})
+
+
+class NotFound(ControlPlaneError):
+    status = 404
+
+    def __init__(self, message: str = "Not found") -> None:
+        super().__init__({"error": message})
+
+
+class Conflict(ControlPlaneError):
+    status = 409
+
+    def __init__(self, message: str) -> None:
+        super().__init__({"error": message})
+
+
+class TooManyAttempts(ControlPlaneError):
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            {"error": "Too many login attempts"}, {"Retry-After": str(max(1, retry_after))}
+        )

@@ -1,0 +1,19 @@
+"""Typed keys for the objects the control plane's app holds."""
+
+from aiohttp import web
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import Redis
+
+from control_plane.metrics import Metrics
+from control_plane.passwords import Passwords
+from control_plane.sessions import SessionStore
+from control_plane.settings import Settings
+from control_plane.throttle import LoginThrottle
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+PASSWORDS = web.AppKey("passwords", Passwords)
+REDIS = web.AppKey("redis", Redis)
+POOL = web.AppKey("pool", AsyncConnectionPool)
+SESSIONS = web.AppKey("sessions", SessionStore)
+THROTTLE = web.AppKey("throttle", LoginThrottle)

@@ -1,0 +1,30 @@
+"""The one error middleware: exceptions → JSON bodies, never a bare 500 for bad input."""
+
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from control_plane.errors import ControlPlaneError
+from control_plane.keys import METRICS
+
+logger = logging.getLogger(__name__)
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except ControlPlaneError as exc:
+        response = web.json_response(exc.body, status=exc.status, headers=exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = web.json_response({"error": exc.reason}, status=exc.status)
+    except Exception:
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        response = web.json_response({"error": "Internal server error"}, status=500)
+    route = request.match_info.route.resource
+    name = route.canonical if route is not None else "unmatched"
+    request.app[METRICS].requests.labels(name, str(response.status)).inc()
+    return response

@@ -1,0 +1,58 @@
+"""The control plane's settings, read from the environment in one place."""
+
+from dataclasses import dataclass
+
+from environs import Env
+
+from contracts.sessions import SESSION_TTL_SECONDS
+from contracts.topics import Topic
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    kafka_bootstrap: str
+    host: str = "127.0.0.1"
+    port: int = 8081
+    control_topic: str = Topic.CONTROL.value
+    redis_prefix: str = "ra:"
+    # Cookie-authenticated writes must come from this origin (the App API's own).
+    app_origins: tuple[str, ...] = ("http://127.0.0.1:8081", "http://localhost:8081")
+    cookie_secure: bool = False
+    session_ttl_seconds: int = SESSION_TTL_SECONDS
+    cli_token_ttl_seconds: int = 600
+    login_window_seconds: int = 900
+    login_failures_per_account: int = 10
+    login_failures_per_ip: int = 50
+    # argon2id cost: OWASP's second option (19 MiB, t=2); tests lower it.
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19 * 1024
+    relay_enabled: bool = True
+    relay_poll_seconds: float = 1.0
+    db_pool_size: int = 8
+
+
+def load_settings(env: Env | None = None) -> Settings:
+    env = env or Env()
+    env.read_env(".local/services.env", recurse=False)
+    port = env.int("RA_APP_PORT", 8081)
+    origins = env.list("RA_APP_ORIGINS", [f"http://127.0.0.1:{port}", f"http://localhost:{port}"])
+    return Settings(
+        database_url=env.str("RA_DATABASE_URL"),
+        redis_url=env.str("RA_REDIS_URL"),
+        kafka_bootstrap=env.str("RA_KAFKA_BOOTSTRAP"),
+        host=env.str("RA_APP_HOST", "127.0.0.1"),
+        port=port,
+        control_topic=env.str("RA_CONTROL_TOPIC", Topic.CONTROL.value),
+        redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
+        app_origins=tuple(origins),
+        cookie_secure=env.bool("RA_COOKIE_SECURE", False),
+        session_ttl_seconds=env.int("RA_SESSION_TTL_SECONDS", SESSION_TTL_SECONDS),
+        cli_token_ttl_seconds=env.int("RA_CLI_TOKEN_TTL_SECONDS", 600),
+        login_window_seconds=env.int("RA_LOGIN_WINDOW_SECONDS", 900),
+        login_failures_per_account=env.int("RA_LOGIN_FAILURES_PER_ACCOUNT", 10),
+        login_failures_per_ip=env.int("RA_LOGIN_FAILURES_PER_IP", 50),
+        relay_enabled=env.bool("RA_OUTBOX_RELAY", True),
+        relay_poll_seconds=env.float("RA_OUTBOX_POLL_SECONDS", 1.0),
+    )

@@ -1,0 +1,98 @@
+"""Request bodies: JSON decoding and the marshmallow schemas of every write endpoint.
+
+Problems become ``details`` entries ``{"field": "a.b", "message": "…"}`` (``field`` is
+``null`` when the body as a whole is wrong), as the gateway reports them.
+"""
+
+from typing import Any
+
+import orjson
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from control_plane.errors import ValidationFailed
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
+MIN_PASSWORD = 10
+MAX_PASSWORD = 256
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class SignupSchema(StrictSchema):
+    email = fields.Email(required=True, validate=validate.Length(3, 254))
+    password = fields.String(required=True, validate=validate.Length(MIN_PASSWORD, MAX_PASSWORD))
+
+
+class LoginSchema(StrictSchema):
+    email = fields.String(required=True, validate=validate.Length(1, 254))
+    password = fields.String(required=True, validate=validate.Length(1, MAX_PASSWORD))
+
+
+class ProjectCreateSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    slug = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            SLUG_PATTERN,
+            error="3-64 characters: lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit.",
+        ),
+    )
+    plan = fields.String(load_default="free", validate=validate.Length(1, 50))
+
+
+class MemberSchema(StrictSchema):
+    email = fields.String(required=True, validate=validate.Length(3, 254))
+    role = fields.String(load_default="member", validate=validate.OneOf(["owner", "member"]))
+
+
+class PlanSchema(StrictSchema):
+    plan = fields.String(required=True, validate=validate.Length(1, 50))
+
+
+class CliValidateSchema(StrictSchema):
+    token = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+class RollbackSchema(StrictSchema):
+    projectId = fields.String(required=True, validate=validate.Length(1, 100))
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+def decode_json(body: bytes) -> Any:
+    if not body.strip():
+        raise ValidationFailed([{"field": None, "message": "Request body is empty."}])
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationFailed([{"field": None, "message": f"Malformed JSON: {exc}"}]) from exc
+
+
+def load(schema: Schema, document: Any) -> dict[str, Any]:
+    """``schema.load(document)`` with failures as the contract's 400."""
+    if not isinstance(document, dict):
+        raise ValidationFailed([{"field": None, "message": "Body must be a JSON object."}])
+    try:
+        loaded: dict[str, Any] = schema.load(document)
+    except ValidationError as exc:
+        raise ValidationFailed(flatten_messages(exc.messages)) from exc
+    return loaded
+
+
+def flatten_messages(messages: Any, path: str = "") -> list[dict[str, Any]]:
+    """marshmallow's nested ``{field: [msg] | {...}}`` → ``[{"field": "a.b", "message"}]``."""
+    if isinstance(messages, dict):
+        details: list[dict[str, Any]] = []
+        for key, value in messages.items():
+            name = "" if key == "_schema" else str(key)
+            child = f"{path}.{name}" if path and name else (name or path)
+            details.extend(flatten_messages(value, child))
+        return details
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return [{"field": path or None, "message": message} for message in messages]
+    if isinstance(messages, list):
+        return [d for item in messages for d in flatten_messages(item, path)]
+    return [{"field": path or None, "message": str(messages)}]
