@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from control_plane import account_handlers as accounts
 from control_plane import middleware, ops_handlers
+from control_plane import project_handlers as projects
 from control_plane.keys import METRICS, PASSWORDS, POOL, REDIS, SESSIONS, SETTINGS, THROTTLE
 from control_plane.metrics import Metrics
 from control_plane.passwords import Passwords
@@ -36,6 +37,13 @@ def create_app(settings: Settings) -> web.Application:
     add.add_post("/cli/tokens", accounts.create_cli_token)
     add.add_post("/cli/validate", accounts.validate_cli_token)
     add.add_post("/cli/revoke", accounts.revoke_cli_token)
+    add.add_post("/projects", projects.create)
+    add.add_get("/projects", projects.list_all)
+    add.add_get("/projects/{ref}", projects.show)
+    add.add_post("/projects/{ref}/members", projects.add)
+    add.add_delete("/projects/{ref}/members/{user_id}", projects.remove)
+    add.add_post("/projects/{ref}/keys/rotate", projects.rotate)
+    add.add_post("/projects/{ref}/plan", projects.set_plan)
     add.add_get("/control/health", ops_handlers.health)
     add.add_get("/control/ready", ops_handlers.ready)
     add.add_get("/control/metrics", ops_handlers.metrics)

@@ -1,10 +1,11 @@
 """Projects and their keys: creation and key rotation (keys hashed at rest, shown once)."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, errors
 
-from contracts.keys import KeyKind, generate_key, hash_key, key_hint
+from contracts.keys import KeyKind, generate_key, hash_key, hashes_equal, key_hint
 
 
 class ProjectError(Exception):
@@ -12,6 +13,10 @@ class ProjectError(Exception):
 
 
 class UnknownPlan(ProjectError):
+    pass
+
+
+class SlugTaken(ProjectError):
     pass
 
 
@@ -26,28 +31,116 @@ class CreatedProject:
     secret_key: str
 
 
-async def create_project(conn: AsyncConnection, slug: str, name: str, plan: str) -> CreatedProject:
-    """Insert the project and a fresh key pair in one transaction; the plaintext keys are
-    returned here and never again."""
-    async with conn.transaction():
-        cursor = await conn.execute(
-            "SELECT monthly_event_limit FROM plans WHERE name = %s", (plan,)
-        )
-        row = await cursor.fetchone()
-        if row is None:
-            raise UnknownPlan(plan)
-        limit = int(row[0])
-        cursor = await conn.execute(
-            "INSERT INTO projects (slug, name, plan, monthly_event_limit)"
-            " VALUES (%s, %s, %s, %s) RETURNING id::text",
-            (slug, name, plan, limit),
-        )
-        created = await cursor.fetchone()
-        assert created is not None
-        project_id = str(created[0])
-        public_key = await _issue_key(conn, project_id, KeyKind.PUBLIC)
-        secret_key = await _issue_key(conn, project_id, KeyKind.SECRET)
+@dataclass(frozen=True, slots=True)
+class ProjectView:
+    """A project as one of its members sees it (``role`` is theirs)."""
+
+    id: str
+    slug: str
+    name: str
+    plan: str
+    monthly_event_limit: int
+    role: str
+    created_at: datetime
+
+
+async def create_project(
+    conn: AsyncConnection, slug: str, name: str, plan: str, owner_id: str | None = None
+) -> CreatedProject:
+    """Insert the project, a fresh key pair and (given ``owner_id``) its owner in one
+    transaction; the plaintext keys are returned here and never again."""
+    try:
+        async with conn.transaction():
+            limit = await _plan_limit(conn, plan)
+            cursor = await conn.execute(
+                "INSERT INTO projects (slug, name, plan, monthly_event_limit)"
+                " VALUES (%s, %s, %s, %s) RETURNING id::text",
+                (slug, name, plan, limit),
+            )
+            created = await cursor.fetchone()
+            assert created is not None
+            project_id = str(created[0])
+            public_key = await _issue_key(conn, project_id, KeyKind.PUBLIC)
+            secret_key = await _issue_key(conn, project_id, KeyKind.SECRET)
+            if owner_id is not None:
+                await conn.execute(
+                    "INSERT INTO project_members (project_id, user_id, role)"
+                    " VALUES (%s, %s, 'owner')",
+                    (project_id, owner_id),
+                )
+    except errors.UniqueViolation as exc:
+        raise SlugTaken(slug) from exc
     return CreatedProject(project_id, slug, name, plan, limit, public_key, secret_key)
+
+
+async def _plan_limit(conn: AsyncConnection, plan: str) -> int:
+    cursor = await conn.execute("SELECT monthly_event_limit FROM plans WHERE name = %s", (plan,))
+    row = await cursor.fetchone()
+    if row is None:
+        raise UnknownPlan(plan)
+    return int(row[0])
+
+
+_VIEW = """
+SELECT p.id::text, p.slug, p.name, p.plan, p.monthly_event_limit, m.role, p.created_at
+FROM projects p JOIN project_members m ON m.project_id = p.id
+"""
+
+
+async def list_projects(conn: AsyncConnection, user_id: str) -> list[ProjectView]:
+    cursor = await conn.execute(_VIEW + " WHERE m.user_id = %s ORDER BY p.slug", (user_id,))
+    return [ProjectView(*row) for row in await cursor.fetchall()]
+
+
+async def project_for_member(conn: AsyncConnection, ref: str, user_id: str) -> ProjectView | None:
+    """The project named by slug or id, when ``user_id`` is a member of it; ``None`` both
+    when it does not exist and when they are not a member."""
+    cursor = await conn.execute(
+        _VIEW + " WHERE (p.slug = %s OR p.id::text = %s) AND m.user_id = %s",
+        (ref, ref.lower(), user_id),
+    )
+    row = await cursor.fetchone()
+    return None if row is None else ProjectView(*row)
+
+
+async def change_plan(conn: AsyncConnection, project_id: str, plan: str) -> int:
+    """Move the project to ``plan``; returns the new monthly limit. The gateway and the
+    workers read it from this row (short caches), so no restart is needed."""
+    async with conn.transaction():
+        limit = await _plan_limit(conn, plan)
+        await conn.execute(
+            "UPDATE projects SET plan = %s, monthly_event_limit = %s WHERE id = %s",
+            (plan, limit, project_id),
+        )
+    return limit
+
+
+async def secret_key_matches(conn: AsyncConnection, project_id: str, secret_key: str) -> bool:
+    """Whether ``secret_key`` is an active secret key of this project, compared in
+    constant time by hash (another project's key does not match)."""
+    cursor = await conn.execute(
+        "SELECT key_hash FROM api_keys"
+        " WHERE project_id = %s AND kind = 'secret' AND revoked_at IS NULL",
+        (project_id,),
+    )
+    digest = hash_key(secret_key)
+    matched = False
+    for (stored,) in await cursor.fetchall():
+        matched |= hashes_equal(bytes(stored), digest)
+    return matched
+
+
+async def active_keys(conn: AsyncConnection, project_id: str) -> list[dict[str, str]]:
+    """What may be shown of the project's active keys: kind, hint and creation time."""
+    cursor = await conn.execute(
+        "SELECT kind, key_hint, created_at FROM api_keys"
+        " WHERE project_id = %s AND revoked_at IS NULL ORDER BY kind",
+        (project_id,),
+    )
+    return [
+        {"kind": kind, "hint": hint, "createdAt": created.isoformat()}
+        for kind, hint, created in await cursor.fetchall()
+    ]
 
 
 async def _issue_key(conn: AsyncConnection, project_id: str, kind: KeyKind) -> str:

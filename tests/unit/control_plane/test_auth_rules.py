@@ -87,3 +87,12 @@ def test_slug_rule_matches_the_database_check(slug: str, ok: bool) -> None:
     else:
         with pytest.raises(ValidationFailed):
             load(ProjectCreateSchema(), body)
+
+
+def test_the_last_owner_cannot_be_removed() -> None:
+    from control_plane.members import leaves_an_owner
+
+    assert not leaves_an_owner(["owner"], "owner")
+    assert not leaves_an_owner(["owner", "member"], "owner")
+    assert leaves_an_owner(["owner", "owner"], "owner")
+    assert leaves_an_owner(["owner", "member"], "member")

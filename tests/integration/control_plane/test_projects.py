@@ -1,0 +1,156 @@
+"""Projects: create (session or bearer), list, show, members, key rotation, plan change."""
+
+import asyncio
+
+import psycopg
+import pytest
+from aiohttp.test_utils import TestClient
+from psycopg_pool import AsyncConnectionPool
+
+from contracts.keys import hash_key
+from ingest_gateway.cache import TtlCache
+from ingest_gateway.projects import ProjectDirectory
+from tests.integration.control_plane.conftest import ORIGIN, cli_access_token, signup
+
+pytestmark = pytest.mark.integration
+W = {"Origin": ORIGIN}
+
+
+async def create(client: TestClient, slug: str, **extra: object) -> dict:  # type: ignore[type-arg]
+    response = await client.post(
+        "/api/projects", json={"name": slug.title(), "slug": slug, **extra}, headers=W
+    )
+    assert response.status == 201, await response.text()
+    return await response.json()  # type: ignore[no-any-return]
+
+
+async def test_create_returns_keys_once_and_stores_them_hashed(
+    app_client: TestClient, database: str
+) -> None:
+    await signup(app_client)
+    body = await create(app_client, "acme")
+    assert body["publicKey"].startswith("pk_live_")
+    assert body["secretKey"].startswith("sk_live_")
+    project = body["project"]
+    assert project["slug"] == "acme" and project["role"] == "owner"
+    assert project["plan"] == "free" and project["monthlyEventLimit"] == 10_000
+    with psycopg.connect(database) as conn:
+        stored = {bytes(r[0]) for r in conn.execute("SELECT key_hash FROM api_keys")}
+    assert stored == {hash_key(body["publicKey"]), hash_key(body["secretKey"])}
+
+    shown = await (await app_client.get("/api/projects/acme")).json()
+    assert body["secretKey"] not in str(shown) and body["publicKey"] not in str(shown)
+    assert {k["kind"] for k in shown["project"]["keys"]} == {"public", "secret"}
+    assert [m["role"] for m in shown["project"]["members"]] == ["owner"]
+    by_id = await app_client.get(f"/api/projects/{project['id']}")
+    assert (await by_id.json())["project"]["slug"] == "acme"
+
+
+async def test_create_with_a_cli_bearer_and_list(app_client: TestClient, client_for) -> None:  # type: ignore[no-untyped-def]
+    await signup(app_client)
+    access = await cli_access_token(app_client)
+    cli = await client_for()
+    auth = {"Authorization": f"Bearer {access}"}
+    response = await cli.post(
+        "/api/projects", json={"name": "Shop", "slug": "shop", "plan": "pro"}, headers=auth
+    )
+    assert response.status == 201
+    await create(app_client, "blog")
+    listed = await (await cli.get("/api/projects", headers=auth)).json()
+    assert [(p["slug"], p["monthlyEventLimit"]) for p in listed["projects"]] == [
+        ("blog", 10_000),
+        ("shop", 1_000_000),
+    ]
+
+
+async def test_create_validation_and_conflicts(app_client: TestClient, client_for) -> None:  # type: ignore[no-untyped-def]
+    await signup(app_client)
+    response = await app_client.post(
+        "/api/projects", json={"name": "", "slug": "Bad Slug"}, headers=W
+    )
+    assert response.status == 400
+    assert {d["field"] for d in (await response.json())["details"]} == {"name", "slug"}
+    response = await app_client.post(
+        "/api/projects", json={"name": "X", "slug": "xyz", "plan": "platinum"}, headers=W
+    )
+    assert response.status == 400
+    assert (await response.json())["details"] == [{"field": "plan", "message": "Unknown plan."}]
+    await create(app_client, "taken")
+    other = await client_for()
+    await signup(other)
+    response = await other.post("/api/projects", json={"name": "T", "slug": "taken"}, headers=W)
+    assert response.status == 409
+    anonymous = await client_for()
+    response = await anonymous.post("/api/projects", json={"name": "T", "slug": "anon"})
+    assert response.status == 401
+
+
+async def test_non_members_get_403_like_a_missing_project(
+    app_client: TestClient, client_for
+) -> None:  # type: ignore[no-untyped-def]
+    await signup(app_client)
+    await create(app_client, "private")
+    stranger = await client_for()
+    await signup(stranger)
+    for path in ("/api/projects/private", "/api/projects/does-not-exist"):
+        response = await stranger.get(path)
+        assert response.status == 403
+        assert await response.json() == {"error": "Forbidden"}
+    assert (await stranger.post("/api/projects/private/keys/rotate", headers=W)).status == 403
+    listed = await (await stranger.get("/api/projects")).json()
+    assert listed == {"projects": []}
+
+
+async def test_members_added_removed_and_roles_enforced(app_client: TestClient, client_for) -> None:  # type: ignore[no-untyped-def]
+    owner_email = await signup(app_client)
+    await create(app_client, "team")
+    colleague = await client_for()
+    email = await signup(colleague)
+    response = await app_client.post("/api/projects/team/members", json={"email": email}, headers=W)
+    assert response.status == 201
+    member = (await response.json())["member"]
+    assert member["role"] == "member"
+    assert (await colleague.get("/api/projects/team")).status == 200
+    # A plain member may not manage the project.
+    assert (await colleague.post("/api/projects/team/keys/rotate", headers=W)).status == 403
+    response = await colleague.post(
+        "/api/projects/team/members", json={"email": owner_email}, headers=W
+    )
+    assert response.status == 403
+    response = await app_client.post(
+        "/api/projects/team/members", json={"email": "ghost@example.com"}, headers=W
+    )
+    assert response.status == 404
+
+    me = await (await app_client.get("/api/me")).json()
+    response = await app_client.delete(f"/api/projects/team/members/{me['user']['id']}", headers=W)
+    assert response.status == 409  # the last owner stays
+    response = await app_client.delete(f"/api/projects/team/members/{member['userId']}", headers=W)
+    assert response.status == 200
+    assert (await colleague.get("/api/projects/team")).status == 403
+
+
+async def test_rotation_and_plan_change_reach_the_gateway_without_restart(
+    app_client: TestClient, database: str
+) -> None:
+    await signup(app_client)
+    body = await create(app_client, "live")
+    pool = AsyncConnectionPool(database, min_size=1, max_size=2, open=False)
+    await pool.open()
+    try:
+        directory = ProjectDirectory(pool, TtlCache(0.2))
+        before = await directory.by_public_key(body["publicKey"])
+        assert before is not None and before.monthly_event_limit == 10_000
+
+        response = await app_client.post("/api/projects/live/keys/rotate", headers=W)
+        assert response.status == 200
+        rotated = await response.json()
+        response = await app_client.post("/api/projects/live/plan", json={"plan": "pro"}, headers=W)
+        assert (await response.json())["project"]["monthlyEventLimit"] == 1_000_000
+
+        await asyncio.sleep(0.3)  # the gateway's cache TTL in this test
+        assert await directory.by_public_key(body["publicKey"]) is None
+        after = await directory.by_public_key(rotated["publicKey"])
+        assert after is not None and after.monthly_event_limit == 1_000_000
+    finally:
+        await pool.close()
