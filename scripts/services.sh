@@ -189,6 +189,8 @@ pg_psql() {
 
 start_postgres() {
   [ -x "$PG_BIN/initdb" ] || apt_install postgresql-15
+  # HyperLogLog sketches for the rollups' unique counts (migrations/0003_rollups.sql).
+  [ -f /usr/share/postgresql/15/extension/hll.control ] || apt_install postgresql-15-hll
   if [ "$(id -u)" = 0 ]; then
     id postgres >/dev/null 2>&1 || die "no 'postgres' OS user to run PostgreSQL as (reinstall postgresql-15)"
   fi

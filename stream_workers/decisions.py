@@ -1,0 +1,111 @@
+"""The pure decisions of one batch: which records are new, duplicate or over the limit.
+
+The sink loads the state these need (stored offsets, insertIds seen, usage so far, plan
+limits) under row locks, calls these functions, and writes what they return.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from contracts.events import EventRecord
+
+DEDUP_WINDOW = timedelta(days=7)
+
+DedupKey = tuple[str, str]  # (project_id, insert_id)
+MonthKey = tuple[str, date]  # (project_id, first day of the month, UTC by receivedAt)
+PartMonthKey = tuple[str, date, int]  # (project_id, month, partition)
+
+
+@dataclass(frozen=True, slots=True)
+class Positioned:
+    """A decoded record and where it sits on the topic."""
+
+    partition: int
+    offset: int
+    record: EventRecord
+
+
+def month_start(moment: datetime) -> date:
+    return date(moment.year, moment.month, 1)
+
+
+def unapplied(
+    offsets: Iterable[tuple[int, int]], stored: Mapping[int, int]
+) -> set[tuple[int, int]]:
+    """The (partition, offset) pairs at or past the stored next offset of their partition."""
+    return {(p, o) for p, o in offsets if o >= stored.get(p, 0)}
+
+
+def arrival_order(items: Iterable[Positioned]) -> list[Positioned]:
+    """Receive order, then topic order: who came first gets the last unit of a quota."""
+    return sorted(items, key=lambda i: (i.record.received_at, i.partition, i.offset))
+
+
+def select_new(
+    items: Sequence[Positioned], stored: Mapping[DedupKey, datetime | None]
+) -> tuple[list[Positioned], dict[DedupKey, datetime]]:
+    """Drop repeats of an insertId within DEDUP_WINDOW of its last counted sighting.
+
+    ``stored`` is the received_at last counted per key (None: never seen). Returns the
+    records to keep, in input order, and the new received_at of every key that changed.
+    """
+    kept: list[Positioned] = []
+    changed: dict[DedupKey, datetime] = {}
+    for item in items:
+        insert_id = item.record.insert_id
+        if insert_id is None:
+            kept.append(item)
+            continue
+        key = (item.record.project_id, insert_id)
+        last = changed.get(key, stored.get(key))
+        received = item.record.received_at
+        if last is None or received >= last + DEDUP_WINDOW:
+            kept.append(item)
+            changed[key] = received
+    return kept, changed
+
+
+@dataclass(slots=True)
+class UsageDelta:
+    used: int = 0
+    dropped: int = 0
+    last_offset: int = -1
+
+
+@dataclass(slots=True)
+class LimitOutcome:
+    accepted: list[Positioned] = field(default_factory=list)
+    months: dict[MonthKey, UsageDelta] = field(default_factory=dict)
+    parts: dict[PartMonthKey, UsageDelta] = field(default_factory=dict)
+
+    @property
+    def dropped(self) -> int:
+        return sum(delta.dropped for delta in self.months.values())
+
+
+def apply_limits(
+    items: Sequence[Positioned],
+    used: Mapping[MonthKey, int],
+    limits: Mapping[str, int],
+) -> LimitOutcome:
+    """Accept records while their project-month is under its plan limit; count the rest
+    as dropped. A project missing from ``limits`` (deleted) has nothing accepted."""
+    outcome = LimitOutcome()
+    for item in items:
+        record = item.record
+        month = month_start(record.received_at)
+        month_key = (record.project_id, month)
+        part_key = (record.project_id, month, item.partition)
+        month_delta = outcome.months.setdefault(month_key, UsageDelta())
+        part_delta = outcome.parts.setdefault(part_key, UsageDelta())
+        part_delta.last_offset = max(part_delta.last_offset, item.offset)
+        limit = limits.get(record.project_id, 0)
+        if used.get(month_key, 0) + month_delta.used < limit:
+            month_delta.used += 1
+            part_delta.used += 1
+            outcome.accepted.append(item)
+        else:
+            month_delta.dropped += 1
+            part_delta.dropped += 1
+    return outcome

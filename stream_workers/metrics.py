@@ -1,0 +1,61 @@
+"""The worker's Prometheus metrics, in a registry owned by the worker (no globals)."""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_FLUSH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_SIZE_BUCKETS = (1, 10, 100, 500, 1000, 2000, 5000, 10000, 20000)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry()
+        self.events_applied = Counter(
+            "worker_events_applied_total", "Events materialized into every projection", registry=r
+        )
+        self.duplicates = Counter(
+            "worker_duplicates_total", "Events skipped as a repeated insertId", registry=r
+        )
+        self.dropped_over_limit = Counter(
+            "worker_dropped_over_limit_total",
+            "Events not materialized because the project's monthly limit was reached",
+            registry=r,
+        )
+        self.dead_lettered = Counter(
+            "worker_dead_lettered_total",
+            "Malformed records sent to the dead-letter topic",
+            registry=r,
+        )
+        self.redelivered = Counter(
+            "worker_redelivered_total",
+            "Records skipped because their offset was already applied (re-delivery)",
+            registry=r,
+        )
+        self.flush_seconds = Histogram(
+            "worker_flush_seconds",
+            "Time to apply one batch (one transaction)",
+            buckets=_FLUSH_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "worker_batch_size", "Records per batch", buckets=_SIZE_BUCKETS, registry=r
+        )
+        self.retries = Counter(
+            "worker_batch_retries_total",
+            "Batch transactions retried after a deadlock",
+            registry=r,
+        )
+        self.redis_failures = Counter(
+            "worker_redis_failures_total", "Usage writes to Redis that failed", registry=r
+        )
+        self.lag = Gauge(
+            "worker_consumer_lag",
+            "Log-end offset minus committed offset, per partition",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.freshness = Gauge(
+            "worker_freshness_seconds",
+            "Now minus receivedAt of the last applied event, per partition",
+            ["topic", "partition"],
+            registry=r,
+        )

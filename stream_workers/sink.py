@@ -1,0 +1,226 @@
+"""The exactly-once sink: one PostgreSQL transaction per batch, then Redis usage state.
+
+Per batch: lock the stored offsets of its partitions, keep only records at or past them
+(a re-delivered record was applied before), dead-letter the malformed ones, decide dedup
+and plan limits under row locks, write raw rows, rollups, usage and the new offsets, and
+commit. Only then are the absolute usage counts written to Redis, each guarded by its
+offset, so a replay or a late writer never moves a count backwards.
+"""
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from psycopg import AsyncConnection, errors
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from contracts.events import RecordError, decode_record
+from contracts.usage import SET_IF_NEWER_SCRIPT, USAGE_TTL_SECONDS, usage_key
+from stream_workers import store
+from stream_workers.decisions import (
+    Positioned,
+    apply_limits,
+    arrival_order,
+    month_start,
+    select_new,
+    unapplied,
+)
+from stream_workers.metrics import Metrics
+from stream_workers.partitions import Partitioner, partition_months
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    partition: int
+    offset: int
+    value: bytes
+
+
+DeadLetter = Callable[[Sequence[tuple[RawRecord, str]]], Awaitable[None]]
+KeysFor = Callable[[str], Sequence[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    applied: int
+    duplicates: int
+    dropped: int
+    dead_lettered: int
+    redelivered: int
+
+
+def decode_all(batch: Sequence[RawRecord]) -> tuple[list[Positioned], list[tuple[RawRecord, str]]]:
+    good: list[Positioned] = []
+    bad: list[tuple[RawRecord, str]] = []
+    for raw in batch:
+        try:
+            record = decode_record(raw.value)
+            uuid.UUID(record.project_id)
+        except RecordError as exc:
+            bad.append((raw, str(exc)))
+            continue
+        except ValueError:
+            bad.append((raw, "projectId is not a UUID"))
+            continue
+        good.append(Positioned(raw.partition, raw.offset, record))
+    return good, bad
+
+
+def month_label(month: date) -> str:
+    return f"{month.year:04d}-{month.month:02d}"
+
+
+class Sink:
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        redis: Redis,
+        *,
+        consumer: str,
+        topic: str,
+        redis_prefix: str,
+        dead_letter: DeadLetter,
+        keys_for: KeysFor,
+        metrics: Metrics,
+    ) -> None:
+        self._conn = conn
+        self._redis = redis
+        self._consumer = consumer
+        self._topic = topic
+        self._prefix = redis_prefix
+        self._dead_letter = dead_letter
+        self._keys_for = keys_for
+        self.metrics = metrics
+        self._set_if_newer = redis.register_script(SET_IF_NEWER_SCRIPT)
+        self._partitioner = Partitioner()
+
+    async def start(self) -> None:
+        await self._conn.execute(store.CREATE_STAGING)
+
+    async def apply(self, batch: Sequence[RawRecord]) -> BatchResult:
+        if not batch:
+            return BatchResult(0, 0, 0, 0, 0)
+        started = time.perf_counter()
+        good, bad = decode_all(batch)
+        stamps = [(i.record.timestamp, i.record.received_at) for i in good]
+        await self._partitioner.ensure(self._conn, partition_months(stamps))
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                result, usage_rows, limits = await self._transaction(batch, good, bad)
+                break
+            except (errors.DeadlockDetected, errors.SerializationFailure):
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                self.metrics.retries.inc()
+                logger.warning("batch transaction retried after a lock conflict (%d)", attempt)
+        await self._publish_usage(usage_rows, limits)
+        self._observe(result, len(batch), time.perf_counter() - started)
+        return result
+
+    async def _transaction(
+        self,
+        batch: Sequence[RawRecord],
+        good: list[Positioned],
+        bad: list[tuple[RawRecord, str]],
+    ) -> tuple[BatchResult, list[tuple[str, date, int, int, int]], dict[str, int]]:
+        conn = self._conn
+        async with conn.transaction():
+            partitions = sorted({raw.partition for raw in batch})
+            stored = await store.lock_offsets(conn, self._consumer, self._topic, partitions)
+            todo = unapplied(((r.partition, r.offset) for r in batch), stored)
+            fresh = [i for i in good if (i.partition, i.offset) in todo]
+            fresh_bad = [(r, why) for r, why in bad if (r.partition, r.offset) in todo]
+            if fresh_bad:
+                # Sent before commit: a crash here re-sends them (at least once), never loses.
+                await self._dead_letter(fresh_bad)
+            ordered = arrival_order(fresh)
+            usage = await store.lock_usage(
+                conn, {(i.record.project_id, month_start(i.record.received_at)) for i in ordered}
+            )
+            limits = await store.plan_limits(conn, {i.record.project_id for i in ordered})
+            seen = await store.lock_dedup(
+                conn,
+                {(i.record.project_id, i.record.insert_id) for i in ordered if i.record.insert_id},
+            )
+            kept, changed = select_new(ordered, seen)
+            if changed:
+                await store.save_dedup(conn, changed)
+            outcome = apply_limits(kept, usage, limits)
+            if outcome.accepted:
+                keys = {p: self._keys_for(p) for p in {i.record.project_id for i in kept}}
+                await store.write_events(conn, outcome.accepted, keys)
+            usage_rows = await store.save_usage(conn, outcome) if outcome.parts else []
+            await store.save_offsets(
+                conn, self._consumer, self._topic, self._positions(batch, fresh, stored)
+            )
+        result = BatchResult(
+            applied=len(outcome.accepted),
+            duplicates=len(ordered) - len(kept),
+            dropped=outcome.dropped,
+            dead_lettered=len(fresh_bad),
+            redelivered=len(batch) - len(todo),
+        )
+        return result, usage_rows, limits
+
+    @staticmethod
+    def _positions(
+        batch: Sequence[RawRecord], fresh: list[Positioned], stored: dict[int, int]
+    ) -> dict[int, tuple[int, datetime | None]]:
+        positions: dict[int, tuple[int, datetime | None]] = {}
+        for raw in batch:
+            next_offset = max(stored.get(raw.partition, 0), raw.offset + 1)
+            previous = positions.get(raw.partition, (0, None))
+            positions[raw.partition] = (max(previous[0], next_offset), previous[1])
+        last: dict[int, tuple[int, datetime]] = {}
+        for item in fresh:
+            if item.offset >= last.get(item.partition, (-1, None))[0]:
+                last[item.partition] = (item.offset, item.record.received_at)
+        for partition, (_, received) in last.items():
+            positions[partition] = (positions[partition][0], received)
+        return positions
+
+    async def _publish_usage(
+        self, rows: list[tuple[str, date, int, int, int]], limits: dict[str, int]
+    ) -> None:
+        try:
+            for project, month, partition, used, last_offset in rows:
+                await self._set_if_newer(
+                    keys=[usage_key(self._prefix, project, month_label(month))],
+                    args=[partition, used, last_offset, limits.get(project, 0), USAGE_TTL_SECONDS],
+                )
+        except RedisError as exc:
+            # PostgreSQL holds the truth; the periodic resync rewrites Redis from it.
+            self.metrics.redis_failures.inc()
+            logger.warning("usage state not written to redis: %s", type(exc).__name__)
+
+    async def resync_usage(self, month: date) -> int:
+        """Rewrite the Redis usage state of ``month`` from PostgreSQL (after a Redis restart
+        or a failed write); set-if-newer keeps it from undoing fresher writes."""
+        cursor = await self._conn.execute(
+            "SELECT u.project_id::text, u.month, u.partition, u.used, u.last_offset,"
+            " p.monthly_event_limit FROM usage_partitions u"
+            " JOIN projects p ON p.id = u.project_id WHERE u.month = %s",
+            (month,),
+        )
+        rows = await cursor.fetchall()
+        limits = {str(r[0]): int(r[5]) for r in rows}
+        await self._publish_usage([(str(r[0]), r[1], r[2], r[3], r[4]) for r in rows], limits)
+        return len(rows)
+
+    def _observe(self, result: BatchResult, size: int, seconds: float) -> None:
+        m = self.metrics
+        m.flush_seconds.observe(seconds)
+        m.batch_size.observe(size)
+        m.events_applied.inc(result.applied)
+        m.duplicates.inc(result.duplicates)
+        m.dropped_over_limit.inc(result.dropped)
+        m.dead_lettered.inc(result.dead_lettered)
+        m.redelivered.inc(result.redelivered)

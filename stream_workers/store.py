@@ -1,0 +1,251 @@
+"""The SQL of one batch transaction: row locks, staged copy and set-based upserts.
+
+Every function runs inside the caller's transaction. Locks are always taken in the same
+order (offsets by partition, then usage rows, then dedup keys, each sorted) so two
+workers wait for each other instead of deadlocking; the sink retries the rare deadlock.
+Property keys and values are bound parameters or copied data, never SQL text.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+
+import orjson
+from psycopg import AsyncConnection
+
+from stream_workers.decisions import DedupKey, LimitOutcome, MonthKey, Positioned
+from stream_workers.rollups import GRANULARITIES, MAX_VALUE_CHARS
+
+# Session-lifetime staging table: rows vanish at commit, the table stays for the next batch.
+CREATE_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS batch_events (
+    id uuid, project_id uuid, event text, ts timestamptz, received_at timestamptz,
+    distinct_id text, session_id text, properties jsonb, insert_id text, context jsonb
+) ON COMMIT DELETE ROWS
+"""
+
+_COLUMNS = (
+    "id, project_id, event, ts, received_at, distinct_id, session_id, properties,"
+    " insert_id, context"
+)
+
+_INSERT_RAW = f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM batch_events"  # noqa: S608 - constant column list
+
+# date_bin from the Unix epoch: the same buckets as stream_workers.rollups.bucket_start.
+_ROLLUPS = """
+INSERT INTO rollups AS r (project_id, event, granularity, bucket, events, users, sessions)
+SELECT b.project_id, b.event, g.name, date_bin(g.width, b.ts, '1970-01-01 00:00:00+00'),
+       count(*),
+       public.hll_add_agg(public.hll_hash_text(b.distinct_id), 17, 5),
+       public.hll_add_agg(public.hll_hash_text(b.session_id), 17, 5)
+FROM batch_events b CROSS JOIN unnest(%(names)s::text[], %(widths)s::interval[]) g(name, width)
+GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+ON CONFLICT (project_id, event, granularity, bucket) DO UPDATE SET
+    events = r.events + EXCLUDED.events,
+    users = public.hll_union(r.users, EXCLUDED.users),
+    sessions = public.hll_union(r.sessions, EXCLUDED.sessions)
+"""
+
+# ->> renders the value as text (strings bare, other JSON as JSON, null/absent as NULL).
+_BREAKDOWNS = """
+INSERT INTO breakdown_rollups AS r
+    (project_id, event, key, granularity, bucket, value, events, users, sessions)
+SELECT b.project_id, b.event, k.key, g.name,
+       date_bin(g.width, b.ts, '1970-01-01 00:00:00+00'),
+       left(b.properties ->> k.key, %(max_chars)s), count(*),
+       public.hll_add_agg(public.hll_hash_text(b.distinct_id), 17, 5),
+       public.hll_add_agg(public.hll_hash_text(b.session_id), 17, 5)
+FROM batch_events b
+JOIN unnest(%(key_projects)s::uuid[], %(keys)s::text[]) k(project_id, key)
+    ON k.project_id = b.project_id
+CROSS JOIN unnest(%(names)s::text[], %(widths)s::interval[]) g(name, width)
+GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+ON CONFLICT ON CONSTRAINT breakdown_rollups_key DO UPDATE SET
+    events = r.events + EXCLUDED.events,
+    users = public.hll_union(r.users, EXCLUDED.users),
+    sessions = public.hll_union(r.sessions, EXCLUDED.sessions)
+"""
+
+
+async def lock_offsets(
+    conn: AsyncConnection, consumer: str, topic: str, partitions: Sequence[int]
+) -> dict[int, int]:
+    """Lock the partitions' offset rows (creating them) and return their next offsets."""
+    parts = sorted(set(partitions))
+    await conn.execute(
+        "INSERT INTO consumer_offsets (consumer, topic, partition)"
+        " SELECT %s, %s, unnest(%s::int[]) ON CONFLICT DO NOTHING",
+        (consumer, topic, parts),
+    )
+    cursor = await conn.execute(
+        "SELECT partition, next_offset FROM consumer_offsets"
+        " WHERE consumer = %s AND topic = %s AND partition = ANY(%s)"
+        " ORDER BY partition FOR UPDATE",
+        (consumer, topic, parts),
+    )
+    return {int(p): int(o) for p, o in await cursor.fetchall()}
+
+
+async def save_offsets(
+    conn: AsyncConnection,
+    consumer: str,
+    topic: str,
+    positions: Mapping[int, tuple[int, datetime | None]],
+) -> None:
+    """Store next offset and last applied receivedAt per partition."""
+    parts = sorted(positions)
+    await conn.execute(
+        "UPDATE consumer_offsets c SET next_offset = d.next_offset,"
+        " last_received_at = COALESCE(d.received_at, c.last_received_at), updated_at = now()"
+        " FROM unnest(%s::int[], %s::bigint[], %s::timestamptz[]) d(partition, next_offset,"
+        " received_at) WHERE c.consumer = %s AND c.topic = %s AND c.partition = d.partition",
+        (
+            parts,
+            [positions[p][0] for p in parts],
+            [positions[p][1] for p in parts],
+            consumer,
+            topic,
+        ),
+    )
+
+
+async def plan_limits(conn: AsyncConnection, project_ids: Iterable[str]) -> dict[str, int]:
+    cursor = await conn.execute(
+        "SELECT id::text, monthly_event_limit FROM projects WHERE id = ANY(%s::uuid[])",
+        (sorted(set(project_ids)),),
+    )
+    return {str(p): int(limit) for p, limit in await cursor.fetchall()}
+
+
+async def lock_usage(conn: AsyncConnection, keys: Iterable[MonthKey]) -> dict[MonthKey, int]:
+    """Lock each project-month usage row (creating it): the per-project-month limit
+    decision is then exact even with several workers on one project."""
+    ordered = sorted(set(keys))
+    projects, months = [k[0] for k in ordered], [k[1] for k in ordered]
+    await conn.execute(
+        "INSERT INTO usage_months (project_id, month)"
+        " SELECT * FROM unnest(%s::uuid[], %s::date[]) ON CONFLICT DO NOTHING",
+        (projects, months),
+    )
+    cursor = await conn.execute(
+        "SELECT m.project_id::text, m.month, m.used FROM usage_months m"
+        " JOIN unnest(%s::uuid[], %s::date[]) k(project_id, month)"
+        " ON m.project_id = k.project_id AND m.month = k.month"
+        " ORDER BY m.project_id, m.month FOR UPDATE OF m",
+        (projects, months),
+    )
+    return {(str(p), m): int(u) for p, m, u in await cursor.fetchall()}
+
+
+async def lock_dedup(
+    conn: AsyncConnection, keys: Iterable[DedupKey]
+) -> dict[DedupKey, datetime | None]:
+    """Lock each insertId's row, inserting a '-infinity' placeholder for new ones so a
+    concurrent worker with the same id waits here; None means never counted."""
+    ordered = sorted(set(keys))
+    if not ordered:
+        return {}
+    projects, ids = [k[0] for k in ordered], [k[1] for k in ordered]
+    await conn.execute(
+        "INSERT INTO event_dedup (project_id, insert_id, received_at)"
+        " SELECT p, i, '-infinity' FROM unnest(%s::uuid[], %s::text[]) u(p, i)"
+        " ON CONFLICT DO NOTHING",
+        (projects, ids),
+    )
+    cursor = await conn.execute(
+        "SELECT d.project_id::text, d.insert_id, NULLIF(d.received_at, '-infinity')"
+        " FROM event_dedup d"
+        " JOIN unnest(%s::uuid[], %s::text[]) k(p, i) ON d.project_id = k.p AND d.insert_id = k.i"
+        " ORDER BY d.project_id, d.insert_id FOR UPDATE OF d",
+        (projects, ids),
+    )
+    return {(str(p), str(i)): r for p, i, r in await cursor.fetchall()}
+
+
+async def save_dedup(conn: AsyncConnection, changed: Mapping[DedupKey, datetime]) -> None:
+    ordered = sorted(changed)
+    await conn.execute(
+        "UPDATE event_dedup d SET received_at = u.r"
+        " FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[]) u(p, i, r)"
+        " WHERE d.project_id = u.p AND d.insert_id = u.i",
+        ([k[0] for k in ordered], [k[1] for k in ordered], [changed[k] for k in ordered]),
+    )
+
+
+async def write_events(
+    conn: AsyncConnection, items: Sequence[Positioned], keys: Mapping[str, Sequence[str]]
+) -> None:
+    """Stage the accepted records, then raw rows, rollups and breakdowns set-based."""
+    async with conn.cursor() as cursor:
+        async with cursor.copy(f"COPY batch_events ({_COLUMNS}) FROM STDIN") as copy:
+            for item in items:
+                r = item.record
+                await copy.write_row(
+                    (
+                        r.id,
+                        r.project_id,
+                        r.event,
+                        r.timestamp,
+                        r.received_at,
+                        r.distinct_id,
+                        r.session_id,
+                        orjson.dumps(r.properties).decode(),
+                        r.insert_id,
+                        orjson.dumps(r.context).decode(),
+                    )
+                )
+        await cursor.execute(_INSERT_RAW)
+        grains = {
+            "names": list(GRANULARITIES),
+            "widths": list(GRANULARITIES.values()),
+        }
+        await cursor.execute(_ROLLUPS, grains)
+        pairs = [(p, k) for p, ks in sorted(keys.items()) for k in ks]
+        if pairs:
+            await cursor.execute(
+                _BREAKDOWNS,
+                {
+                    **grains,
+                    "max_chars": MAX_VALUE_CHARS,
+                    "key_projects": [p for p, _ in pairs],
+                    "keys": [k for _, k in pairs],
+                },
+            )
+
+
+async def save_usage(
+    conn: AsyncConnection, outcome: LimitOutcome
+) -> list[tuple[str, date, int, int, int]]:
+    """Add the batch's usage; return (project, month, partition, used, last_offset) of
+    every touched partition row, the absolute values Redis gets after commit."""
+    months = sorted(outcome.months)
+    await conn.execute(
+        "UPDATE usage_months m SET used = m.used + d.used, dropped = m.dropped + d.dropped"
+        " FROM unnest(%s::uuid[], %s::date[], %s::bigint[], %s::bigint[]) d(p, m, used, dropped)"
+        " WHERE m.project_id = d.p AND m.month = d.m",
+        (
+            [k[0] for k in months],
+            [k[1] for k in months],
+            [outcome.months[k].used for k in months],
+            [outcome.months[k].dropped for k in months],
+        ),
+    )
+    parts = sorted(outcome.parts)
+    cursor = await conn.execute(
+        "INSERT INTO usage_partitions AS u"
+        " (project_id, month, partition, used, dropped, last_offset)"
+        " SELECT * FROM unnest(%s::uuid[], %s::date[], %s::int[], %s::bigint[], %s::bigint[],"
+        " %s::bigint[])"
+        " ON CONFLICT (project_id, month, partition) DO UPDATE SET"
+        " used = u.used + EXCLUDED.used, dropped = u.dropped + EXCLUDED.dropped,"
+        " last_offset = GREATEST(u.last_offset, EXCLUDED.last_offset)"
+        " RETURNING project_id::text, month, partition, used, last_offset",
+        (
+            [k[0] for k in parts],
+            [k[1] for k in parts],
+            [k[2] for k in parts],
+            [outcome.parts[k].used for k in parts],
+            [outcome.parts[k].dropped for k in parts],
+            [outcome.parts[k].last_offset for k in parts],
+        ),
+    )
+    return [(str(p), m, int(n), int(u), int(o)) for p, m, n, u, o in await cursor.fetchall()]

@@ -1,0 +1,78 @@
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import psycopg
+import pytest
+from redis.asyncio import Redis
+
+from contracts.events import EventRecord, encode_record
+from migrations.runner import apply_migrations
+from stream_workers.metrics import Metrics
+from stream_workers.rollups import DEFAULT_BREAKDOWN_KEYS
+from stream_workers.sink import RawRecord, Sink
+from tests.support.projects import new_project
+
+
+@pytest.fixture
+def database(pg_schema: str) -> str:
+    apply_migrations(pg_schema)
+    return pg_schema
+
+
+@pytest.fixture
+def make_project(database: str) -> Callable[..., Any]:
+    async def make(slug: str = "acme", plan: str = "pro", limit: int | None = None) -> str:
+        project = await new_project(database, slug, plan)
+        if limit is not None:
+            with psycopg.connect(database, autocommit=True) as conn:
+                conn.execute(
+                    "UPDATE projects SET monthly_event_limit = %s WHERE id = %s",
+                    (limit, project.id),
+                )
+        return project.id
+
+    return make
+
+
+class DeadLetters(list[tuple[RawRecord, str]]):
+    async def __call__(self, items: Sequence[tuple[RawRecord, str]]) -> None:
+        self.extend(items)
+
+
+@pytest.fixture
+def dead_letters() -> DeadLetters:
+    return DeadLetters()
+
+
+@pytest.fixture
+async def sink(
+    services: Any, database: str, redis_prefix: str, dead_letters: DeadLetters
+) -> AsyncIterator[Sink]:
+    conn = await psycopg.AsyncConnection.connect(database, autocommit=True)
+    redis = Redis.from_url(services.redis_url)
+    sink = Sink(
+        conn,
+        redis,
+        consumer="test",
+        topic="events",
+        redis_prefix=redis_prefix,
+        dead_letter=dead_letters,
+        keys_for=lambda _: DEFAULT_BREAKDOWN_KEYS,
+        metrics=Metrics(),
+    )
+    await sink.start()
+    yield sink
+    await conn.close()
+    await redis.aclose()
+
+
+def as_raw(records: Sequence[EventRecord], partitions: int = 3) -> list[RawRecord]:
+    """Spread records over partitions as Kafka would (by key), with per-partition offsets."""
+    next_offset: dict[int, int] = {}
+    raws = []
+    for r in records:
+        partition = hash((r.project_id, r.distinct_id)) % partitions
+        offset = next_offset.get(partition, 0)
+        next_offset[partition] = offset + 1
+        raws.append(RawRecord(partition, offset, encode_record(r)))
+    return raws

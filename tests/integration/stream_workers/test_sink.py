@@ -1,0 +1,127 @@
+"""The exactly-once sink against real PostgreSQL and Redis, fed batches directly."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import psycopg
+import pytest
+import redis
+
+from contracts.usage import total_used, usage_key
+from stream_workers.rollups import cover, local_day
+from stream_workers.sink import RawRecord
+from tests.integration.stream_workers.conftest import as_raw
+from tests.integration.stream_workers.truth import assert_projections, counted, generate, record
+
+pytestmark = pytest.mark.integration
+
+
+async def test_batches_match_ground_truth_and_redelivery_is_harmless(sink, make_project, database):
+    a, b = await make_project("alpha"), await make_project("beta")
+    records = generate([a, b], 3000)
+    raws = as_raw(records)
+    for start in range(0, len(raws), 700):
+        await sink.apply(raws[start : start + 700])
+    # The whole log again, in other batch sizes: nothing moves.
+    for start in range(0, len(raws), 1100):
+        result = await sink.apply(raws[start : start + 1100])
+        assert result.applied == 0
+    assert_projections(database, counted(records))
+
+
+async def test_duplicate_insert_ids_count_once_within_a_batch_and_across(
+    sink, make_project, database
+):
+    p = await make_project()
+    ts = datetime(2026, 2, 1, 12, tzinfo=UTC)
+    now = datetime.now(UTC)
+    first = [record(p, "signup", ts, "u1", insert_id="x", received_at=now) for _ in range(3)]
+    later = record(p, "signup", ts, "u1", insert_id="x", received_at=now + timedelta(days=6))
+    again = record(p, "signup", ts, "u1", insert_id="x", received_at=now + timedelta(days=8))
+    raws = as_raw([*first, later, again], partitions=1)
+    r1 = await sink.apply(raws[:3])
+    r2 = await sink.apply(raws[3:])
+    assert (r1.applied, r1.duplicates, r2.applied, r2.duplicates) == (1, 2, 1, 1)
+    assert_projections(database, [first[0], again])
+
+
+async def test_plan_limit_is_exact_and_redis_usage_says_so(
+    sink, make_project, database, services, redis_prefix
+):
+    p = await make_project("small", limit=10_000)
+    now = datetime.now(UTC)
+    records = [record(p, "$pageview", now, f"u{n % 97}", received_at=now) for n in range(10_500)]
+    raws = as_raw(records, partitions=4)
+    results = [await sink.apply(raws[s : s + 1000]) for s in range(0, len(raws), 1000)]
+    assert sum(r.applied for r in results) == 10_000
+    assert sum(r.dropped for r in results) == 500
+    with psycopg.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM events").fetchone() == (10_000,)
+        assert conn.execute(
+            "SELECT sum(events) FROM rollups WHERE granularity = 'day'"
+        ).fetchone() == (10_000,)
+        assert conn.execute("SELECT used, dropped FROM usage_months").fetchone() == (10_000, 500)
+    month = f"{now.year:04d}-{now.month:02d}"
+    with redis.Redis.from_url(services.redis_url) as client:
+        state = client.hgetall(usage_key(redis_prefix, p, month))
+    assert total_used(state) == 10_000
+    assert int(state[b"limit"]) == 10_000
+
+
+async def test_late_events_land_in_their_buckets_and_timezone_days_add_up(
+    sink, make_project, database
+):
+    p = await make_project()
+    # Around the New York spring-forward day and a Kolkata day, received weeks later.
+    received = datetime(2026, 4, 20, tzinfo=UTC)
+    stamps = [
+        datetime(2026, 3, 8, 4, 59, tzinfo=UTC),  # 23:59 EST on the 7th
+        datetime(2026, 3, 8, 5, 0, tzinfo=UTC),  # 00:00 EST on the 8th
+        datetime(2026, 3, 8, 7, 30, tzinfo=UTC),  # 03:30 EDT on the 8th
+        datetime(2026, 3, 9, 3, 59, tzinfo=UTC),  # 23:59 EDT on the 8th
+        datetime(2026, 3, 9, 4, 0, tzinfo=UTC),  # 00:00 EDT on the 9th
+        datetime(2026, 3, 7, 18, 29, tzinfo=UTC),  # Kolkata 23:59 on the 7th
+        datetime(2026, 3, 7, 18, 30, tzinfo=UTC),  # Kolkata 00:00 on the 8th
+    ]
+    records = [record(p, "e", ts, f"u{n}", received_at=received) for n, ts in enumerate(stamps)]
+    await sink.apply(as_raw(records, partitions=1))
+
+    def day_total(day: date, zone: str) -> int:
+        buckets = cover(*local_day(day, zone))
+        with psycopg.connect(database) as conn:
+            row = conn.execute(
+                "SELECT coalesce(sum(r.events), 0) FROM rollups r"
+                " JOIN unnest(%s::text[], %s::timestamptz[]) c(g, b)"
+                " ON r.granularity = c.g AND r.bucket = c.b WHERE r.project_id = %s",
+                ([g for g, _ in buckets], [b for _, b in buckets], p),
+            ).fetchone()
+        return int(row[0])
+
+    assert day_total(date(2026, 3, 8), "America/New_York") == 3
+    assert day_total(date(2026, 3, 7), "America/New_York") == 3  # 23:59 EST + both Kolkata
+    assert day_total(date(2026, 3, 9), "America/New_York") == 1
+    assert day_total(date(2026, 3, 8), "Asia/Kolkata") == 4
+    assert day_total(date(2026, 3, 9), "Asia/Kolkata") == 2
+    assert day_total(date(2026, 3, 7), "Asia/Kolkata") == 1
+    with psycopg.connect(database) as conn:
+        # The late rows went to their own month's partition, not the default one.
+        assert conn.execute("SELECT count(*) FROM events_2026_03").fetchone() == (7,)
+        assert conn.execute("SELECT count(*) FROM events_default").fetchone() == (0,)
+
+
+async def test_malformed_records_are_dead_lettered_once_and_offsets_move_on(
+    sink, make_project, database, dead_letters
+):
+    p = await make_project()
+    good = as_raw([record(p, "e", datetime.now(UTC), "u1")], partitions=1)[0]
+    batch = [
+        RawRecord(0, 0, b"not json"),
+        RawRecord(0, 1, b'{"event": "x"}'),
+        RawRecord(0, 2, good.value),
+    ]
+    result = await sink.apply(batch)
+    assert (result.applied, result.dead_lettered) == (1, 2)
+    await sink.apply(batch)  # re-delivered: neither applied nor dead-lettered again
+    assert [r.offset for r, _ in dead_letters] == [0, 1]
+    assert "not JSON" in dead_letters[0][1]
+    with psycopg.connect(database) as conn:
+        assert conn.execute("SELECT next_offset FROM consumer_offsets").fetchone() == (3,)
