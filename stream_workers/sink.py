@@ -7,6 +7,7 @@ commit. Only then are the absolute usage counts written to Redis, each guarded b
 offset, so a replay or a late writer never moves a count backwards.
 """
 
+import asyncio
 import logging
 import time
 import uuid
@@ -101,11 +102,17 @@ class Sink:
         self.metrics = metrics
         self._set_if_newer = redis.register_script(SET_IF_NEWER_SCRIPT)
         self._partitioner = Partitioner()
+        # One connection: a timer's resync must not interleave with a batch transaction.
+        self._lock = asyncio.Lock()
 
     async def start(self) -> None:
         await self._conn.execute(store.CREATE_STAGING)
 
     async def apply(self, batch: Sequence[RawRecord]) -> BatchResult:
+        async with self._lock:
+            return await self._apply(batch)
+
+    async def _apply(self, batch: Sequence[RawRecord]) -> BatchResult:
         if not batch:
             return BatchResult(0, 0, 0, 0, 0)
         started = time.perf_counter()
@@ -204,6 +211,10 @@ class Sink:
     async def resync_usage(self, month: date) -> int:
         """Rewrite the Redis usage state of ``month`` from PostgreSQL (after a Redis restart
         or a failed write); set-if-newer keeps it from undoing fresher writes."""
+        async with self._lock:
+            return await self._resync_usage(month)
+
+    async def _resync_usage(self, month: date) -> int:
         cursor = await self._conn.execute(
             "SELECT u.project_id::text, u.month, u.partition, u.used, u.last_offset,"
             " p.monthly_event_limit FROM usage_partitions u"

@@ -41,7 +41,7 @@ def record(
 
 
 def generate(
-    project_ids: Sequence[str], count: int, seed: int = 7, users: int = 500, days: int = 10
+    project_ids: Sequence[str], count: int, seed: int = 7, users: int = 500, days: float = 10
 ) -> list[EventRecord]:
     """Mixed load: several events, past timestamps over ``days``, breakdown properties
     (some absent), some repeated insertIds."""
@@ -66,7 +66,7 @@ def generate(
             record(
                 project_ids[n % len(project_ids)] if rng.random() < 0.5 else project_ids[0],
                 rng.choice(["$pageview", "signup", "click"]),
-                now - timedelta(seconds=rng.randrange(days * 86400)),
+                now - timedelta(seconds=rng.randrange(int(days * 86400))),
                 f"u{user}",
                 f"s{user}-{rng.randrange(3)}",
                 props,

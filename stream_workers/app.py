@@ -1,0 +1,128 @@
+"""The Faust app: the events agent, the control follower, timers and ``/metrics``."""
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import psycopg
+from prometheus_client import generate_latest
+from redis.asyncio import Redis
+
+from stream_workers.configs import BreakdownKeys, ControlFollower
+from stream_workers.deadletter import DeadLetterProducer
+from stream_workers.decisions import month_start
+from stream_workers.metrics import Metrics
+from stream_workers.settings import Settings
+from stream_workers.sink import RawRecord, Sink
+
+logger = logging.getLogger(__name__)
+
+# Prometheus' text format; aiohttp refuses a charset inside content_type (utf-8 is implied).
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
+
+
+class Runtime:
+    """The worker's connections, opened once when the agent starts."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.keys = BreakdownKeys()
+        self._started = asyncio.Event()
+        self._starting = asyncio.Lock()
+        self._sink: Sink | None = None
+        self.control: ControlFollower | None = None
+
+    @property
+    def sink(self) -> Sink:
+        assert self._sink is not None, "runtime not started"
+        return self._sink
+
+    async def start(self) -> None:
+        async with self._starting:
+            if self._started.is_set():
+                return
+            s = self.settings
+            conn = await psycopg.AsyncConnection.connect(s.database_url, autocommit=True)
+            redis = Redis.from_url(s.redis_url, socket_timeout=5)
+            dead_letter = DeadLetterProducer(s.kafka_bootstrap, s.events_topic, s.dead_letter_topic)
+            await dead_letter.start()
+            self.control = ControlFollower(s.kafka_bootstrap, s.control_topic, self.keys)
+            await self.control.start()
+            self._sink = Sink(
+                conn,
+                redis,
+                consumer=s.group_id,
+                topic=s.events_topic,
+                redis_prefix=s.redis_prefix,
+                dead_letter=dead_letter,
+                keys_for=self.keys,
+                metrics=self.metrics,
+            )
+            await self._sink.start()
+            self._started.set()
+            logger.info("worker started: group %s topic %s", s.group_id, s.events_topic)
+
+    @property
+    def started(self) -> bool:
+        return self._started.is_set()
+
+
+def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
+    app = faust.App(
+        settings.group_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        autodiscover=False,
+        topic_partitions=settings.topic_partitions,
+        consumer_auto_offset_reset="earliest",  # a new group starts at the log's beginning
+        broker_session_timeout=settings.session_timeout_seconds,
+        consumer_group_instance_id=settings.instance_id,
+        web_enabled=True,
+        web_bind=settings.host,
+        web_port=settings.port,
+        web_tables_enabled=False,
+        web_in_thread=False,
+        datadir=settings.data_dir,
+    )
+    runtime = Runtime(settings)
+    events = app.topic(
+        settings.events_topic,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+    # concurrency=1: Faust can commit past an in-flight event with more (bug #606).
+    # take_events acks a batch only after the loop body returns, so Kafka's committed
+    # offset never passes a batch PostgreSQL has not committed.
+    @app.agent(events, concurrency=1, name="apply-events")
+    async def apply_events(stream: Any) -> None:  # faust's StreamT lacks take_events
+        await runtime.start()
+        async for batch in stream.take_events(settings.batch_max, within=settings.batch_seconds):
+            await runtime.sink.apply([raw_record(event) for event in batch])
+
+    @app.timer(interval=settings.usage_resync_seconds)  # type: ignore[untyped-decorator]
+    async def resync_usage() -> None:
+        if runtime.started:
+            await runtime.sink.resync_usage(month_start(datetime.now(UTC)))
+
+    @app.page("/metrics")
+    async def metrics(view: Any, request: Any) -> Any:
+        return view.bytes(
+            generate_latest(runtime.metrics.registry), content_type=METRICS_CONTENT_TYPE
+        )
+
+    @app.page("/health")
+    async def health(view: Any, request: Any) -> Any:
+        return view.json({"status": "ok"})
+
+    return app, runtime
+
+
+def raw_record(event: Any) -> RawRecord:
+    message = event.message
+    return RawRecord(int(message.partition), int(message.offset), bytes(message.value))

@@ -1,0 +1,55 @@
+"""The stream worker's settings, read from the environment in one place."""
+
+from dataclasses import dataclass
+
+from environs import Env
+
+from contracts.topics import EVENTS_PARTITIONS, Topic
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    kafka_bootstrap: str
+    events_topic: str = Topic.EVENTS.value
+    control_topic: str = Topic.CONTROL.value
+    dead_letter_topic: str = Topic.DEAD_LETTER.value
+    redis_prefix: str = "ra:"
+    group_id: str = "stream-workers"
+    # Static membership: a copy restarted with the same id takes its partitions back
+    # at once instead of after the session timeout. One distinct id per running copy.
+    instance_id: str | None = None
+    batch_max: int = 5000
+    batch_seconds: float = 0.5
+    session_timeout_seconds: float = 10.0
+    host: str = "127.0.0.1"
+    port: int = 6066
+    usage_resync_seconds: float = 60.0
+    lag_refresh_seconds: float = 5.0
+    topic_partitions: int = EVENTS_PARTITIONS
+    data_dir: str = ".local/stream_workers"  # Faust's own files (memory store: almost none)
+
+
+def load_settings(env: Env | None = None) -> Settings:
+    env = env or Env()
+    env.read_env(".local/services.env", recurse=False)
+    return Settings(
+        database_url=env.str("RA_DATABASE_URL"),
+        redis_url=env.str("RA_REDIS_URL"),
+        kafka_bootstrap=env.str("RA_KAFKA_BOOTSTRAP"),
+        events_topic=env.str("RA_EVENTS_TOPIC", Topic.EVENTS.value),
+        control_topic=env.str("RA_CONTROL_TOPIC", Topic.CONTROL.value),
+        dead_letter_topic=env.str("RA_WORKER_DEAD_LETTER_TOPIC", Topic.DEAD_LETTER.value),
+        redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
+        group_id=env.str("RA_WORKER_GROUP", "stream-workers"),
+        instance_id=env.str("RA_WORKER_INSTANCE_ID", None),
+        batch_max=env.int("RA_WORKER_BATCH_MAX", 5000),
+        batch_seconds=env.float("RA_WORKER_BATCH_SECONDS", 0.5),
+        session_timeout_seconds=env.float("RA_WORKER_SESSION_TIMEOUT_SECONDS", 10.0),
+        host=env.str("RA_WORKER_HOST", "127.0.0.1"),
+        port=env.int("RA_WORKER_PORT", 6066),
+        usage_resync_seconds=env.float("RA_WORKER_USAGE_RESYNC_SECONDS", 60.0),
+        lag_refresh_seconds=env.float("RA_WORKER_LAG_REFRESH_SECONDS", 5.0),
+        data_dir=env.str("RA_WORKER_DATA_DIR", ".local/stream_workers"),
+    )

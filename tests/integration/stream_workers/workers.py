@@ -1,0 +1,101 @@
+"""Worker processes and load for the process-level tests: start, SIGKILL, wait, produce."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import psycopg
+from aiokafka import AIOKafkaProducer
+
+from contracts.events import EventRecord, encode_record, record_key
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class WorkerProcess:
+    """``python -m stream_workers worker`` in a session of its own, logging to a file."""
+
+    def __init__(self, env: dict[str, str], log: Path, repo_root: Path) -> None:
+        self.env = {**os.environ, **env, "RA_WORKER_PORT": str(free_port())}
+        self.log = log
+        self.repo_root = repo_root
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "stream_workers", "worker"],
+                cwd=self.repo_root,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind, as a crash or an OOM kill."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    @property
+    def port(self) -> int:
+        return int(self.env["RA_WORKER_PORT"])
+
+
+async def produce(bootstrap: str, topic: str, records: Sequence[EventRecord]) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=512 * 1024
+    )
+    await producer.start()
+    try:
+        pending = []
+        for r in records:
+            key = record_key(r.project_id, r.distinct_id)
+            pending.append(await producer.send(topic, encode_record(r), key=key))
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+def applied_offsets(conninfo: str, consumer: str) -> int:
+    """Records past which the worker has committed (sum of next offsets)."""
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute(
+            "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE consumer = %s",
+            (consumer,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+async def wait_until(
+    check: Callable[[], bool], timeout: float, what: str, logs: Sequence[Path] = ()
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            tails = "\n".join(p.read_text()[-3000:] for p in logs if p.exists())
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{tails}")
+        await asyncio.sleep(0.2)
