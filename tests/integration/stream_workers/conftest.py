@@ -3,6 +3,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from redis.asyncio import Redis
 
 from contracts.events import EventRecord, encode_record
@@ -10,6 +11,7 @@ from migrations.runner import apply_migrations
 from stream_workers.metrics import Metrics
 from stream_workers.rollups import DEFAULT_BREAKDOWN_KEYS
 from stream_workers.sink import RawRecord, Sink
+from tests.integration.stream_workers.workers import WorkerProcess
 from tests.support.projects import new_project
 
 
@@ -76,3 +78,38 @@ def as_raw(records: Sequence[EventRecord], partitions: int = 3) -> list[RawRecor
         next_offset[partition] = offset + 1
         raws.append(RawRecord(partition, offset, encode_record(r)))
     return raws
+
+
+@pytest.fixture
+async def worker_env(services, database, kafka_topic, unique_group, redis_prefix, tmp_path):
+    env = {
+        **services.as_env(),
+        "RA_DATABASE_URL": database,
+        "RA_EVENTS_TOPIC": kafka_topic,
+        "RA_CONTROL_TOPIC": f"{kafka_topic}-control",
+        "RA_WORKER_DEAD_LETTER_TOPIC": f"{kafka_topic}-dlq",
+        "RA_WORKER_GROUP": unique_group,
+        "RA_REDIS_PREFIX": redis_prefix,
+        "RA_WORKER_DATA_DIR": str(tmp_path / "faust"),
+        "RA_WORKER_BATCH_SECONDS": "0.3",
+    }
+    yield env
+    admin = AIOKafkaAdminClient(bootstrap_servers=services.kafka_bootstrap)
+    await admin.start()
+    try:
+        mine = [
+            t for t in await admin.list_topics() if t.startswith((unique_group, kafka_topic + "-"))
+        ]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def spawn(worker_env, tmp_path, services):  # type: ignore[no-untyped-def]
+    def make(name: str) -> WorkerProcess:
+        env = {**worker_env, "RA_WORKER_INSTANCE_ID": name}
+        return WorkerProcess(env, tmp_path / f"{name}.log", services.repo_root)
+
+    return make

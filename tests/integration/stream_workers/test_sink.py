@@ -5,8 +5,10 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 import pytest
 import redis
+from redis.asyncio import Redis
 
 from contracts.usage import total_used, usage_key
+from ingest_gateway.quota import QuotaReader
 from stream_workers.rollups import cover, local_day
 from stream_workers.sink import RawRecord
 from tests.integration.stream_workers.conftest import as_raw
@@ -65,6 +67,10 @@ async def test_plan_limit_is_exact_and_redis_usage_says_so(
         state = client.hgetall(usage_key(redis_prefix, p, month))
     assert total_used(state) == 10_000
     assert int(state[b"limit"]) == 10_000
+    # What the gateway's quota check reads from that state: the next request is refused.
+    async with Redis.from_url(services.redis_url) as client:
+        usage = await QuotaReader(client, redis_prefix).usage(p, 10_000, now)
+    assert (usage.used, usage.remaining, usage.exceeded) == (10_000, 0, True)
 
 
 async def test_late_events_land_in_their_buckets_and_timezone_days_add_up(

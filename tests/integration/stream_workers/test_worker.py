@@ -3,15 +3,14 @@ kill -9 at random points, two workers sharing one big project."""
 
 import asyncio
 import random
-from pathlib import Path
 
+import psycopg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.integration.stream_workers.truth import assert_projections, counted, generate
 from tests.integration.stream_workers.workers import (
-    WorkerProcess,
     applied_offsets,
+    applied_total,
     produce,
     wait_until,
 )
@@ -19,45 +18,13 @@ from tests.integration.stream_workers.workers import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def worker_env(services, database, kafka_topic, unique_group, redis_prefix, tmp_path):
-    env = {
-        **services.as_env(),
-        "RA_DATABASE_URL": database,
-        "RA_EVENTS_TOPIC": kafka_topic,
-        "RA_CONTROL_TOPIC": f"{kafka_topic}-control",
-        "RA_WORKER_DEAD_LETTER_TOPIC": f"{kafka_topic}-dlq",
-        "RA_WORKER_GROUP": unique_group,
-        "RA_REDIS_PREFIX": redis_prefix,
-        "RA_WORKER_DATA_DIR": str(tmp_path / "faust"),
-        "RA_WORKER_BATCH_SECONDS": "0.3",
-    }
-    yield env
-    admin = AIOKafkaAdminClient(bootstrap_servers=services.kafka_bootstrap)
-    await admin.start()
-    try:
-        mine = [
-            t for t in await admin.list_topics() if t.startswith((unique_group, kafka_topic + "-"))
-        ]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
-
-
-def spawn(env, tmp_path: Path, name: str, services) -> WorkerProcess:
-    return WorkerProcess(
-        {**env, "RA_WORKER_INSTANCE_ID": name}, tmp_path / f"{name}.log", services.repo_root
-    )
-
-
 async def test_kill_9_at_random_points_leaves_every_projection_exact(
-    services, database, make_project, kafka_topic, unique_group, worker_env, tmp_path
+    services, database, make_project, kafka_topic, unique_group, spawn
 ):
     big, small = await make_project("big"), await make_project("small")
     records = generate([big, small], 100_000, users=5000, days=0.25)
     await produce(services.kafka_bootstrap, kafka_topic, records)
-    worker = spawn(worker_env, tmp_path, "w1", services)
+    worker = spawn("w1")
     rng = random.Random(3)
     try:
         for _ in range(3):
@@ -82,3 +49,50 @@ async def test_kill_9_at_random_points_leaves_every_projection_exact(
     finally:
         worker.stop()
     assert_projections(database, counted(records))
+
+
+async def test_two_workers_share_a_big_project_through_a_rebalance(
+    services, database, make_project, kafka_topic, unique_group, spawn
+):
+    big, small = await make_project("big"), await make_project("small")
+    records = generate([big, small], 60_000, seed=11, users=3000, days=0.1)
+    first, second = spawn("w1"), spawn("w2")
+    first.start()
+    second.start()
+    try:
+        producing = asyncio.create_task(produce_slowly(services, kafka_topic, records))
+        await wait_until(
+            lambda: min(applied_total(first.port), applied_total(second.port)) > 0,
+            60,
+            "both workers applying",
+            [first.log, second.log],
+        )
+        by_second = applied_total(second.port)
+        second.stop()  # mid-load: its partitions move to the first worker
+        await asyncio.sleep(2)
+        second.start()
+        await producing
+        await wait_until(
+            lambda: applied_offsets(database, unique_group) == len(records),
+            120,
+            "the whole load",
+            [first.log, second.log],
+        )
+        by_first = applied_total(first.port)
+    finally:
+        first.stop()
+        second.stop()
+    assert by_first > 0 and by_second > 0
+    with psycopg.connect(database) as conn:
+        # Keyed by user, the big project is on every partition; each worker owned some.
+        row = conn.execute(
+            "SELECT count(DISTINCT partition) FROM usage_partitions WHERE project_id = %s", (big,)
+        ).fetchone()
+    assert row == (12,)
+    assert_projections(database, counted(records))
+
+
+async def produce_slowly(services, topic: str, records) -> None:
+    for start in range(0, len(records), 5000):
+        await produce(services.kafka_bootstrap, topic, records[start : start + 5000])
+        await asyncio.sleep(0.3)

@@ -99,3 +99,18 @@ async def wait_until(
             tails = "\n".join(p.read_text()[-3000:] for p in logs if p.exists())
             raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{tails}")
         await asyncio.sleep(0.2)
+
+
+def applied_total(port: int) -> float:
+    """``worker_events_applied_total`` scraped from a worker's /metrics."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return 0.0  # not listening yet
+    for line in text.splitlines():
+        if line.startswith("worker_events_applied_total "):
+            return float(line.split()[1])
+    return 0.0
