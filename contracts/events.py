@@ -37,7 +37,9 @@ class EventRecord:
 
 def format_time(moment: datetime) -> str:
     """UTC ISO 8601 with microseconds and a ``Z``, the one time format on the topic."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def record_key(project_id: str, distinct_id: str) -> bytes:

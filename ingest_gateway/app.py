@@ -66,7 +66,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[INGESTOR] = Ingestor(
         projects=ProjectDirectory(pool, TtlCache(settings.key_cache_ttl_seconds)),
         limiter=RateLimiter(redis, settings.redis_prefix, settings.rate_window_seconds),
-        quota=QuotaReader(redis, settings.redis_prefix),
+        quota=QuotaReader(redis, settings.redis_prefix, settings.quota_cache_seconds),
         appender=appender,
         metrics=app[METRICS],
         redis_timeout=settings.redis_timeout_seconds,

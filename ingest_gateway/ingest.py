@@ -16,7 +16,6 @@ from typing import TypeVar
 
 import psycopg
 from redis.exceptions import RedisError
-from uuid6 import uuid7
 
 from contracts.events import EventRecord, encode_record, record_key
 from ingest_gateway.errors import (
@@ -25,6 +24,7 @@ from ingest_gateway.errors import (
     RateLimited,
     ServiceUnavailable,
 )
+from ingest_gateway.ids import uuid7_batch
 from ingest_gateway.metrics import Metrics
 from ingest_gateway.producer import AppendFailed, EventAppender
 from ingest_gateway.projects import Project, ProjectDirectory
@@ -89,12 +89,13 @@ class Ingestor:
         now = datetime.now(UTC)
         await self._quota_check(project, now)
         context = request.as_record_context()
+        ids = uuid7_batch(len(events), int(now.timestamp() * 1000))
         messages = [
             (
                 record_key(project.id, event["distinctId"]),
                 encode_record(
                     EventRecord(
-                        id=str(uuid7()),
+                        id=event_id,
                         project_id=project.id,
                         event=event["event"],
                         timestamp=event["timestamp"],
@@ -107,7 +108,7 @@ class Ingestor:
                     )
                 ),
             )
-            for event in events
+            for event, event_id in zip(events, ids, strict=True)
         ]
         started = time.perf_counter()
         try:

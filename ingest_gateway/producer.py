@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from ingest_gateway.partitioner import partition_for
+
 logger = logging.getLogger(__name__)
 
 
@@ -44,6 +46,7 @@ class EventAppender:
             # the same insertId are deduplicated by the workers anyway).
             request_timeout_ms=timeout_ms,
             retry_backoff_ms=100,
+            partitioner=partition_for,
         )
 
     async def start(self, wait_seconds: float = 10.0) -> None:

@@ -18,6 +18,17 @@ MAX_EVENTS_PER_REQUEST = 100
 MAX_ID_LENGTH = 200
 
 
+def parse_timestamp(value: str) -> datetime | None:
+    """An ISO 8601 string as an aware UTC datetime (no zone means UTC); None if not a date."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
 class Timestamp(fields.Field[datetime]):
     """An ISO 8601 string that parses as a real date; no zone means UTC."""
 
@@ -29,13 +40,10 @@ class Timestamp(fields.Field[datetime]):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
         if not isinstance(value, str):
             raise self.make_error("type")
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise self.make_error("invalid") from exc
-        if moment.tzinfo is None:
-            return moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
+        moment = parse_timestamp(value)
+        if moment is None:
+            raise self.make_error("invalid")
+        return moment
 
 
 class IncomingEventSchema(Schema):
@@ -102,6 +110,9 @@ def validate_events(events: list[Any]) -> list[dict[str, Any]]:
         raise body_error("At least one event is required.")
     if len(events) > MAX_EVENTS_PER_REQUEST:
         raise body_error(f"At most {MAX_EVENTS_PER_REQUEST} events per request.")
+    fast = [_plainly_valid(event) for event in events]
+    if None not in fast:
+        return fast  # type: ignore[return-value]
     positions = [i for i, event in enumerate(events) if isinstance(event, dict)]
     details: list[dict[str, Any]] = [
         {"index": index, "field": None, "message": "Event must be a JSON object."}
@@ -118,6 +129,44 @@ def validate_events(events: list[Any]) -> list[dict[str, Any]]:
     if details:
         raise ValidationFailed(sorted(details, key=lambda d: d["index"]))
     return loaded
+
+
+def _text(value: Any, longest: int) -> bool:
+    return type(value) is str and 1 <= len(value) <= longest
+
+
+def _plainly_valid(event: Any) -> dict[str, Any] | None:
+    """The schema's own result for an event that is plainly valid, or None to let the
+    schema decide (and explain). A hot-path shortcut: marshmallow costs ~10 µs an event;
+    a unit test holds the two to the same answers."""
+    if type(event) is not dict:
+        return None
+    properties, insert_id, timestamp = (
+        event.get("properties"),
+        event.get("insertId"),
+        event.get("timestamp"),
+    )
+    if not (
+        _text(event.get("event"), MAX_EVENT_NAME)
+        and _text(event.get("distinctId"), MAX_ID_LENGTH)
+        and _text(event.get("sessionId"), MAX_ID_LENGTH)
+        and type(properties) is dict
+        and len(properties) <= MAX_PROPERTIES
+        and (insert_id is None or _text(insert_id, MAX_INSERT_ID))
+        and type(timestamp) is str
+    ):
+        return None
+    moment = parse_timestamp(timestamp)
+    if moment is None:
+        return None
+    return {
+        "event": event["event"],
+        "timestamp": moment,
+        "distinctId": event["distinctId"],
+        "sessionId": event["sessionId"],
+        "properties": properties,
+        "insertId": insert_id,
+    }
 
 
 def flatten_errors(messages: Any) -> list[dict[str, Any]]:

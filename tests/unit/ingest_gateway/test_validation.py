@@ -146,3 +146,51 @@ def test_every_invalid_event_is_listed_in_index_order() -> None:
 def test_several_problems_of_one_event_are_all_listed() -> None:
     details = details_of([{"event": "", "properties": {}}])
     assert {d["field"] for d in details} == {"event", "timestamp", "distinctId", "sessionId"}
+
+
+MUTATIONS: list[dict[str, Any]] = [
+    {},
+    {"insertId": None},
+    {"insertId": ""},
+    {"insertId": "i" * 64},
+    {"insertId": 7},
+    {"event": "e" * 100},
+    {"event": "é" * 100},
+    {"event": True},
+    {"timestamp": "2026-02-03"},
+    {"timestamp": "2026-02-03T15:30:00+05:30"},
+    {"timestamp": "2026-02-03 15:30"},
+    {"timestamp": ""},
+    {"timestamp": None},
+    {"distinctId": "d" * 200},
+    {"distinctId": "d" * 201},
+    {"sessionId": []},
+    {"properties": {}},
+    {"properties": {str(i): None for i in range(100)}},
+    {"properties": None},
+    {"extra": {"ignored": True}},
+]
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+def test_fast_path_agrees_with_the_schema(mutation: dict[str, Any]) -> None:
+    from ingest_gateway.validation import IncomingEventSchema, _plainly_valid
+
+    candidate = event(**mutation)
+    fast = _plainly_valid(candidate)
+    try:
+        expected: dict[str, Any] | None = IncomingEventSchema().load(candidate)
+    except Exception:
+        expected = None
+    if fast is not None:
+        assert fast == expected
+    for missing in ("event", "timestamp", "distinctId", "sessionId", "properties"):
+        incomplete = {k: v for k, v in candidate.items() if k != missing}
+        assert _plainly_valid(incomplete) is None
+
+
+def test_plain_valid_events_take_the_fast_path() -> None:
+    from ingest_gateway.validation import _plainly_valid
+
+    assert _plainly_valid(event()) is not None
+    assert _plainly_valid(event(insertId="i-1", timestamp="2026-02-03T15:30:00+01:00"))

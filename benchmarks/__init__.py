@@ -1,0 +1,1 @@
+"""Benchmarks run against the real local services (``python -m benchmarks.<name>``)."""
