@@ -4,6 +4,8 @@
 are relative to it); ``create_standalone_app`` wraps it the same way to run alone.
 """
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -11,14 +13,27 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from control_plane import account_handlers as accounts
+from control_plane import deploy_handlers as deploys
 from control_plane import middleware, ops_handlers
 from control_plane import project_handlers as projects
-from control_plane.keys import METRICS, PASSWORDS, POOL, REDIS, SESSIONS, SETTINGS, THROTTLE
+from control_plane.keys import (
+    METRICS,
+    PASSWORDS,
+    POOL,
+    REDIS,
+    RELAY,
+    SESSIONS,
+    SETTINGS,
+    THROTTLE,
+)
 from control_plane.metrics import Metrics
+from control_plane.outbox import OutboxRelay
 from control_plane.passwords import Passwords
 from control_plane.sessions import SessionStore
 from control_plane.settings import Settings
 from control_plane.throttle import LoginThrottle
+
+logger = logging.getLogger(__name__)
 
 MOUNT_PREFIX = "/api"
 
@@ -29,6 +44,8 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     app[PASSWORDS] = Passwords(settings)
     app.cleanup_ctx.append(_resources)
+    if settings.relay_enabled:
+        app.cleanup_ctx.append(_relay)
     add = app.router
     add.add_post("/auth/signup", accounts.signup)
     add.add_post("/auth/login", accounts.login)
@@ -44,6 +61,10 @@ def create_app(settings: Settings) -> web.Application:
     add.add_delete("/projects/{ref}/members/{user_id}", projects.remove)
     add.add_post("/projects/{ref}/keys/rotate", projects.rotate)
     add.add_post("/projects/{ref}/plan", projects.set_plan)
+    add.add_get("/projects/{ref}/config", deploys.current)
+    add.add_get("/projects/{ref}/configs", deploys.history)
+    add.add_post("/deploy", deploys.deploy)
+    add.add_post("/deploy/rollback", deploys.rollback)
     add.add_get("/control/health", ops_handlers.health)
     add.add_get("/control/ready", ops_handlers.ready)
     add.add_get("/control/metrics", ops_handlers.metrics)
@@ -77,3 +98,22 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     yield
     await pool.close()
     await redis.aclose()
+
+
+async def _relay(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    relay = OutboxRelay(
+        settings.database_url,
+        settings.kafka_bootstrap,
+        settings.control_topic,
+        settings.relay_poll_seconds,
+        app[METRICS],
+    )
+    app[RELAY] = relay
+    task = asyncio.create_task(relay.run(), name="outbox-relay")
+    yield
+    relay.stop()
+    try:
+        await asyncio.wait_for(task, timeout=15)
+    except TimeoutError:
+        logger.warning("outbox relay did not stop within 15 s; cancelled")

@@ -5,6 +5,7 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from control_plane.metrics import Metrics
+from control_plane.outbox import OutboxRelay
 from control_plane.passwords import Passwords
 from control_plane.sessions import SessionStore
 from control_plane.settings import Settings
@@ -17,3 +18,4 @@ REDIS = web.AppKey("redis", Redis)
 POOL = web.AppKey("pool", AsyncConnectionPool)
 SESSIONS = web.AppKey("sessions", SessionStore)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
+RELAY = web.AppKey("relay", OutboxRelay)

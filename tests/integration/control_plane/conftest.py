@@ -31,6 +31,7 @@ def settings(services: Services, database: str, kafka_topic: str, redis_prefix: 
         argon2_memory_kib=1024,
         login_failures_per_account=3,
         login_failures_per_ip=5,
+        relay_enabled=False,  # tests that publish turn it on
         relay_poll_seconds=0.1,
     )
 
