@@ -8,6 +8,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from ingest_gateway import handlers, middleware
 from ingest_gateway.cache import TtlCache
+from ingest_gateway.configs import ConfigWatcher
 from ingest_gateway.ingest import Ingestor
 from ingest_gateway.keys import APPENDER, INGESTOR, METRICS, REDIS, SETTINGS
 from ingest_gateway.metrics import Metrics
@@ -15,6 +16,7 @@ from ingest_gateway.producer import EventAppender
 from ingest_gateway.projects import ProjectDirectory
 from ingest_gateway.quota import QuotaReader
 from ingest_gateway.ratelimit import RateLimiter
+from ingest_gateway.rules import ProjectRules
 from ingest_gateway.settings import Settings
 
 
@@ -61,6 +63,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         settings.producer_linger_ms,
     )
     await appender.start()
+    rules = ProjectRules()
+    watcher = ConfigWatcher(settings.kafka_bootstrap, settings.control_topic, rules)
+    await watcher.start()
     app[REDIS] = redis
     app[APPENDER] = appender
     app[INGESTOR] = Ingestor(
@@ -69,11 +74,13 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         quota=QuotaReader(redis, settings.redis_prefix, settings.quota_cache_seconds),
         appender=appender,
         metrics=app[METRICS],
+        rules=rules,
         redis_timeout=settings.redis_timeout_seconds,
         retry_after_unavailable=settings.retry_after_unavailable_seconds,
         rate_limit_override=settings.rate_limit_override,
     )
     yield
+    await watcher.stop()
     await appender.stop()
     await pool.close()
     await redis.aclose()

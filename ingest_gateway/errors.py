@@ -26,6 +26,13 @@ class InvalidApiKey(IngestError):
         super().__init__({"error": "Invalid API key"})
 
 
+class OriginNotAllowed(IngestError):
+    status = 403
+
+    def __init__(self) -> None:
+        super().__init__({"error": "Origin not allowed"})
+
+
 class PayloadTooLarge(IngestError):
     status = 413
 

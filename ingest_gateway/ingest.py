@@ -1,7 +1,8 @@
 """One ingest request from body to acknowledged append: auth, rate limit, validation, quota.
 
 Ordered so the cheap refusals come first and nothing is appended unless every check
-passed. Redis problems fail open (counted and logged); Kafka and PostgreSQL problems fail
+passed, including the project's deployed config (allowed origins, strict tracking plan).
+Redis problems fail open (counted and logged); Kafka and PostgreSQL problems fail
 closed with 503 — an event is never answered 200 unless Kafka acknowledged it.
 """
 
@@ -21,8 +22,10 @@ from contracts.events import EventRecord, encode_record, record_key
 from ingest_gateway.errors import (
     EventLimitExceeded,
     InvalidApiKey,
+    OriginNotAllowed,
     RateLimited,
     ServiceUnavailable,
+    ValidationFailed,
 )
 from ingest_gateway.ids import uuid7_batch
 from ingest_gateway.metrics import Metrics
@@ -30,6 +33,7 @@ from ingest_gateway.producer import AppendFailed, EventAppender
 from ingest_gateway.projects import Project, ProjectDirectory
 from ingest_gateway.quota import QuotaReader
 from ingest_gateway.ratelimit import RateDecision, RateLimiter
+from ingest_gateway.rules import ProjectRules, plan_violations
 from ingest_gateway.validation import parse_payload, validate_events
 
 logger = logging.getLogger(__name__)
@@ -63,6 +67,7 @@ class Ingestor:
         quota: QuotaReader,
         appender: EventAppender,
         metrics: Metrics,
+        rules: ProjectRules,
         redis_timeout: float,
         retry_after_unavailable: int,
         rate_limit_override: int | None = None,
@@ -72,6 +77,7 @@ class Ingestor:
         self._quota = quota
         self._appender = appender
         self._metrics = metrics
+        self._rules = rules
         self._redis_timeout = redis_timeout
         self._retry_after = retry_after_unavailable
         self._rate_limit_override = rate_limit_override
@@ -85,7 +91,12 @@ class Ingestor:
         else:
             payload = parse_payload(body)
             project, rate = await self._admit(payload.api_key)
+        rules = self._rules.get(project.id)
+        if rules is not None and not rules.origin_allowed(request.origin):
+            raise OriginNotAllowed()
         events = validate_events(payload.events)
+        if rules is not None and (violations := plan_violations(events, rules)):
+            raise ValidationFailed(violations)
         now = datetime.now(UTC)
         await self._quota_check(project, now)
         context = request.as_record_context()

@@ -15,6 +15,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     events_topic: str = Topic.EVENTS.value
+    control_topic: str = Topic.CONTROL.value
     redis_prefix: str = "ra:"
     rate_window_seconds: int = 60
     rate_limit_override: int | None = None
@@ -39,6 +40,7 @@ def load_settings(env: Env | None = None) -> Settings:
         host=env.str("RA_INGEST_HOST", "127.0.0.1"),
         port=env.int("RA_INGEST_PORT", 8080),
         events_topic=env.str("RA_EVENTS_TOPIC", Topic.EVENTS.value),
+        control_topic=env.str("RA_CONTROL_TOPIC", Topic.CONTROL.value),
         redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
         rate_window_seconds=env.int("RA_RATE_WINDOW_SECONDS", 60),
         rate_limit_override=override,
