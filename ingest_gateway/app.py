@@ -10,8 +10,9 @@ from ingest_gateway import handlers, middleware
 from ingest_gateway.cache import TtlCache
 from ingest_gateway.configs import ConfigWatcher
 from ingest_gateway.ingest import Ingestor
-from ingest_gateway.keys import APPENDER, INGESTOR, METRICS, REDIS, SETTINGS
+from ingest_gateway.keys import APPENDER, INGESTOR, METRICS, OPENAPI, REDIS, SETTINGS
 from ingest_gateway.metrics import Metrics
+from ingest_gateway.openapi import build_spec
 from ingest_gateway.producer import EventAppender
 from ingest_gateway.projects import ProjectDirectory
 from ingest_gateway.quota import QuotaReader
@@ -28,12 +29,14 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[OPENAPI] = build_spec()
     app.cleanup_ctx.append(_resources)
     app.router.add_post("/", handlers.ingest)
     app.router.add_route("OPTIONS", "/", handlers.preflight)
     app.router.add_get("/health", handlers.health)
     app.router.add_get("/ready", handlers.ready)
     app.router.add_get("/metrics", handlers.metrics)
+    app.router.add_get("/openapi.json", handlers.openapi)
     return app
 
 

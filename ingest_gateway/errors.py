@@ -45,7 +45,10 @@ class UnsupportedEncoding(IngestError):
 
     def __init__(self, encoding: str) -> None:
         super().__init__(
-            {"error": "Unsupported Content-Encoding", "details": [{"message": encoding[:50]}]}
+            {
+                "error": "Unsupported Content-Encoding",
+                "details": [{"index": None, "field": None, "message": encoding[:50]}],
+            }
         )
 
 

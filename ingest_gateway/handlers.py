@@ -6,7 +6,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from ingest_gateway.body import decode_body
 from ingest_gateway.errors import PayloadTooLarge
 from ingest_gateway.ingest import RequestContext
-from ingest_gateway.keys import APPENDER, INGESTOR, METRICS, REDIS, SETTINGS
+from ingest_gateway.keys import APPENDER, INGESTOR, METRICS, OPENAPI, REDIS, SETTINGS
 
 
 async def ingest(request: web.Request) -> web.Response:
@@ -46,3 +46,7 @@ async def ready(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(request.app[OPENAPI])

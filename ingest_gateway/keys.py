@@ -1,5 +1,7 @@
 """Typed keys for the objects the gateway's app holds."""
 
+from typing import Any
+
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -13,3 +15,4 @@ METRICS = web.AppKey("metrics", Metrics)
 REDIS = web.AppKey("redis", Redis)
 APPENDER = web.AppKey("appender", EventAppender)
 INGESTOR = web.AppKey("ingestor", Ingestor)
+OPENAPI = web.AppKey("openapi", dict[str, Any])

@@ -1,0 +1,50 @@
+"""The gateway's OpenAPI document is valid and its answers match it."""
+
+import io
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp.test_utils import TestClient
+from openapi_schema_validator import OAS30Validator
+from openapi_spec_validator import validate as validate_spec
+
+from control_plane.projects import CreatedProject
+from tests.integration.ingest_gateway.test_ingest import event
+
+pytestmark = pytest.mark.integration
+
+
+def check_answer(document: dict[str, Any], status: int, body: Any) -> None:
+    responses = document["paths"]["/"]["post"]["responses"]
+    schema = responses[str(status)]["content"]["application/json"]["schema"]
+    OAS30Validator({**schema, "components": document["components"]}).validate(body)
+
+
+async def test_document_is_valid_and_answers_match_it(
+    gateway: TestClient, project: CreatedProject
+) -> None:
+    document = await (await gateway.get("/openapi.json")).json()
+    validate_spec(document)
+    key = {"X-API-Key": project.public_key}
+    requests: list[tuple[bytes, dict[str, str]]] = [
+        (orjson.dumps([event(1), event(2)]), key),
+        (orjson.dumps({"apiKey": project.public_key, "events": [event(3)]}), {}),
+        (orjson.dumps([event(4, event="")]), key),
+        (b"{broken", key),
+        (orjson.dumps(event(5)), {"X-API-Key": "pk_live_nope"}),
+        (orjson.dumps(event(6)), {**key, "Content-Encoding": "br"}),
+        (b"x" * (1024 * 1024 + 1), key),
+    ]
+    seen = set()
+    for body, headers in requests:
+        response = await gateway.post("/", data=io.BytesIO(body), headers=headers)
+        check_answer(document, response.status, await response.json())
+        seen.add(response.status)
+    assert seen == {200, 400, 401, 413, 415}
+    # The request body schema accepts what the gateway accepts.
+    request_schema = document["paths"]["/"]["post"]["requestBody"]["content"]["application/json"]
+    validator = OAS30Validator({**request_schema["schema"], "components": document["components"]})
+    validator.validate([event(7)])
+    validator.validate({"apiKey": "pk_live_x", "events": [event(8)]})
+    assert not validator.is_valid([event(9, properties={str(i): i for i in range(101)})])
