@@ -1,0 +1,236 @@
+"""The ``realanalytics`` command: log in, manage projects, deploy configs, query, ops."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from control_plane.cli_client import (
+    DEFAULT_URL,
+    AppClient,
+    CliError,
+    Credentials,
+    forget_credentials,
+    load_credentials,
+    save_credentials,
+)
+from control_plane.cli_output import query_table, table
+from control_plane.config_file import ConfigFileError, config_diff, read_config_file
+
+
+class Context:
+    def __init__(self, url: str | None) -> None:
+        self.stored = load_credentials()
+        self.url = url or (self.stored.url if self.stored else DEFAULT_URL)
+
+    def client(self) -> AppClient:
+        """A client with the stored CLI access token (``realanalytics login`` first)."""
+        if self.stored is None:
+            raise CliError("not logged in: run `realanalytics login`")
+        return AppClient(self.url, self.stored.access_token)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option("--url", envvar="RA_APP_URL", help="App API URL (default: the one logged in to).")
+@click.pass_context
+def main(ctx: click.Context, url: str | None) -> None:
+    """realanalytics: projects, config deploys, queries and stream operations."""
+    ctx.obj = Context(url)
+
+
+def _store_access_token(context: Context, client: AppClient) -> None:
+    _, created = client.request("POST", "/api/cli/tokens")  # a one-time token, then
+    _, body = client.request("POST", "/api/cli/validate", {"token": created["token"]})
+    path = save_credentials(Credentials(context.url, body["accessToken"]))
+    click.echo(f"Logged in to {context.url} (token saved to {path})")
+
+
+@main.command()
+@click.option("--email", help="Log in with email and password (prompted).")
+@click.option(
+    "--token", help="A one-time CLI token created while logged in (POST /api/cli/tokens)."
+)
+@pass_context
+def login(context: Context, email: str | None, token: str | None) -> None:
+    """Get a CLI access token and store it (mode 0600) in the user's config dir."""
+    client = AppClient(context.url)
+    if email:
+        password = click.prompt("Password", hide_input=True)
+        client.request("POST", "/api/auth/login", {"email": email, "password": password})
+        _store_access_token(context, client)
+        return
+    if not token:
+        click.echo(f"Create a one-time CLI token while logged in at {context.url}")
+        click.echo("(POST /api/cli/tokens), then paste it here.")
+        token = click.prompt("One-time token", hide_input=True)
+    _, body = client.request("POST", "/api/cli/validate", {"token": token})
+    path = save_credentials(Credentials(context.url, body["accessToken"]))
+    click.echo(f"Logged in to {context.url} (token saved to {path})")
+
+
+@main.command()
+@click.option("--email", required=True)
+@pass_context
+def signup(context: Context, email: str) -> None:
+    """Create an account, then log the CLI in with it."""
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    client = AppClient(context.url)
+    client.request("POST", "/api/auth/signup", {"email": email, "password": password})
+    _store_access_token(context, client)
+
+
+@main.command()
+@pass_context
+def logout(context: Context) -> None:
+    """Revoke the stored access token and forget it."""
+    if context.stored is not None:
+        context.client().request("POST", "/api/cli/revoke", ok=(200, 401))
+    forget_credentials()
+    click.echo("Logged out")
+
+
+@main.command()
+@pass_context
+def whoami(context: Context) -> None:
+    _, body = context.client().request("GET", "/api/me")
+    click.echo(f"{body['user']['email']} at {context.url}")
+
+
+@main.group()
+def projects() -> None:
+    """Create and list projects."""
+
+
+@projects.command("create")
+@click.argument("slug")
+@click.option("--name", help="Display name (default: the slug).")
+@click.option("--plan", default="free", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@pass_context
+def projects_create(
+    context: Context, slug: str, name: str | None, plan: str, as_json: bool
+) -> None:
+    """Create a project; prints its keys (the secret key is shown only this once)."""
+    body = {"slug": slug, "name": name or slug, "plan": plan}
+    _, created = context.client().request("POST", "/api/projects", body)
+    if as_json:
+        click.echo(json.dumps(created, indent=2))
+        return
+    project = created["project"]
+    click.echo(f"Created project {project['slug']} ({project['id']}), plan {project['plan']}")
+    click.echo(f"public key: {created['publicKey']}")
+    click.echo(f"secret key: {created['secretKey']}")
+    click.echo("The secret key is shown only once: keep it somewhere safe (deploys need it).")
+
+
+@projects.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def projects_list(context: Context, as_json: bool) -> None:
+    _, body = context.client().request("GET", "/api/projects")
+    if as_json:
+        click.echo(json.dumps(body["projects"], indent=2))
+        return
+    rows = [
+        (p["slug"], p["name"], p["plan"], p["monthlyEventLimit"], p["role"], p["id"])
+        for p in body["projects"]
+    ]
+    click.echo(table(["slug", "name", "plan", "limit", "role", "id"], rows))
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path), default="realanalytics.yaml")
+@click.option("--project", help="Slug or id (default: `project:` in the file).")
+@click.option("--secret-key", envvar="RA_SECRET_KEY", help="The project's secret key.")
+@click.option("--dry-run", is_flag=True, help="Validate and show the diff only.")
+@pass_context
+def deploy(
+    context: Context, file: Path, project: str | None, secret_key: str | None, dry_run: bool
+) -> None:
+    """Compile FILE to the JSON config, validate it, show the diff, deploy it."""
+    try:
+        named, config = read_config_file(file)
+    except ConfigFileError as exc:
+        raise CliError(f"{file}: {exc}") from exc
+    ref = project or named
+    if not ref:
+        raise CliError(f"{file}: no project (add `project: <slug>` or pass --project)")
+    client = context.client()
+    status, current = client.request("GET", f"/api/projects/{ref}/config", ok=(200, 404))
+    deployed = current["config"] if status == 200 else None
+    label = f"{file}"
+    diff = config_diff(deployed, config, label)
+    version = f"version {current['version']}" if status == 200 else "nothing deployed yet"
+    if not diff:
+        click.echo(f"No changes against {version} of {ref}.")
+        return
+    click.echo(f"Changes against {version} of {ref}:")
+    click.echo(diff, nl=False)
+    if dry_run:
+        return
+    if not secret_key:
+        secret_key = click.prompt("Secret key", hide_input=True)
+    _, body = client.request(
+        "POST",
+        "/api/deploy",
+        {"projectId": ref, "config": config},
+        headers={"X-Secret-Key": secret_key},
+    )
+    click.echo(f"Deployed version {body['version']} of {body['slug']}.")
+
+
+@main.command()
+@click.argument("query_file", type=click.File("r"), default="-")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@pass_context
+def query(context: Context, query_file: Any, as_json: bool) -> None:
+    """Run a query (JSON or YAML, from QUERY_FILE or stdin) and print a table."""
+    try:
+        document = yaml.safe_load(query_file.read())
+    except yaml.YAMLError as exc:
+        raise CliError(f"the query is not valid JSON or YAML: {exc}") from exc
+    _, answer = context.client().request("POST", "/api/query", document)
+    if as_json:
+        click.echo(json.dumps(answer, indent=2))
+        return
+    try:
+        click.echo(query_table(answer))
+    except (KeyError, TypeError, ValueError):
+        click.echo(json.dumps(answer, indent=2))
+
+
+def _stream_workers(command: str, args: tuple[str, ...]) -> None:
+    if importlib.util.find_spec("stream_workers") is None:
+        raise CliError(f"`{command}` needs the stream workers (package stream_workers not found)")
+    result = subprocess.run(  # noqa: S603 - our own module, arguments passed through
+        [sys.executable, "-m", "stream_workers", command, *args], env=os.environ.copy()
+    )
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def lag(args: tuple[str, ...]) -> None:
+    """Stream lag per partition (python -m stream_workers lag)."""
+    _stream_workers("lag", args)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def replay(args: tuple[str, ...]) -> None:
+    """Replay the log to rebuild projections (python -m stream_workers replay)."""
+    _stream_workers("replay", args)
+
+
+if __name__ == "__main__":
+    main()

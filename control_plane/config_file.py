@@ -1,0 +1,75 @@
+"""``realanalytics.yaml`` → the compiled JSON config, validated with the shared schema.
+
+The YAML may use snake_case (``tracking_plan``, ``breakdown_keys``, ``allowed_origins``,
+``retention_days``) or the JSON names; ``project`` names the project (slug or id)::
+
+    project: shop
+    tracking_plan:
+      mode: strict
+      events:
+        signup_completed:
+          properties: {plan: string}
+          required: [plan]
+    breakdown_keys: [plan, $pathname]
+    allowed_origins: [https://shop.example]
+    retention_days: 90
+"""
+
+import difflib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import ValidationError
+
+from contracts.config import load_config
+from control_plane.validation import flatten_messages
+
+_RENAMES = {
+    "tracking_plan": "trackingPlan",
+    "breakdown_keys": "breakdownKeys",
+    "allowed_origins": "allowedOrigins",
+    "retention_days": "retentionDays",
+}
+
+
+class ConfigFileError(ValueError):
+    pass
+
+
+def compile_config(document: Any) -> tuple[str | None, dict[str, Any]]:
+    """``(project, config)`` from the parsed YAML; ``ConfigFileError`` names every problem."""
+    if not isinstance(document, dict):
+        raise ConfigFileError("the file must hold a YAML mapping")
+    project = document.get("project")
+    if project is not None and not isinstance(project, str):
+        raise ConfigFileError("project: must be a slug or an id")
+    raw = {_RENAMES.get(str(k), str(k)): v for k, v in document.items() if k != "project"}
+    try:
+        return project, load_config(raw)
+    except ValidationError as exc:
+        problems = flatten_messages(exc.messages)
+        lines = [f"{p['field'] or 'config'}: {p['message']}" for p in problems]
+        raise ConfigFileError("; ".join(lines)) from exc
+
+
+def read_config_file(path: Path) -> tuple[str | None, dict[str, Any]]:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigFileError(f"cannot read {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigFileError(f"{path} is not valid YAML: {exc}") from exc
+    return compile_config(document)
+
+
+def config_diff(deployed: dict[str, Any] | None, new: dict[str, Any], label: str) -> str:
+    """A unified diff of the two configs as sorted, indented JSON ('' when equal)."""
+    before = [] if deployed is None else _lines(deployed)
+    after = _lines(new)
+    return "".join(difflib.unified_diff(before, after, "deployed", label))
+
+
+def _lines(config: dict[str, Any]) -> list[str]:
+    return [line + "\n" for line in json.dumps(config, indent=2, sort_keys=True).splitlines()]

@@ -1,0 +1,211 @@
+"""The whole CLI flow against running processes: the App API (`python -m app_api`) and the
+`realanalytics` command, on the real PostgreSQL, Redis and Kafka.
+
+signup → one-time token → `realanalytics login` → `projects create` → ingest with the new
+public key → `deploy realanalytics.yaml` → the config is on the control topic.
+"""
+
+import asyncio
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp import ClientSession, CookieJar
+from aiohttp.test_utils import TestClient, TestServer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from ingest_gateway.app import create_app as create_gateway
+from ingest_gateway.settings import Settings as GatewaySettings
+from migrations.runner import apply_migrations
+from tests.fixtures.services import Services, unique_suffix
+from tests.support.kafka import read_topic
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "correct horse battery"
+YAML = """\
+project: shop
+tracking_plan:
+  mode: strict
+  events:
+    signup_completed:
+      properties: {plan: string}
+breakdown_keys: [plan]
+allowed_origins: [https://shop.example]
+retention_days: 90
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def app_url(
+    services: Services, pg_schema: str, kafka_topic: str, redis_prefix: str, tmp_path: Path
+) -> Iterator[str]:
+    apply_migrations(pg_schema)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        **services.as_env(),
+        "RA_DATABASE_URL": pg_schema,
+        "RA_CONTROL_TOPIC": kafka_topic,
+        "RA_REDIS_PREFIX": redis_prefix,
+        "RA_APP_HOST": "127.0.0.1",
+        "RA_APP_PORT": str(port),
+        "RA_APP_ORIGINS": url,
+        "RA_OUTBOX_POLL_SECONDS": "0.2",
+    }
+    log_path = tmp_path / "app_api.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app_api"],
+        env=env,
+        cwd=services.repo_root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        for _ in range(150):
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if process.poll() is not None:
+                    break
+                time.sleep(0.1)
+        else:
+            pytest.fail("the App API did not become healthy")
+        assert process.poll() is None, log_path.read_text()
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture
+async def events_topic(services: Services) -> AsyncIterator[str]:
+    topic = f"t-{unique_suffix()}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=services.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 1, 1)])
+        yield topic
+        await admin.delete_topics([topic])
+    finally:
+        await admin.close()
+
+
+async def cli(config_dir: Path, url: str, *args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "control_plane.cli",
+        "--url",
+        url,
+        *args,
+        env={**os.environ, "RA_CLI_CONFIG_DIR": str(config_dir)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, output.decode()
+
+
+async def test_signup_login_create_ingest_deploy(
+    app_url: str,
+    services: Services,
+    pg_schema: str,
+    kafka_topic: str,
+    events_topic: str,
+    redis_prefix: str,
+    tmp_path: Path,
+) -> None:
+    config_dir = tmp_path / "cli"
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as browser:  # IP host
+        response = await browser.post(
+            f"{app_url}/api/auth/signup",
+            json={"email": "founder@shop.example", "password": PASSWORD},
+            headers={"Origin": app_url},
+        )
+        assert response.status == 201
+        response = await browser.post(f"{app_url}/api/cli/tokens", headers={"Origin": app_url})
+        assert response.status == 201
+        one_time = (await response.json())["token"]
+
+    code, out = await cli(config_dir, app_url, "login", "--token", one_time)
+    assert code == 0, out
+    credentials = config_dir / "credentials.json"
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    code, out = await cli(config_dir, app_url, "login", "--token", one_time)
+    assert (code, out.strip()) == (1, "Error: Invalid, expired or already used CLI token")
+
+    code, out = await cli(config_dir, app_url, "projects", "create", "shop", "--json")
+    assert code == 0, out
+    created = json.loads(out)
+    project_id = created["project"]["id"]
+    code, out = await cli(config_dir, app_url, "projects", "list")
+    assert code == 0 and "shop" in out and "10000" in out
+
+    # The new public key works at the gateway straight away.
+    gateway_settings = GatewaySettings(
+        database_url=pg_schema,
+        redis_url=services.redis_url,
+        kafka_bootstrap=services.kafka_bootstrap,
+        events_topic=events_topic,
+        redis_prefix=redis_prefix,
+    )
+    async with TestClient(TestServer(create_gateway(gateway_settings))) as gateway:
+        event = {
+            "event": "signup_completed",
+            "timestamp": "2026-02-03T15:30:00.000Z",
+            "distinctId": "user_123",
+            "sessionId": "sess_abc",
+            "properties": {"plan": "pro"},
+        }
+        response = await gateway.post("/", json=event, headers={"X-API-Key": created["publicKey"]})
+        assert response.status == 200, await response.text()
+
+    config_file = tmp_path / "realanalytics.yaml"
+    config_file.write_text(YAML)
+    code, out = await cli(
+        config_dir, app_url, "deploy", str(config_file), "--secret-key", "sk_live_nope"
+    )
+    assert (code, out.strip().splitlines()[-1]) == (1, "Error: Invalid secret key")
+    code, out = await cli(
+        config_dir, app_url, "deploy", str(config_file), "--secret-key", created["secretKey"]
+    )
+    assert code == 0, out
+    assert '+  "retentionDays": 90' in out and "Deployed version 1 of shop." in out
+
+    records = await read_topic(services.kafka_bootstrap, kafka_topic, expected=1)
+    assert [(r["_key"], r["type"], r["version"]) for r in records] == [
+        (project_id, "config_deployed", 1)
+    ]
+    config = records[0]["config"]
+    assert config["breakdownKeys"] == ["plan"]  # type: ignore[index]
+    assert config["allowedOrigins"] == ["https://shop.example"]  # type: ignore[index]
+    assert config["trackingPlan"]["mode"] == "strict"  # type: ignore[index]
+
+    code, out = await cli(config_dir, app_url, "deploy", str(config_file), "--dry-run")
+    assert (code, out.strip()) == (0, "No changes against version 1 of shop.")
+
+    code, out = await cli(config_dir, app_url, "logout")
+    assert code == 0
+    code, out = await cli(config_dir, app_url, "projects", "list")
+    assert code == 1 and "not logged in" in out
