@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from stream_workers.configs import BreakdownKeys, ControlFollower
 from stream_workers.deadletter import DeadLetterProducer
 from stream_workers.decisions import month_start
+from stream_workers.lag import group_lag
 from stream_workers.metrics import Metrics
 from stream_workers.settings import Settings
 from stream_workers.sink import RawRecord, Sink
@@ -65,6 +66,23 @@ class Runtime:
             self._started.set()
             logger.info("worker started: group %s topic %s", s.group_id, s.events_topic)
 
+    async def refresh_lag(self) -> None:
+        """Lag and freshness gauges, from the same numbers as ``python -m stream_workers lag``."""
+        s = self.settings
+        try:
+            rows = await group_lag(
+                s.kafka_bootstrap, s.database_url, s.group_id, s.events_topic, datetime.now(UTC)
+            )
+        except Exception as exc:  # a metrics refresh must never stop the worker
+            logger.warning("lag refresh failed: %s", type(exc).__name__)
+            return
+        for row in rows:
+            labels = (row.topic, str(row.partition))
+            if row.lag is not None:
+                self.metrics.lag.labels(*labels).set(row.lag)
+            if row.freshness_seconds is not None:
+                self.metrics.freshness.labels(*labels).set(row.freshness_seconds)
+
     @property
     def started(self) -> bool:
         return self._started.is_set()
@@ -109,6 +127,11 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     async def resync_usage() -> None:
         if runtime.started:
             await runtime.sink.resync_usage(month_start(datetime.now(UTC)))
+
+    @app.timer(interval=settings.lag_refresh_seconds)  # type: ignore[untyped-decorator]
+    async def refresh_lag() -> None:
+        if runtime.started:
+            await runtime.refresh_lag()
 
     @app.page("/metrics")
     async def metrics(view: Any, request: Any) -> Any:

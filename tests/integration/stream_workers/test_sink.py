@@ -69,7 +69,7 @@ async def test_plan_limit_is_exact_and_redis_usage_says_so(
     assert int(state[b"limit"]) == 10_000
     # What the gateway's quota check reads from that state: the next request is refused.
     async with Redis.from_url(services.redis_url) as client:
-        usage = await QuotaReader(client, redis_prefix).usage(p, 10_000, now)
+        usage = await QuotaReader(client, redis_prefix, 0).usage(p, 10_000, now)
     assert (usage.used, usage.remaining, usage.exceeded) == (10_000, 0, True)
 
 
