@@ -1,0 +1,227 @@
+"""Login and project-create latency of one App API process, and deploy → on-topic time.
+
+Run from the repository root with the services of ``scripts/services.sh start`` up::
+
+    python -m benchmarks.control_plane [--requests 200] [--concurrency 1 8]
+
+It creates a fresh PostgreSQL schema (migrated), a fresh Kafka topic for control records
+and a fresh Redis prefix, starts ONE ``python -m app_api`` on a free port with the
+production argon2id cost (19 MiB, t=2), and measures, for each concurrency (closed loop):
+
+1. ``POST /api/auth/login`` latency p50/p99 (distinct accounts, right passwords);
+2. ``POST /api/projects`` latency p50/p99 (CLI bearer token);
+3. ``POST /api/deploy`` latency and deploy → record on the control topic (the outbox relay's
+   delay), p50/p99, one deploy at a time.
+
+Everything it made is removed at the end, also on failure.
+"""
+
+import argparse
+import asyncio
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+import psycopg
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from environs import Env
+from psycopg import sql
+from redis.asyncio import Redis
+
+from migrations.runner import apply_migrations
+
+PASSWORD = "benchmark password 1"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def summary(name: str, seconds: list[float], wall: float | None = None) -> str:
+    ms = [s * 1000 for s in seconds]
+    rate = f", {len(ms) / wall:,.0f}/s" if wall else ""
+    return (
+        f"{name:<40} n={len(ms):<4} p50 {statistics.median(ms):7.1f} ms"
+        f"   p99 {percentile(ms, 0.99):7.1f} ms   max {max(ms):7.1f} ms{rate}"
+    )
+
+
+async def timed_closed_loop(
+    n: int, concurrency: int, call: Callable[[int], Awaitable[None]]
+) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    counter = iter(range(n))
+
+    async def worker() -> None:
+        for i in counter:
+            start = time.perf_counter()
+            await call(i)
+            latencies.append(time.perf_counter() - start)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - began
+
+
+async def expect(response: aiohttp.ClientResponse, status: int) -> dict:  # type: ignore[type-arg]
+    body = await response.json()
+    if response.status != status:
+        raise RuntimeError(f"{response.method} {response.url}: {response.status} {body}")
+    return body  # type: ignore[no-any-return]
+
+
+async def measure(url: str, bootstrap: str, topic: str, args: argparse.Namespace) -> None:
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(url, cookie_jar=jar) as http:
+        tag = secrets.token_hex(3)
+        emails = [f"bench{i}-{tag}@example.com" for i in range(args.requests)]
+        signups, wall = await timed_closed_loop(len(emails), 8, lambda i: _signup(url, emails[i]))
+        print(summary("signup (concurrency 8)", signups, wall))
+        await expect(
+            await http.post("/api/auth/login", json={"email": emails[0], "password": PASSWORD}), 200
+        )
+        tokens = await expect(await http.post("/api/cli/tokens", headers={"Origin": url}), 201)
+        access = await expect(
+            await http.post("/api/cli/validate", json={"token": tokens["token"]}), 201
+        )
+        bearer = {"Authorization": f"Bearer {access['accessToken']}"}
+
+        async def login(i: int) -> None:
+            async with aiohttp.ClientSession(url) as fresh:
+                body = {"email": emails[i], "password": PASSWORD}
+                await expect(await fresh.post("/api/auth/login", json=body), 200)
+
+        secrets_by_id: dict[str, str] = {}
+
+        async def create(i: int) -> None:
+            body = {"name": f"Bench {i}", "slug": f"b-{tag}-{i}-{secrets.token_hex(2)}"}
+            created = await expect(await http.post("/api/projects", json=body, headers=bearer), 201)
+            secrets_by_id[created["project"]["id"]] = created["secretKey"]
+
+        for concurrency in args.concurrency:
+            latencies, wall = await timed_closed_loop(args.requests, concurrency, login)
+            print(summary(f"login (concurrency {concurrency})", latencies, wall))
+            latencies, wall = await timed_closed_loop(args.requests, concurrency, create)
+            print(summary(f"project create (concurrency {concurrency})", latencies, wall))
+
+        project_id, secret = next(iter(secrets_by_id.items()))
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="latest")
+        await consumer.start()
+        try:
+            await consumer.seek_to_end()
+            deploys, published = [], []
+            for retention in range(1, args.deploys + 1):
+                start = time.perf_counter()
+                await expect(
+                    await http.post(
+                        "/api/deploy",
+                        json={"projectId": project_id, "config": {"retentionDays": retention}},
+                        headers={**bearer, "X-Secret-Key": secret},
+                    ),
+                    201,
+                )
+                deploys.append(time.perf_counter() - start)
+                await consumer.getone()
+                published.append(time.perf_counter() - start)
+            print(summary("deploy (one at a time)", deploys))
+            print(summary("deploy → record on the control topic", published))
+        finally:
+            await consumer.stop()
+
+
+async def _signup(url: str, email: str) -> None:
+    async with aiohttp.ClientSession(url) as fresh:
+        await expect(
+            await fresh.post("/api/auth/signup", json={"email": email, "password": PASSWORD}), 201
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def main(args: argparse.Namespace) -> None:
+    env = Env()
+    env.read_env(".local/services.env", recurse=False)
+    database_url, redis_url = env.str("RA_DATABASE_URL"), env.str("RA_REDIS_URL")
+    bootstrap = env.str("RA_KAFKA_BOOTSTRAP")
+    suffix = secrets.token_hex(6)
+    schema, topic, prefix = f"bench_{suffix}", f"bench-control-{suffix}", f"bench:{suffix}:"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    schema_url = f"{database_url}?options=-csearch_path%3D{schema}"
+    apply_migrations(schema_url)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 1, 1)])
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tempfile.NamedTemporaryFile(prefix="app_api-", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
+        [sys.executable, "-m", "app_api"],
+        env={
+            **os.environ,
+            "RA_DATABASE_URL": schema_url,
+            "RA_REDIS_URL": redis_url,
+            "RA_KAFKA_BOOTSTRAP": bootstrap,
+            "RA_CONTROL_TOPIC": topic,
+            "RA_REDIS_PREFIX": prefix,
+            "RA_APP_PORT": str(port),
+            "RA_APP_ORIGINS": url,
+            "RA_OUTBOX_POLL_SECONDS": "1.0",
+        },
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        await wait_healthy(url, process, Path(log.name))
+        print(f"App API pid {process.pid} on {url}; schema {schema}, topic {topic}\n")
+        await measure(url, bootstrap, topic, args)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        await admin.delete_topics([topic])
+        await admin.close()
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+        redis = Redis.from_url(redis_url)
+        keys = [k async for k in redis.scan_iter(match=f"{prefix}*", count=1000)]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
+        os.unlink(log.name)
+
+
+async def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            if process.poll() is not None:
+                raise RuntimeError(f"app_api exited:\n{log.read_text()}")  # noqa: ASYNC240
+            try:
+                async with http.get(f"{url}/health") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("app_api did not become healthy")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--deploys", type=int, default=50)
+    asyncio.run(main(parser.parse_args()))
