@@ -14,6 +14,7 @@ WITH_ENV := set -a && . $(SERVICES_ENV) && set +a &&
 
 install:
 	$(PYTHON) -m pip install -e '.[dev]'
+	$(PYTHON) -m pip install -e 'sdks/python[aiohttp]'
 
 services:
 	scripts/services.sh start

@@ -1,0 +1,83 @@
+"""The threaded Client's queue without a server: the full-queue policy, flush, close."""
+
+import threading
+import time
+
+from realanalytics_sdk import Client
+from realanalytics_sdk.transport import Answer
+
+
+class GatedTransport:
+    """Answers 200 once the test opens the gate; records the batch sizes it was sent."""
+
+    def __init__(self, gate: threading.Event) -> None:
+        self.gate = gate
+        self.sizes: list[int] = []
+
+    def send(self, body: bytes) -> Answer:
+        self.gate.wait(10)
+        self.sizes.append(body.count(b'"insertId"'))
+        return Answer(200, b'{"success": true}')
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_full_queue_drops_the_newest_events_and_counts_them() -> None:
+    gate = threading.Event()
+    transports: list[GatedTransport] = []
+
+    def factory() -> GatedTransport:
+        transports.append(GatedTransport(gate))
+        return transports[-1]
+
+    client = Client(
+        "pk_test",
+        "http://127.0.0.1:1",
+        max_queue_size=5,
+        flush_interval=60,
+        senders=1,
+        transport_factory=factory,
+    )
+    taken = [client.track("e", "u", {"i": i}) for i in range(7)]
+    assert taken == [True] * 5 + [False] * 2
+    assert client.stats().dropped == 2 and client.stats().queued == 5
+    gate.set()
+    assert client.flush(5)
+    client.close(5)
+    assert transports[0].sizes == [5]
+    assert client.stats().sent == 5
+    assert client.track("e", "u") is False  # closed
+
+
+def test_close_gives_up_after_its_timeout_and_counts_the_rest() -> None:
+    gate = threading.Event()  # closed until the end: the gateway "hangs"
+    transport = GatedTransport(gate)
+    client = Client(
+        "pk_test",
+        "http://127.0.0.1:1",
+        batch_size=1,
+        flush_interval=60,
+        senders=1,
+        transport_factory=lambda: transport,
+    )
+    for i in range(3):
+        client.track("e", "u", {"i": i})
+    started = time.monotonic()
+    client.close(timeout=0.2)
+    assert time.monotonic() - started < 2.0
+    assert client.stats().discarded == 2  # the two still queued; one is in flight
+    gate.set()
+    deadline = time.monotonic() + 5
+    while client.stats().sent < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert client.stats().sent == 1
+
+
+def test_secret_keys_are_refused() -> None:
+    try:
+        Client("sk_live_abc", "http://127.0.0.1:1")
+    except ValueError as exc:
+        assert "public key" in str(exc)
+    else:
+        raise AssertionError("a secret key was accepted")
