@@ -110,7 +110,7 @@ async def events_topic(services: Services) -> AsyncIterator[str]:
         await admin.close()
 
 
-async def cli(config_dir: Path, url: str, *args: str) -> tuple[int, str]:
+async def cli(config_dir: Path, url: str, *args: str, stdin: str = "") -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -119,10 +119,12 @@ async def cli(config_dir: Path, url: str, *args: str) -> tuple[int, str]:
         url,
         *args,
         env={**os.environ, "RA_CLI_CONFIG_DIR": str(config_dir)},
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,  # no controlling terminal: prompts read stdin
     )
-    output, _ = await process.communicate()
+    output, _ = await process.communicate(stdin.encode())
     assert process.returncode is not None
     return process.returncode, output.decode()
 
@@ -209,3 +211,15 @@ async def test_signup_login_create_ingest_deploy(
     assert code == 0
     code, out = await cli(config_dir, app_url, "projects", "list")
     assert code == 1 and "not logged in" in out
+
+    # Logging in with email and password runs the same token flow from the CLI.
+    code, out = await cli(
+        config_dir, app_url, "login", "--email", "founder@shop.example", stdin="wrong pw\n"
+    )
+    assert (code, out.strip().splitlines()[-1]) == (1, "Error: Invalid email or password")
+    code, out = await cli(
+        config_dir, app_url, "login", "--email", "founder@shop.example", stdin=f"{PASSWORD}\n"
+    )
+    assert code == 0, out
+    code, out = await cli(config_dir, app_url, "whoami")
+    assert (code, out.strip()) == (0, f"founder@shop.example at {app_url}")
