@@ -55,6 +55,11 @@ class ControlFollower:
                     await self._poll()
         self._task = asyncio.create_task(self._follow())
 
+    @property
+    def following(self) -> bool:
+        """False when ``start`` found no such topic (nothing is being followed)."""
+        return self._task is not None
+
     async def _poll(self) -> None:
         batches = await self._consumer.getmany(timeout_ms=500)
         for records in batches.values():

@@ -39,6 +39,10 @@ class ConfigWatcher:
             except asyncio.CancelledError:
                 await follower.stop()
                 raise
+            if not follower.following:  # the topic does not exist (yet): look again soon
+                await follower.stop()
+                await asyncio.sleep(2)
+                continue
             self._follower = follower
             return
 

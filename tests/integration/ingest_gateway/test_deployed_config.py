@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from contracts.control import ConfigDeployed, control_key, encode_control
 from control_plane.projects import CreatedProject
 from ingest_gateway.settings import Settings
+from tests.fixtures.services import wait_for_leaders
 from tests.integration.ingest_gateway.conftest import start_gateway
 from tests.integration.ingest_gateway.test_ingest import event, post
 
@@ -32,6 +33,7 @@ async def control_topic(services: Any, kafka_topic: str) -> AsyncIterator[str]:
         await admin.create_topics(
             [NewTopic(topic, 1, 1, topic_configs={"cleanup.policy": "compact"})]
         )
+        await wait_for_leaders(admin, topic, 1)
         yield topic
         await admin.delete_topics([topic])
     finally:
