@@ -20,6 +20,7 @@ HEALTH_TIMEOUT=30
 APPS=(
   "ingest_gateway | RA_INGEST_PORT=8080 | http://127.0.0.1:8080/health"
   "stream_workers | RA_WORKER_PORT=6066 RA_WORKER_INSTANCE_ID=worker-1 | http://127.0.0.1:6066/health"
+  "query_api | RA_QUERY_PORT=8082 | http://127.0.0.1:8082/health"
   "app_api | RA_APP_PORT=8081 | http://127.0.0.1:8081/health"
 )
 

@@ -1,0 +1,1 @@
+"""The query API: ``POST /api/query`` answered from the rollups, or the raw store."""

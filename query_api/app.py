@@ -1,0 +1,65 @@
+"""The query API's app factory: ``POST /api/query`` and its OpenAPI document.
+
+``create_app`` returns the app the App API origin mounts at ``MOUNT_PREFIX`` (routes are
+relative to it); ``create_standalone_app`` wraps it the same way to run alone (port 8082).
+"""
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import Redis
+
+from query_api import handlers, middleware
+from query_api.keys import METRICS, POOL, REDIS, SETTINGS, SPEC
+from query_api.metrics import Metrics
+from query_api.openapi import build_spec
+from query_api.settings import Settings
+
+MOUNT_PREFIX = "/api/query"
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[middleware.errors], client_max_size=256 * 1024)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[SPEC] = build_spec(MOUNT_PREFIX)
+    app.cleanup_ctx.append(_resources)
+    app.router.add_post("", handlers.query)
+    app.router.add_get("/openapi.json", handlers.openapi)
+    app.router.add_get("/health", handlers.health)
+    app.router.add_get("/ready", handlers.ready)
+    app.router.add_get("/metrics", handlers.metrics)
+    return app
+
+
+def create_standalone_app(settings: Settings) -> web.Application:
+    root = web.Application()
+    root.router.add_get("/health", handlers.health)
+    root.add_subapp(MOUNT_PREFIX, create_app(settings))
+    return root
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    timeout = str(settings.statement_timeout_ms)
+
+    async def configure(conn: AsyncConnection) -> None:
+        await conn.execute("SELECT set_config('statement_timeout', %s, false)", (timeout,))
+
+    redis = Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    pool = AsyncConnectionPool(
+        settings.database_url,
+        min_size=1,
+        max_size=settings.db_pool_size,
+        kwargs={"autocommit": True},
+        configure=configure,
+        open=False,
+    )
+    await pool.open(wait=False)
+    app[REDIS] = redis
+    app[POOL] = pool
+    yield
+    await pool.close()
+    await redis.aclose()

@@ -1,0 +1,100 @@
+"""Thin HTTP handlers: authenticate, parse, check membership, answer, add ``meta``."""
+
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from contracts.sessions import SESSION_COOKIE
+from query_api import answers, funnels
+from query_api.auth import bearer_user, member_project, origin_allowed, session_user
+from query_api.errors import Forbidden, QueryApiError
+from query_api.freshness import freshness
+from query_api.keys import METRICS, POOL, REDIS, SETTINGS, SPEC
+from query_api.model import Breakdown, Funnel, MetricQuery, Query, Timeseries
+from query_api.parsing import decode_json, parse_query
+from query_api.planner import Plan
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
+async def _caller(request: web.Request) -> str:
+    settings = request.app[SETTINGS]
+    header = request.headers.get("Authorization")
+    if header is not None:
+        async with request.app[POOL].connection() as conn:
+            return await bearer_user(conn, header)
+    user = await session_user(
+        request.app[REDIS], settings.redis_prefix, request.cookies.get(SESSION_COOKIE)
+    )
+    if not origin_allowed(request.headers.get("Origin"), settings.app_origins):
+        raise Forbidden("Origin not allowed")
+    return user
+
+
+async def _answer(conn: Any, project: str, q: Query) -> tuple[dict[str, Any], Plan | None]:
+    if isinstance(q, Timeseries):
+        return await answers.timeseries(conn, project, q)
+    if isinstance(q, Breakdown):
+        return await answers.breakdown(conn, project, q)
+    if isinstance(q, MetricQuery):
+        return await answers.metric(conn, project, q)
+    assert isinstance(q, Funnel)
+    return await funnels.funnel(conn, project, q), None
+
+
+async def query(request: web.Request) -> web.Response:
+    started = time.perf_counter()
+    metrics, settings = request.app[METRICS], request.app[SETTINGS]
+    kind = "invalid"
+    try:
+        user = await _caller(request)
+        q = parse_query(decode_json(await request.read()), settings.max_range_seconds)
+        kind = type(q).__name__.lower()
+        async with request.app[POOL].connection() as conn:
+            project = await member_project(conn, user, q.project)
+            body, plan = await _answer(conn, project, q)
+            fresh = await freshness(conn, settings.worker_group, settings.events_topic)
+    except QueryApiError as exc:
+        metrics.requests.labels(kind, str(exc.status)).inc()
+        raise
+    source = plan.source if plan else "raw"
+    body["meta"] = {
+        "source": source,
+        "rollup": plan.granularity if plan else None,
+        "freshness": fresh,
+    }
+    metrics.requests.labels(kind, "200").inc()
+    metrics.seconds.labels(kind, source).observe(time.perf_counter() - started)
+    return _json(body)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return _json(request.app[SPEC])
+
+
+async def health(request: web.Request) -> web.Response:
+    return _json({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    try:
+        redis = bool(await request.app[REDIS].ping())
+    except Exception:  # any failure means "not ready"; the body says which
+        redis = False
+    try:
+        async with request.app[POOL].connection(timeout=2.0) as conn:
+            await conn.execute("SELECT 1")
+        database = True
+    except Exception:
+        database = False
+    return _json({"redis": redis, "database": database}, 200 if redis and database else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

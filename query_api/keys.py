@@ -1,0 +1,14 @@
+"""Typed keys for the objects the query API's app holds."""
+
+from aiohttp import web
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import Redis
+
+from query_api.metrics import Metrics
+from query_api.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+REDIS = web.AppKey("redis", Redis)
+POOL = web.AppKey("pool", AsyncConnectionPool)
+SPEC = web.AppKey("openapi", dict)

@@ -1,0 +1,142 @@
+"""The OpenAPI 3.1 document of the query API, generated from its marshmallow schemas.
+
+Request schemas are the ones that validate (``schemas.py``); the answers are described
+here, the same shapes the handlers return, so a test can hold every answer to them.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import Schema, fields, validate
+
+from query_api.model import INTERVALS
+from query_api.schemas import REQUEST_SCHEMAS
+
+
+class FreshnessSchema(Schema):
+    watermark = fields.DateTime(allow_none=True, required=True)
+    newest = fields.DateTime(allow_none=True, required=True)
+    secondsBehind = fields.Float(allow_none=True, required=True)
+    partitions = fields.Integer(required=True)
+
+
+class MetaSchema(Schema):
+    source = fields.String(required=True, validate=validate.OneOf(["rollup", "raw"]))
+    rollup = fields.String(
+        allow_none=True, required=True, validate=validate.OneOf(["minute", "15min", "hour", "day"])
+    )
+    freshness = fields.Nested(FreshnessSchema, required=True)
+
+
+class PointSchema(Schema):
+    t = fields.String(required=True, metadata={"format": "date-time"})
+    value = fields.Integer(required=True)
+
+
+class TimeseriesAnswerSchema(Schema):
+    type = fields.String(required=True, validate=validate.Equal("timeseries"))
+    interval = fields.String(required=True, validate=validate.OneOf(INTERVALS))
+    timezone = fields.String(required=True)
+    data = fields.List(fields.Nested(PointSchema), required=True)
+    meta = fields.Nested(MetaSchema, required=True)
+
+
+class GroupSchema(Schema):
+    key = fields.String(allow_none=True, required=True)
+    value = fields.Integer(required=True)
+
+
+class BreakdownAnswerSchema(Schema):
+    type = fields.String(required=True, validate=validate.Equal("breakdown"))
+    breakdown = fields.String(required=True)
+    data = fields.List(fields.Nested(GroupSchema), required=True)
+    other = fields.Integer(required=True)
+    meta = fields.Nested(MetaSchema, required=True)
+
+
+class MetricAnswerSchema(Schema):
+    type = fields.String(required=True, validate=validate.Equal("metric"))
+    value = fields.Integer(required=True)
+    previous = fields.Integer(required=True)
+    meta = fields.Nested(MetaSchema, required=True)
+
+
+class FunnelStepSchema(Schema):
+    event = fields.String(required=True)
+    users = fields.Integer(required=True)
+    conversionFromFirst = fields.Float(required=True)
+    conversionFromPrevious = fields.Float(required=True)
+    medianSecondsToConvert = fields.Float(allow_none=True, required=True)
+
+
+class FunnelAnswerSchema(Schema):
+    type = fields.String(required=True, validate=validate.Equal("funnel"))
+    steps = fields.List(fields.Nested(FunnelStepSchema), required=True)
+    meta = fields.Nested(MetaSchema, required=True)
+
+
+class DetailSchema(Schema):
+    field = fields.String(allow_none=True, required=True)
+    message = fields.String(required=True)
+
+
+class ErrorSchema(Schema):
+    error = fields.String(required=True)
+    details = fields.List(fields.Nested(DetailSchema))
+
+
+ANSWER_SCHEMAS: dict[str, type[Schema]] = {
+    "timeseries": TimeseriesAnswerSchema,
+    "breakdown": BreakdownAnswerSchema,
+    "metric": MetricAnswerSchema,
+    "funnel": FunnelAnswerSchema,
+}
+
+
+def _name(schema: type[Schema]) -> str:
+    return schema.__name__.removesuffix("Schema")
+
+
+def _one_of(schemas: Mapping[str, type[Schema]]) -> dict[str, Any]:
+    refs = {kind: f"#/components/schemas/{_name(s)}" for kind, s in schemas.items()}
+    return {
+        "oneOf": [{"$ref": ref} for ref in refs.values()],
+        "discriminator": {"propertyName": "type", "mapping": refs},
+    }
+
+
+def build_spec(prefix: str) -> dict[str, Any]:
+    spec = APISpec(
+        title="realanalytics query API",
+        version="1.0.0",
+        openapi_version="3.1.0",
+        plugins=[MarshmallowPlugin()],
+    )
+    every: list[type[Schema]] = [*REQUEST_SCHEMAS.values(), *ANSWER_SCHEMAS.values(), ErrorSchema]
+    for schema in every:
+        spec.components.schema(_name(schema), schema=schema)
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    spec.path(
+        path=prefix,
+        operations={
+            "post": {
+                "summary": "Answer a dashboard query (timeseries, breakdown, metric, funnel)",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _one_of(REQUEST_SCHEMAS)}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "The answer, with meta (source, rollup, freshness)",
+                        "content": {"application/json": {"schema": _one_of(ANSWER_SCHEMAS)}},
+                    },
+                    "400": {"description": "Validation failed", "content": error},
+                    "401": {"description": "No valid session or token", "content": error},
+                    "403": {"description": "Not a member, or no such project", "content": error},
+                },
+            }
+        },
+    )
+    return spec.to_dict()

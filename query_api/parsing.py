@@ -1,0 +1,101 @@
+"""Request body → a validated query (``model``), or the contract's 400 with every problem."""
+
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from marshmallow import ValidationError
+
+from query_api.errors import ValidationFailed
+from query_api.model import (
+    WINDOW_UNITS,
+    Breakdown,
+    Filter,
+    Funnel,
+    MetricQuery,
+    Query,
+    Range,
+    Step,
+    Timeseries,
+)
+from query_api.schemas import REQUEST_SCHEMAS
+from query_api.timebuckets import default_interval
+
+INCLUSIVE_END = timedelta(milliseconds=1)  # dateRange.end is the last millisecond counted
+
+
+def decode_json(body: bytes) -> Any:
+    if not body.strip():
+        raise ValidationFailed([{"field": None, "message": "Request body is empty."}])
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationFailed([{"field": None, "message": f"Malformed JSON: {exc}"}]) from exc
+
+
+def flatten_messages(messages: Any, path: str = "") -> list[dict[str, Any]]:
+    """marshmallow's nested ``{field: [msg] | {...}}`` → ``[{"field": "a.b", "message"}]``."""
+    if isinstance(messages, dict):
+        details: list[dict[str, Any]] = []
+        for key, value in messages.items():
+            name = "" if key == "_schema" else str(key)
+            child = f"{path}.{name}" if path and name else (name or path)
+            details.extend(flatten_messages(value, child))
+        return details
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return [{"field": path or None, "message": message} for message in messages]
+    if isinstance(messages, list):
+        return [d for item in messages for d in flatten_messages(item, path)]
+    return [{"field": path or None, "message": str(messages)}]
+
+
+def _filters(data: dict[str, Any]) -> tuple[Filter, ...]:
+    given = ([data["filter"]] if "filter" in data else []) + data.get("filters", [])
+    return tuple(Filter(f["key"], f["op"], f["value"]) for f in given)
+
+
+def parse_query(document: Any, max_range_seconds: dict[str, int]) -> Query:
+    if not isinstance(document, dict):
+        raise ValidationFailed([{"field": None, "message": "Body must be a JSON object."}])
+    kind = document.get("type")
+    schema_class = REQUEST_SCHEMAS.get(kind) if isinstance(kind, str) else None
+    if schema_class is None:
+        known = ", ".join(REQUEST_SCHEMAS)
+        raise ValidationFailed([{"field": "type", "message": f"Must be one of: {known}."}])
+    try:
+        data: dict[str, Any] = schema_class().load(document)
+    except ValidationError as exc:
+        raise ValidationFailed(flatten_messages(exc.messages)) from exc
+    span = Range(data["dateRange"]["start"], data["dateRange"]["end"] + INCLUSIVE_END)
+    project, filters = data["projectId"], _filters(data)
+    if kind == "timeseries":
+        interval = data.get("interval") or default_interval(span.length)
+        limit = max_range_seconds.get(interval)
+        if limit is not None and span.length > timedelta(seconds=limit):
+            raise ValidationFailed(
+                [
+                    {
+                        "field": "dateRange",
+                        "message": f"A range of {interval} buckets may span at most "
+                        f"{limit} seconds; choose a coarser interval.",
+                    }
+                ]
+            )
+        return Timeseries(
+            project, data["event"], span, data["metric"], interval, data["timezone"], filters
+        )
+    if kind == "breakdown":
+        return Breakdown(
+            project,
+            data["event"],
+            span,
+            data["metric"],
+            data["breakdown"],
+            data["limit"],
+            filters,
+        )
+    if kind == "metric":
+        return MetricQuery(project, data["event"], span, data["metric"], filters)
+    window = data["conversionWindow"]
+    steps = tuple(Step(s["event"], _filters(s)) for s in data["steps"])
+    return Funnel(project, span, steps, window["value"] * WINDOW_UNITS[window["unit"]], filters)

@@ -1,0 +1,63 @@
+from datetime import UTC, datetime, timedelta
+
+from query_api.conditions import raw_filters, value_filters
+from query_api.freshness import describe
+from query_api.funnels import conversion_steps, funnel_statement
+from query_api.model import Filter, Funnel, Range, Step
+
+HOSTILE = "'; DROP TABLE events; --"
+
+
+def test_keys_and_values_are_parameters_never_sql_text():
+    filters = [
+        Filter(HOSTILE, op, HOSTILE) for op in ("eq", "neq", "contains", "not_contains", "gt")
+    ]
+    filters += [Filter(HOSTILE, "in", [HOSTILE]), Filter(HOSTILE, "is_set")]
+    text, params = raw_filters(filters)
+    assert HOSTILE not in text and "DROP" not in text
+    assert params.count(HOSTILE) >= len(filters)
+    text, params = value_filters([Filter(HOSTILE, "eq", HOSTILE)])
+    assert HOSTILE not in text and params == [HOSTILE]
+
+
+def test_values_compare_as_the_text_rollups_store():
+    assert raw_filters([Filter("k", "eq", 5)])[1] == ["k", "5"]
+    assert raw_filters([Filter("k", "in", [True, "x"])])[1] == ["k", ["true", "x"]]
+    assert raw_filters([])[0] == "true"
+
+
+def test_numbers_order_as_numbers_and_strings_as_text():
+    text, params = raw_filters([Filter("k", "lt", 2.5)])
+    assert "numeric" in text and params == ["k", "k", 2.5]
+    text, _ = raw_filters([Filter("k", "gte", "2026-01")])
+    assert 'COLLATE "C"' in text
+
+
+def test_funnel_statement_binds_events_filters_and_window():
+    q = Funnel(
+        "p",
+        Range(datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 2, 2, tzinfo=UTC)),
+        (Step(HOSTILE, (Filter(HOSTILE, "eq", "x"),)), Step("b", ()), Step("c", ())),
+        timedelta(hours=1),
+        (Filter("g", "is_set"),),
+    )
+    sql, params = funnel_statement(q, "project-id")
+    assert HOSTILE not in sql and "{" not in sql
+    assert sql.count("%s") == len(params)
+    assert params.count(timedelta(hours=1)) == 2
+
+
+def test_conversion_rates_and_medians():
+    rows = conversion_steps(["a", "b", "c"], [10, 5, 0], [30.0, None])
+    assert [r["conversionFromFirst"] for r in rows] == [1.0, 0.5, 0.0]
+    assert [r["conversionFromPrevious"] for r in rows] == [1.0, 0.5, 0.0]
+    assert [r["medianSecondsToConvert"] for r in rows] == [None, 30.0, None]
+    empty = conversion_steps(["a", "b"], [0, 0], [None])
+    assert empty[0]["conversionFromFirst"] == 0.0
+
+
+def test_freshness_is_the_oldest_partition_watermark():
+    now = datetime(2026, 2, 1, 12, tzinfo=UTC)
+    fresh = describe(now - timedelta(seconds=90), now - timedelta(seconds=2), 12, now)
+    assert fresh["secondsBehind"] == 90.0 and fresh["partitions"] == 12
+    assert describe(None, None, 0, now)["watermark"] is None
