@@ -18,7 +18,6 @@ from typing import TypeVar
 import psycopg
 from redis.exceptions import RedisError
 
-from contracts.events import EventRecord, encode_record, record_key
 from ingest_gateway.errors import (
     EventLimitExceeded,
     InvalidApiKey,
@@ -27,12 +26,12 @@ from ingest_gateway.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
-from ingest_gateway.ids import uuid7_batch
 from ingest_gateway.metrics import Metrics
 from ingest_gateway.producer import AppendFailed, EventAppender
 from ingest_gateway.projects import Project, ProjectDirectory
 from ingest_gateway.quota import QuotaReader
 from ingest_gateway.ratelimit import RateDecision, RateLimiter
+from ingest_gateway.records import build_records
 from ingest_gateway.rules import ProjectRules, plan_violations
 from ingest_gateway.validation import parse_payload, validate_events
 
@@ -99,28 +98,7 @@ class Ingestor:
             raise ValidationFailed(violations)
         now = datetime.now(UTC)
         await self._quota_check(project, now)
-        context = request.as_record_context()
-        ids = uuid7_batch(len(events), int(now.timestamp() * 1000))
-        messages = [
-            (
-                record_key(project.id, event["distinctId"]),
-                encode_record(
-                    EventRecord(
-                        id=event_id,
-                        project_id=project.id,
-                        event=event["event"],
-                        timestamp=event["timestamp"],
-                        received_at=now,
-                        distinct_id=event["distinctId"],
-                        session_id=event["sessionId"],
-                        properties=event["properties"],
-                        insert_id=event["insertId"],
-                        context=context,
-                    )
-                ),
-            )
-            for event, event_id in zip(events, ids, strict=True)
-        ]
+        messages = build_records(project.id, events, now, request.as_record_context())
         started = time.perf_counter()
         try:
             await self._appender.append(messages)

@@ -1,0 +1,34 @@
+"""Validated events → the ``(key, value)`` records appended to the events topic."""
+
+from datetime import datetime
+from typing import Any
+
+from contracts.events import EventRecord, encode_record, record_key
+from ingest_gateway.ids import uuid7_batch
+
+
+def build_records(
+    project_id: str, events: list[dict[str, Any]], received_at: datetime, context: dict[str, str]
+) -> list[tuple[bytes, bytes]]:
+    """One record per event: a fresh UUIDv7, the request's receive time and context."""
+    ids = uuid7_batch(len(events), int(received_at.timestamp() * 1000))
+    return [
+        (
+            record_key(project_id, event["distinctId"]),
+            encode_record(
+                EventRecord(
+                    id=event_id,
+                    project_id=project_id,
+                    event=event["event"],
+                    timestamp=event["timestamp"],
+                    received_at=received_at,
+                    distinct_id=event["distinctId"],
+                    session_id=event["sessionId"],
+                    properties=event["properties"],
+                    insert_id=event["insertId"],
+                    context=context,
+                )
+            ),
+        )
+        for event, event_id in zip(events, ids, strict=True)
+    ]
