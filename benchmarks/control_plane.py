@@ -11,7 +11,11 @@ production argon2id cost (19 MiB, t=2), and measures, for each concurrency (clos
 1. ``POST /api/auth/login`` latency p50/p99 (distinct accounts, right passwords);
 2. ``POST /api/projects`` latency p50/p99 (CLI bearer token);
 3. ``POST /api/deploy`` latency and deploy → record on the control topic (the outbox relay's
-   delay), p50/p99, one deploy at a time.
+   delay), p50/p99, one deploy at a time;
+4. deploy → applied at the gateway: a ``python -m ingest_gateway`` follows the same control
+   topic; each deploy flips the project between a strict tracking plan without the probe
+   event and a lenient one, and a probe posts that event every 5 ms until the answer flips
+   (400 ↔ 200).
 
 Everything it made is removed at the end, also on failure.
 """
@@ -80,7 +84,9 @@ async def expect(response: aiohttp.ClientResponse, status: int) -> dict:  # type
     return body  # type: ignore[no-any-return]
 
 
-async def measure(url: str, bootstrap: str, topic: str, args: argparse.Namespace) -> None:
+async def measure(
+    url: str, gateway_url: str, bootstrap: str, topic: str, args: argparse.Namespace
+) -> None:
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(url, cookie_jar=jar) as http:
         tag = secrets.token_hex(3)
@@ -101,12 +107,12 @@ async def measure(url: str, bootstrap: str, topic: str, args: argparse.Namespace
                 body = {"email": emails[i], "password": PASSWORD}
                 await expect(await fresh.post("/api/auth/login", json=body), 200)
 
-        secrets_by_id: dict[str, str] = {}
+        keys_by_id: dict[str, tuple[str, str]] = {}
 
         async def create(i: int) -> None:
             body = {"name": f"Bench {i}", "slug": f"b-{tag}-{i}-{secrets.token_hex(2)}"}
             created = await expect(await http.post("/api/projects", json=body, headers=bearer), 201)
-            secrets_by_id[created["project"]["id"]] = created["secretKey"]
+            keys_by_id[created["project"]["id"]] = (created["publicKey"], created["secretKey"])
 
         for concurrency in args.concurrency:
             latencies, wall = await timed_closed_loop(args.requests, concurrency, login)
@@ -114,7 +120,7 @@ async def measure(url: str, bootstrap: str, topic: str, args: argparse.Namespace
             latencies, wall = await timed_closed_loop(args.requests, concurrency, create)
             print(summary(f"project create (concurrency {concurrency})", latencies, wall))
 
-        project_id, secret = next(iter(secrets_by_id.items()))
+        project_id, (public_key, secret) = next(iter(keys_by_id.items()))
         consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="latest")
         await consumer.start()
         try:
@@ -138,6 +144,49 @@ async def measure(url: str, bootstrap: str, topic: str, args: argparse.Namespace
         finally:
             await consumer.stop()
 
+        async def deploy(config: dict[str, object]) -> None:
+            body = {"projectId": project_id, "config": config}
+            headers = {**bearer, "X-Secret-Key": secret}
+            await expect(await http.post("/api/deploy", json=body, headers=headers), 201)
+
+        applied = await deploy_to_gateway(gateway_url, public_key, deploy, args.deploys)
+        print(summary("deploy → enforced by the gateway", applied))
+
+
+PROBE = {
+    "event": "probe",
+    "timestamp": "2026-02-03T15:30:00.000Z",
+    "distinctId": "bench",
+    "sessionId": "bench",
+    "properties": {},
+}
+STRICT = {"trackingPlan": {"mode": "strict", "events": {"other": {}}}}
+LENIENT = {"trackingPlan": {"mode": "lenient", "events": {}}}
+
+
+async def deploy_to_gateway(
+    gateway_url: str,
+    public_key: str,
+    deploy: Callable[[dict[str, object]], Awaitable[None]],
+    rounds: int,
+) -> list[float]:
+    """Seconds from each deploy's start to the gateway's first answer under the new rules."""
+    timings: list[float] = []
+    async with aiohttp.ClientSession(gateway_url, headers={"X-API-Key": public_key}) as gateway:
+        for n in range(rounds):
+            config, wanted = (STRICT, 400) if n % 2 == 0 else (LENIENT, 200)
+            start = time.perf_counter()
+            await deploy(config)
+            while True:
+                async with gateway.post("/", json=PROBE) as response:
+                    if response.status == wanted:
+                        break
+                if time.perf_counter() - start > 30:
+                    raise RuntimeError("the gateway did not apply the deploy within 30 s")
+                await asyncio.sleep(0.005)
+            timings.append(time.perf_counter() - start)
+    return timings
+
 
 async def _signup(url: str, email: str) -> None:
     async with aiohttp.ClientSession(url) as fresh:
@@ -152,47 +201,69 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def start_process(module: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
+    log = tempfile.NamedTemporaryFile(prefix=f"{module}-", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", module],
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    return process, Path(log.name)
+
+
 async def main(args: argparse.Namespace) -> None:
     env = Env()
     env.read_env(".local/services.env", recurse=False)
     database_url, redis_url = env.str("RA_DATABASE_URL"), env.str("RA_REDIS_URL")
     bootstrap = env.str("RA_KAFKA_BOOTSTRAP")
     suffix = secrets.token_hex(6)
-    schema, topic, prefix = f"bench_{suffix}", f"bench-control-{suffix}", f"bench:{suffix}:"
+    schema, prefix = f"bench_{suffix}", f"bench:{suffix}:"
+    topic, events = f"bench-control-{suffix}", f"bench-events-{suffix}"
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     schema_url = f"{database_url}?options=-csearch_path%3D{schema}"
     apply_migrations(schema_url)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
-    await admin.create_topics([NewTopic(topic, 1, 1)])
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tempfile.NamedTemporaryFile(prefix="app_api-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
-        [sys.executable, "-m", "app_api"],
-        env={
-            **os.environ,
-            "RA_DATABASE_URL": schema_url,
-            "RA_REDIS_URL": redis_url,
-            "RA_KAFKA_BOOTSTRAP": bootstrap,
-            "RA_CONTROL_TOPIC": topic,
-            "RA_REDIS_PREFIX": prefix,
-            "RA_APP_PORT": str(port),
-            "RA_APP_ORIGINS": url,
-            "RA_OUTBOX_POLL_SECONDS": "1.0",
-        },
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    await admin.create_topics([NewTopic(topic, 1, 1), NewTopic(events, 12, 1)])
+    app_port, gateway_port = free_port(), free_port()
+    url, gateway_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{gateway_port}"
+    shared = {
+        "RA_DATABASE_URL": schema_url,
+        "RA_REDIS_URL": redis_url,
+        "RA_KAFKA_BOOTSTRAP": bootstrap,
+        "RA_CONTROL_TOPIC": topic,
+        "RA_EVENTS_TOPIC": events,
+        "RA_REDIS_PREFIX": prefix,
+    }
+    started = [
+        start_process(
+            "app_api",
+            {
+                **shared,
+                "RA_APP_PORT": str(app_port),
+                "RA_APP_ORIGINS": url,
+                "RA_OUTBOX_POLL_SECONDS": "1.0",
+            },
+        ),
+        start_process(
+            "ingest_gateway",
+            {**shared, "RA_INGEST_PORT": str(gateway_port), "RA_RATE_LIMIT": "1000000000"},
+        ),
+    ]
     try:
-        await wait_healthy(url, process, Path(log.name))
-        print(f"App API pid {process.pid} on {url}; schema {schema}, topic {topic}\n")
-        await measure(url, bootstrap, topic, args)
+        for (process, log), health in zip(started, (url, gateway_url), strict=True):
+            await wait_healthy(health, process, log)
+        print(f"App API on {url}, gateway on {gateway_url}; schema {schema}, topic {topic}\n")
+        await measure(url, gateway_url, bootstrap, topic, args)
     finally:
-        process.terminate()
-        process.wait(timeout=20)
-        await admin.delete_topics([topic])
+        for process, log in started:
+            process.terminate()
+            process.wait(timeout=20)
+            log.unlink()
+        await admin.delete_topics([topic, events])
         await admin.close()
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
@@ -201,14 +272,13 @@ async def main(args: argparse.Namespace) -> None:
         if keys:
             await redis.delete(*keys)
         await redis.aclose()
-        os.unlink(log.name)
 
 
 async def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     async with aiohttp.ClientSession() as http:
-        for _ in range(200):
+        for _ in range(300):
             if process.poll() is not None:
-                raise RuntimeError(f"app_api exited:\n{log.read_text()}")  # noqa: ASYNC240
+                raise RuntimeError(f"{process.args} exited:\n{log.read_text()}")  # noqa: ASYNC240
             try:
                 async with http.get(f"{url}/health") as response:
                     if response.status == 200:
@@ -216,7 +286,7 @@ async def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) ->
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.1)
-    raise RuntimeError("app_api did not become healthy")
+    raise RuntimeError(f"{process.args} did not become healthy")
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ def app_url(
         stderr=subprocess.STDOUT,
     )
     try:
-        for _ in range(150):
+        for _ in range(300):  # 30 s: a loaded CI machine starts Python slowly
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
                     if response.status == 200:

@@ -64,7 +64,7 @@ def start_app(
         )
         log.close()  # the child has its own descriptor
         processes.append(process)
-        for _ in range(150):
+        for _ in range(300):  # 30 s: a loaded CI machine starts Python slowly
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
                     return process
