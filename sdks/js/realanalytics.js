@@ -187,6 +187,7 @@
 
   function Client() {
     this.initialized = false;
+    this.warned = {};
   }
 
   Client.prototype.init = function (apiKey, options) {
@@ -209,7 +210,6 @@
     this.retryTimer = null;
     this.stoppedUntil = 0; // over the monthly limit: until the next month or page load
     this.batchLimit = config.batchSize;
-    this.warned = {};
     this.lastPath = null;
     this.initialized = true;
     this.storage.set('distinct_id', this.distinctId);
@@ -227,7 +227,11 @@
   };
 
   Client.prototype.track = function (event, properties) {
-    if (!this.initialized) throw new Error('realanalytics: call init(publicKey) first');
+    if (!this.initialized) {
+      // Analytics must never break the page: refuse, say why once, carry on.
+      this._warnOnce('not-initialized', 'track() before init(publicKey): event dropped', event);
+      return false;
+    }
     if (typeof event !== 'string' || event.length < 1 || event.length > 100) {
       this._warnOnce('event-name', 'event names are strings of 1 to 100 characters', event);
       return false;

