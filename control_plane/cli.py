@@ -12,31 +12,16 @@ import click
 import yaml
 
 from control_plane.cli_client import (
-    DEFAULT_URL,
     AppClient,
     CliError,
     Credentials,
     forget_credentials,
-    load_credentials,
     save_credentials,
 )
+from control_plane.cli_context import Context, pass_context
 from control_plane.cli_output import query_table, table
+from control_plane.cli_projects import projects
 from control_plane.config_file import ConfigFileError, config_diff, read_config_file
-
-
-class Context:
-    def __init__(self, url: str | None) -> None:
-        self.stored = load_credentials()
-        self.url = url or (self.stored.url if self.stored else DEFAULT_URL)
-
-    def client(self) -> AppClient:
-        """A client with the stored CLI access token (``realanalytics login`` first)."""
-        if self.stored is None:
-            raise CliError("not logged in: run `realanalytics login`")
-        return AppClient(self.url, self.stored.access_token)
-
-
-pass_context = click.make_pass_decorator(Context)
 
 
 @click.group()
@@ -45,6 +30,9 @@ pass_context = click.make_pass_decorator(Context)
 def main(ctx: click.Context, url: str | None) -> None:
     """realanalytics: projects, config deploys, queries and stream operations."""
     ctx.obj = Context(url)
+
+
+main.add_command(projects)
 
 
 def _store_access_token(context: Context, client: AppClient) -> None:
@@ -101,50 +89,9 @@ def logout(context: Context) -> None:
 @main.command()
 @pass_context
 def whoami(context: Context) -> None:
+    """The account the stored access token belongs to."""
     _, body = context.client().request("GET", "/api/me")
     click.echo(f"{body['user']['email']} at {context.url}")
-
-
-@main.group()
-def projects() -> None:
-    """Create and list projects."""
-
-
-@projects.command("create")
-@click.argument("slug")
-@click.option("--name", help="Display name (default: the slug).")
-@click.option("--plan", default="free", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
-@pass_context
-def projects_create(
-    context: Context, slug: str, name: str | None, plan: str, as_json: bool
-) -> None:
-    """Create a project; prints its keys (the secret key is shown only this once)."""
-    body = {"slug": slug, "name": name or slug, "plan": plan}
-    _, created = context.client().request("POST", "/api/projects", body)
-    if as_json:
-        click.echo(json.dumps(created, indent=2))
-        return
-    project = created["project"]
-    click.echo(f"Created project {project['slug']} ({project['id']}), plan {project['plan']}")
-    click.echo(f"public key: {created['publicKey']}")
-    click.echo(f"secret key: {created['secretKey']}")
-    click.echo("The secret key is shown only once: keep it somewhere safe (deploys need it).")
-
-
-@projects.command("list")
-@click.option("--json", "as_json", is_flag=True)
-@pass_context
-def projects_list(context: Context, as_json: bool) -> None:
-    _, body = context.client().request("GET", "/api/projects")
-    if as_json:
-        click.echo(json.dumps(body["projects"], indent=2))
-        return
-    rows = [
-        (p["slug"], p["name"], p["plan"], p["monthlyEventLimit"], p["role"], p["id"])
-        for p in body["projects"]
-    ]
-    click.echo(table(["slug", "name", "plan", "limit", "role", "id"], rows))
 
 
 @main.command()
@@ -186,6 +133,37 @@ def deploy(
         headers={"X-Secret-Key": secret_key},
     )
     click.echo(f"Deployed version {body['version']} of {body['slug']}.")
+
+
+@main.command()
+@click.argument("version", type=int)
+@click.option("--project", required=True, help="Slug or id.")
+@click.option("--secret-key", envvar="RA_SECRET_KEY", help="The project's secret key.")
+@pass_context
+def rollback(context: Context, version: int, project: str, secret_key: str | None) -> None:
+    """Deploy VERSION's config again, as a new version."""
+    if not secret_key:
+        secret_key = click.prompt("Secret key", hide_input=True)
+    _, body = context.client().request(
+        "POST",
+        "/api/deploy/rollback",
+        {"projectId": project, "version": version},
+        headers={"X-Secret-Key": secret_key},
+    )
+    click.echo(f"Deployed version {body['version']} of {body['slug']} (the config of {version}).")
+
+
+@main.command()
+@click.argument("project")
+@pass_context
+def history(context: Context, project: str) -> None:
+    """The project's deployed config versions, newest first."""
+    _, body = context.client().request("GET", f"/api/projects/{project}/configs")
+    rows = [
+        (v["version"], v["createdAt"], v["deployedBy"], v["rolledBackFrom"])
+        for v in body["versions"]
+    ]
+    click.echo(table(["version", "deployed at", "by", "rollback of"], rows))
 
 
 @main.command()

@@ -207,6 +207,55 @@ async def test_signup_login_create_ingest_deploy(
     code, out = await cli(config_dir, app_url, "deploy", str(config_file), "--dry-run")
     assert (code, out.strip()) == (0, "No changes against version 1 of shop.")
 
+    # Versions, rollback, keys and plan from the CLI.
+    second = config_file.read_text().replace("retention_days: 90", "retention_days: 30")
+    config_file.write_text(second)
+    code, out = await cli(
+        config_dir, app_url, "deploy", str(config_file), "--secret-key", created["secretKey"]
+    )
+    assert code == 0 and "Deployed version 2 of shop." in out, out
+    code, out = await cli(
+        config_dir,
+        app_url,
+        "rollback",
+        "1",
+        "--project",
+        "shop",
+        "--secret-key",
+        created["secretKey"],
+    )
+    assert (code, out.strip()) == (0, "Deployed version 3 of shop (the config of 1).")
+    code, out = await cli(config_dir, app_url, "history", "shop")
+    assert code == 0 and [line.split()[0] for line in out.splitlines()[2:]] == ["3", "2", "1"]
+    code, out = await cli(config_dir, app_url, "projects", "plan", "shop", "pro")
+    assert (code, out.strip()) == (0, "shop: plan pro, 1000000 events/month")
+    code, out = await cli(config_dir, app_url, "projects", "rotate-keys", "shop")
+    assert code == 0 and "secret key: sk_live_" in out
+    code, out = await cli(config_dir, app_url, "projects", "show", "shop")
+    assert code == 0 and "founder@shop.example" in out and created["publicKey"] not in out
+    records = await read_topic(services.kafka_bootstrap, kafka_topic, expected=3)
+    assert [r["version"] for r in records] == [1, 2, 3]
+    assert records[2]["config"] == records[0]["config"]
+
+    # The query API answers on the same origin with the same bearer token.
+    query_file = tmp_path / "query.json"
+    query = {
+        "type": "metric",
+        "projectId": "shop",
+        "event": "signup_completed",
+        "metric": "count",
+        "dateRange": {"start": "2026-02-01T00:00:00.000Z", "end": "2026-02-03T23:59:59.999Z"},
+    }
+    query_file.write_text(json.dumps(query))
+    code, out = await cli(config_dir, app_url, "query", str(query_file))
+    assert code == 0, out
+    assert out.splitlines()[0].split() == ["value", "previous"]
+    code, out = await cli(config_dir, app_url, "query", "--json", stdin=json.dumps(query))
+    assert code == 0 and json.loads(out)["type"] == "metric"
+    query_file.write_text(json.dumps({**query, "projectId": "someone-elses"}))
+    code, out = await cli(config_dir, app_url, "query", str(query_file))
+    assert code == 1 and len(out.strip().splitlines()) == 1 and out.startswith("Error: ")
+
     code, out = await cli(config_dir, app_url, "logout")
     assert code == 0
     code, out = await cli(config_dir, app_url, "projects", "list")

@@ -90,16 +90,17 @@ async def unpublished(database: str) -> int:
     return int(row[0])
 
 
-async def end_blocked_mark(conn: psycopg.AsyncConnection) -> None:
-    for _ in range(100):
+async def blocked_backend(conn: psycopg.AsyncConnection) -> int:
+    """The backend waiting on ``conn``'s row lock: the relay's ``UPDATE`` marking the entry."""
+    for _ in range(200):
         cursor = await conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid))"
+            "SELECT pid FROM pg_stat_activity WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid))"
         )
-        if await cursor.fetchall():
-            return
+        row = await cursor.fetchone()
+        if row is not None:
+            return int(row[0])
         await asyncio.sleep(0.05)
-    pytest.fail("the relay never blocked on marking the entry")
+    pytest.fail("the relay never tried to mark the entry")
 
 
 async def test_sigkill_between_publish_and_mark(
@@ -113,14 +114,15 @@ async def test_sigkill_between_publish_and_mark(
         await holder.execute("SELECT id FROM control_outbox FOR UPDATE")
 
         first = await asyncio.to_thread(start_app)
+        marking = await blocked_backend(holder)  # published, now waiting to mark
         records = await read_topic(services.kafka_bootstrap, kafka_topic, expected=1)
         assert [r["version"] for r in records] == [1]
         first.send_signal(signal.SIGKILL)
         assert await asyncio.to_thread(first.wait, 10) == -signal.SIGKILL
         # The UPDATE already sent would still run once the lock goes (PostgreSQL notices a
-        # dead client only when it next talks to it); end that backend as well, so the
-        # state is exactly "published, never marked".
-        await end_blocked_mark(holder)
+        # dead client only when it next talks to it); end its backend too, so the state is
+        # exactly "published, never marked".
+        await holder.execute("SELECT pg_terminate_backend(%s)", (marking,))
         await holder.rollback()
 
     assert await unpublished(pg_schema) == 1

@@ -1,0 +1,120 @@
+"""``realanalytics projects …``: create, list, show, members, keys, plan."""
+
+import json
+
+import click
+
+from control_plane.cli_client import CliError
+from control_plane.cli_context import Context, pass_context
+from control_plane.cli_output import table
+
+
+@click.group()
+def projects() -> None:
+    """Projects: create, list, show, members, keys and plan."""
+
+
+@projects.command("create")
+@click.argument("slug")
+@click.option("--name", help="Display name (default: the slug).")
+@click.option("--plan", default="free", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@pass_context
+def projects_create(
+    context: Context, slug: str, name: str | None, plan: str, as_json: bool
+) -> None:
+    """Create a project; prints its keys (the secret key is shown only this once)."""
+    body = {"slug": slug, "name": name or slug, "plan": plan}
+    _, created = context.client().request("POST", "/api/projects", body)
+    if as_json:
+        click.echo(json.dumps(created, indent=2))
+        return
+    project = created["project"]
+    click.echo(f"Created project {project['slug']} ({project['id']}), plan {project['plan']}")
+    click.echo(f"public key: {created['publicKey']}")
+    click.echo(f"secret key: {created['secretKey']}")
+    click.echo("The secret key is shown only once: keep it somewhere safe (deploys need it).")
+
+
+@projects.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def projects_list(context: Context, as_json: bool) -> None:
+    """The projects you are a member of."""
+    _, body = context.client().request("GET", "/api/projects")
+    if as_json:
+        click.echo(json.dumps(body["projects"], indent=2))
+        return
+    rows = [
+        (p["slug"], p["name"], p["plan"], p["monthlyEventLimit"], p["role"], p["id"])
+        for p in body["projects"]
+    ]
+    click.echo(table(["slug", "name", "plan", "limit", "role", "id"], rows))
+
+
+@projects.command("show")
+@click.argument("project")
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def projects_show(context: Context, project: str, as_json: bool) -> None:
+    """A project, its members and its key hints (never the keys)."""
+    _, body = context.client().request("GET", f"/api/projects/{project}")
+    shown = body["project"]
+    if as_json:
+        click.echo(json.dumps(shown, indent=2))
+        return
+    click.echo(
+        f"{shown['slug']} ({shown['id']}): {shown['name']}, plan {shown['plan']}"
+        f" ({shown['monthlyEventLimit']} events/month), you are {shown['role']}"
+    )
+    click.echo(table(["member", "role"], [(m["email"], m["role"]) for m in shown["members"]]))
+    click.echo(table(["key", "hint"], [(k["kind"], k["hint"]) for k in shown["keys"]]))
+
+
+@projects.command("add-member")
+@click.argument("project")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["member", "owner"]), default="member")
+@pass_context
+def projects_add_member(context: Context, project: str, email: str, role: str) -> None:
+    """Add the user with EMAIL (they sign up first), or change their role."""
+    body = {"email": email, "role": role}
+    context.client().request("POST", f"/api/projects/{project}/members", body)
+    click.echo(f"{email} is now {role} of {project}")
+
+
+@projects.command("remove-member")
+@click.argument("project")
+@click.argument("email")
+@pass_context
+def projects_remove_member(context: Context, project: str, email: str) -> None:
+    """Remove the member with EMAIL (never the last owner)."""
+    client = context.client()
+    _, body = client.request("GET", f"/api/projects/{project}")
+    ids = [m["userId"] for m in body["project"]["members"] if m["email"].lower() == email.lower()]
+    if not ids:
+        raise CliError(f"{email} is not a member of {project}")
+    client.request("DELETE", f"/api/projects/{project}/members/{ids[0]}")
+    click.echo(f"{email} removed from {project}")
+
+
+@projects.command("rotate-keys")
+@click.argument("project")
+@pass_context
+def projects_rotate_keys(context: Context, project: str) -> None:
+    """Revoke both keys and print new ones (the old public key stops within seconds)."""
+    _, body = context.client().request("POST", f"/api/projects/{project}/keys/rotate")
+    click.echo(f"public key: {body['publicKey']}")
+    click.echo(f"secret key: {body['secretKey']}")
+    click.echo("The secret key is shown only once.")
+
+
+@projects.command("plan")
+@click.argument("project")
+@click.argument("plan")
+@pass_context
+def projects_plan(context: Context, project: str, plan: str) -> None:
+    """Move the project to PLAN (the new monthly limit applies without restarts)."""
+    _, body = context.client().request("POST", f"/api/projects/{project}/plan", {"plan": plan})
+    shown = body["project"]
+    click.echo(f"{shown['slug']}: plan {shown['plan']}, {shown['monthlyEventLimit']} events/month")
