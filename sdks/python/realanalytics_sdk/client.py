@@ -5,9 +5,11 @@ sender threads batch the queue and deliver it, so the caller never waits on the 
 import atexit
 import collections
 import logging
+import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -42,7 +44,8 @@ class Client:
 
     ``flush()`` waits until everything queued is delivered; ``close()`` flushes and stops
     the threads. ``close()`` also runs at interpreter exit, waiting at most
-    ``shutdown_timeout`` seconds.
+    ``shutdown_timeout`` seconds. After ``os.fork()`` the child gets sender threads and an
+    empty queue of its own.
     """
 
     def __init__(
@@ -80,13 +83,14 @@ class Client:
         self._new_transport = transport_factory or (
             lambda: HttpTransport(host, public_key, timeout)
         )
-        self._threads = [
-            threading.Thread(target=self._run, name=f"realanalytics-sender-{i}", daemon=True)
-            for i in range(senders)
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._senders = senders
+        self._threads: list[threading.Thread] = []
+        self._start_senders()
         atexit.register(self._close_at_exit)
+        # A forked child (gunicorn --preload, multiprocessing) inherits the client but not
+        # its threads: give it threads and a queue of its own.
+        child_hook = _call_if_alive(weakref.ref(self))
+        os.register_at_fork(after_in_child=child_hook)
 
     def track(
         self,
@@ -172,6 +176,26 @@ class Client:
 
     # ------------------------------------------------------------ sender threads
 
+    def _start_senders(self) -> None:
+        self._threads = [
+            threading.Thread(target=self._run, name=f"realanalytics-sender-{i}", daemon=True)
+            for i in range(self._senders)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _after_fork_in_child(self) -> None:
+        # Locks held by the parent's threads at the fork would never be released here.
+        # The parent still sends the events it had queued; the child starts empty.
+        self._cond = threading.Condition()
+        self._queue = collections.deque()
+        self._in_flight = 0
+        self._flushing = 0
+        self._abort = threading.Event()
+        self._ledger.after_fork()
+        if not self._closing:
+            self._start_senders()
+
     def _close_at_exit(self) -> None:
         self.close(self._shutdown_timeout)
 
@@ -248,3 +272,12 @@ class Client:
             self._ledger.discard(len(self._queue))
             self._queue.clear()
             self._cond.notify_all()
+
+
+def _call_if_alive(ref: "weakref.ReferenceType[Client]") -> Callable[[], None]:
+    def hook() -> None:
+        client = ref()
+        if client is not None:
+            client._after_fork_in_child()
+
+    return hook

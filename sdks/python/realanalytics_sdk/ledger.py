@@ -66,6 +66,11 @@ class Ledger:
         self._lock = threading.Lock()
         self._logged: set[str] = set()
 
+    def after_fork(self) -> None:
+        """In a forked child: a fresh lock (the parent's may have been held) and counters."""
+        self._lock = threading.Lock()
+        self.sent = self.dropped = self.discarded = 0
+
     def paused(self, now: datetime) -> bool:
         """True while the project is over its monthly limit (until the next month, UTC)."""
         if self.paused_until is None:

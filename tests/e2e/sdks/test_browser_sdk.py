@@ -174,3 +174,20 @@ async def test_a_400_is_dropped_once_and_the_monthly_limit_stops_sending(
 
 async def _stopped(page: Page) -> bool:
     return bool(await page.evaluate("realanalytics._client.stoppedUntil > Date.now()"))
+
+
+async def test_the_session_survives_a_reload_and_rotates_after_30_idle_minutes(
+    page: Page, site: Site, proxy: FaultProxy, settings: Settings, services: Any
+) -> None:
+    await page.goto(f"{site.url}/one")
+    first = await page.evaluate("realanalytics.sessionId")
+    await page.reload()
+    assert await page.evaluate("realanalytics.sessionId") == first
+    # 31 minutes of inactivity, without waiting them: age the stored last activity.
+    await page.evaluate("realanalytics._client.session.lastActivity -= 31 * 60 * 1000")
+    await page.evaluate("realanalytics.track('back_after_lunch')")
+    records = await topic(services, settings, 3)
+    sessions = {str(r["event"]): r["sessionId"] for r in records}
+    assert sessions["$pageview"] == first
+    assert sessions["back_after_lunch"] != first
+    assert len({r["distinctId"] for r in records}) == 1

@@ -3,9 +3,11 @@
 import asyncio
 import json
 import logging
+import os
 import sys
 import textwrap
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +25,8 @@ from tests.integration.sdks.fault_proxy import FaultProxy
 from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.integration
+
+SDK_DIR = Path(__file__).resolve().parents[3] / "sdks" / "python"
 
 
 async def flushed(client: Client, timeout: float = 15.0) -> bool:
@@ -151,7 +155,9 @@ async def test_pending_events_are_flushed_at_interpreter_exit(
             client.track("exit-test", "u1", {{"i": i}})
         """
     )
-    process = await asyncio.create_subprocess_exec(sys.executable, "-c", script)
+    # The checkout's SDK, as pytest's pythonpath gives the tests.
+    env = {**os.environ, "PYTHONPATH": str(SDK_DIR)}
+    process = await asyncio.create_subprocess_exec(sys.executable, "-c", script, env=env)
     assert await asyncio.wait_for(process.wait(), 30) == 0
     records = await read_topic(services.kafka_bootstrap, settings.events_topic, 5, timeout=5)
     assert sorted(r["properties"]["i"] for r in records) == [0, 1, 2, 3, 4]  # type: ignore[index]

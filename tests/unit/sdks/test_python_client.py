@@ -1,8 +1,10 @@
 """The threaded Client's queue without a server: the full-queue policy, flush, close."""
 
+import os
 import threading
 import time
 
+import pytest
 from realanalytics_sdk import Client
 from realanalytics_sdk.transport import Answer
 
@@ -81,3 +83,50 @@ def test_secret_keys_are_refused() -> None:
         assert "public key" in str(exc)
     else:
         raise AssertionError("a secret key was accepted")
+
+
+class CountingTransport:
+    def __init__(self) -> None:
+        self.events = 0
+
+    def send(self, body: bytes) -> Answer:
+        self.events += body.count(b'"insertId"')
+        return Answer(200, b'{"success": true}')
+
+    def close(self) -> None:
+        pass
+
+
+# Python 3.12+ warns about fork() in a threaded process; forking one is the point here.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_gets_sender_threads_and_a_queue_of_its_own() -> None:
+    client = Client(
+        "pk_test",
+        "http://127.0.0.1:1",
+        flush_interval=60,
+        senders=1,
+        transport_factory=CountingTransport,
+    )
+    for i in range(5):
+        client.track("parent", "u", {"i": i})
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it sent, then leave without pytest's teardown
+        code = 1
+        try:
+            client.track("child", "u")
+            client.track("child", "u")
+            flushed = client.flush(5)
+            os.write(write_end, f"{flushed} {client.stats().sent}".encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as reader:
+        report = reader.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert report == "True 2"  # the child's own two, not the parent's five
+    assert client.flush(5)
+    assert client.stats().sent == 5
+    client.close(5)
