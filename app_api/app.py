@@ -3,8 +3,7 @@
 A service package ``name`` is mounted when it can be imported; it provides
 ``name.app.create_app(settings)``, ``name.app.MOUNT_PREFIX`` and
 ``name.settings.load_settings()``. aiohttp resolves the longest matching prefix first, so
-``/api/query`` (query API) and ``/api`` (control plane) coexist; the dashboard's pages
-are under ``/dashboard`` (aiohttp refuses an empty sub-app prefix, so not at ``/``).
+``/api/query`` (query API) and ``/api`` (control plane) coexist.
 """
 
 import importlib
@@ -17,7 +16,7 @@ from aiohttp import web
 
 logger = logging.getLogger(__name__)
 
-SERVICES = ("control_plane", "query_api", "dashboard")
+SERVICES = ("control_plane", "query_api")
 
 
 @dataclass(frozen=True, slots=True)

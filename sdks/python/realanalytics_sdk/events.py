@@ -4,7 +4,7 @@ A mistake such as an empty event name raises ``ValueError`` from ``track`` itsel
 than turning into a 400 later that would drop the whole batch it was sent in.
 """
 
-import os
+import random
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -39,9 +39,11 @@ def build_event(
     if session_id is not None and (not isinstance(session_id, str) or not session_id):
         raise ValueError("session_id must be a non-empty string")
     if insert_id is None:
-        # 128 random bits as 32 hex characters (a UUID4's randomness, 4x cheaper to make):
-        # track() is on the caller's hot path.
-        insert_id = os.urandom(16).hex()
+        # 128 random bits as 32 hex characters. Uniqueness is all an insertId needs, not
+        # secrecy: the module's generator (reseeded in a forked child) is a few times
+        # cheaper than uuid4/os.urandom, whose syscall also hands the GIL to the sender
+        # threads on every track() (about 10% of track's CPU on the benchmark).
+        insert_id = f"{random.getrandbits(128):032x}"
     elif not isinstance(insert_id, str) or not 1 <= len(insert_id) <= MAX_INSERT_ID:
         raise ValueError(f"insert_id must be a string of 1 to {MAX_INSERT_ID} characters")
     if timestamp is None:
