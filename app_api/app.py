@@ -3,7 +3,8 @@
 A service package ``name`` is mounted when it can be imported; it provides
 ``name.app.create_app(settings)``, ``name.app.MOUNT_PREFIX`` and
 ``name.settings.load_settings()``. aiohttp resolves the longest matching prefix first, so
-``/api/query`` (query API) and ``/api`` (control plane) coexist.
+``/api/query`` (query API) and ``/api`` (control plane) coexist; the dashboard's pages
+are under ``/dashboard`` (aiohttp refuses an empty sub-app prefix, so not at ``/``).
 """
 
 import importlib
@@ -16,7 +17,7 @@ from aiohttp import web
 
 logger = logging.getLogger(__name__)
 
-SERVICES = ("control_plane", "query_api")
+SERVICES = ("control_plane", "query_api", "dashboard")
 
 
 @dataclass(frozen=True, slots=True)

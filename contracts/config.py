@@ -6,9 +6,12 @@ carries (``contracts.control``), validated by the control plane and, locally, by
                                              "required": ["<key>", …]}}},
      "breakdownKeys": ["<property key>", …],      # rolled up as breakdowns by the workers
      "allowedOrigins": ["https://example.com", …],  # browser origins; [] = any origin
-     "retentionDays": 365}
+     "retentionDays": 365,
+     "dashboards": [ … ]}                # optional: saved charts, contracts/dashboards.py
 
-Every field has a default, so a loaded (stored, published) config is always complete.
+Every field but ``dashboards`` has a default, so a loaded (stored, published) config is
+always complete; ``dashboards`` is left out when absent so configs deployed before it
+existed load unchanged.
 Types: string, number, integer, boolean, object, array, any. In strict mode the gateway
 refuses events not in the plan and properties of the wrong type; lenient mode accepts all.
 """
@@ -18,6 +21,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from contracts.dashboards import dashboards_field
 from contracts.events import MAX_EVENT_NAME, MAX_PROPERTIES
 
 PROPERTY_TYPES = ("string", "number", "integer", "boolean", "object", "array", "any")
@@ -87,6 +91,7 @@ class ConfigSchema(_Strict):
     retentionDays = fields.Integer(
         load_default=365, strict=True, validate=validate.Range(min=1, max=3650)
     )
+    dashboards = dashboards_field()
 
 
 _CONFIG = ConfigSchema()

@@ -1,0 +1,55 @@
+"""The dashboard's app factory: the pages, their static files and the ops JSON.
+
+The App API origin mounts it at ``MOUNT_PREFIX`` (aiohttp refuses an empty sub-app
+prefix, so it cannot sit at ``/``): ``/dashboard/`` the charts, ``/dashboard/ops`` the ops
+view, ``/dashboard/api/ops`` its JSON, ``/dashboard/static/…`` the assets. The pages talk
+to the control plane (``/api/…``) and the query API (``/api/query``) on the same origin,
+so the session cookie is the control plane's.
+"""
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import Redis
+
+from dashboard import handlers
+from dashboard.errors import errors
+from dashboard.keys import OPS, POOL, REDIS, SETTINGS
+from dashboard.ops import OpsView
+from dashboard.settings import Settings
+
+MOUNT_PREFIX = "/dashboard"
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[errors])
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_resources)
+    app.router.add_get("", handlers.to_dashboard)
+    app.router.add_get("/", handlers.dashboard_page, name="dashboard")
+    app.router.add_get("/ops", handlers.ops_page)
+    app.router.add_get("/api/ops", handlers.ops)
+    app.router.add_static("/static", handlers.STATIC, name="static")
+    return app
+
+
+def create_standalone_app(settings: Settings) -> web.Application:
+    root = web.Application()
+    root.add_subapp(MOUNT_PREFIX, create_app(settings))
+    return root
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    redis = Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    pool = AsyncConnectionPool(
+        settings.database_url, min_size=1, max_size=2, kwargs={"autocommit": True}, open=False
+    )
+    await pool.open(wait=False)
+    app[REDIS] = redis
+    app[POOL] = pool
+    app[OPS] = OpsView(settings, pool, redis)
+    yield
+    await pool.close()
+    await redis.aclose()

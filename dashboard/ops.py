@@ -1,0 +1,184 @@
+"""The ops view's figures: lag per partition, rates, dead letters, over-limit drops and
+the state of Kafka, PostgreSQL and Redis.
+
+Offsets are sampled lazily (when someone asks, at most every ``sample_min_seconds``) and
+kept in a short in-process history, from which the rates and the banner are computed
+(``dashboard.trend``). Counts come from durable places, not from one worker's counters:
+dead-lettered = the dead-letter topic's log-end offsets summed; over-limit = this month's
+``usage_months.dropped`` summed over projects (the workers write both).
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import Redis
+
+from contracts.lag import (
+    PartitionLag,
+    committed_offsets,
+    compute_lag,
+    log_ends,
+    read_applied_received_at,
+)
+from dashboard.settings import Settings
+from dashboard.trend import Sample, lag_alert, lag_growth_seconds, rates
+
+logger = logging.getLogger(__name__)
+
+_OVER_LIMIT_SQL = (
+    "SELECT coalesce(sum(dropped), 0) FROM usage_months"
+    " WHERE month = date_trunc('month', now() AT TIME ZONE 'UTC')::date"
+)
+RATE_WINDOW_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaReading:
+    ends: dict[int, int]
+    committed: dict[int, int]
+    dead_lettered: int
+
+
+async def read_kafka(settings: Settings) -> KafkaReading:
+    bootstrap = settings.kafka_bootstrap
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        await consumer.start()
+        await admin.start()
+        ends = await log_ends(consumer, settings.events_topic)
+        committed = await committed_offsets(
+            admin, settings.worker_group, settings.events_topic, sorted(ends)
+        )
+        dead = await log_ends(consumer, settings.dead_letter_topic)
+    finally:
+        # Closing a client that never started may fail too; the first error is the story.
+        with contextlib.suppress(Exception):
+            await admin.close()
+        with contextlib.suppress(Exception):
+            await consumer.stop()
+    return KafkaReading(ends, committed, sum(dead.values()))
+
+
+def _failure(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def partition_body(row: PartitionLag) -> dict[str, Any]:
+    fresh = row.freshness_seconds
+    return {
+        "partition": row.partition,
+        "logEnd": row.log_end,
+        "committed": row.committed,
+        "lag": row.lag,
+        "freshnessSeconds": None if fresh is None else round(fresh, 1),
+    }
+
+
+class OpsView:
+    """One per app: the sample history and the last answer, shared by every viewer."""
+
+    def __init__(self, settings: Settings, pool: AsyncConnectionPool, redis: Redis) -> None:
+        self._settings = settings
+        self._pool = pool
+        self._redis = redis
+        self._history: deque[Sample] = deque()
+        self._lock = asyncio.Lock()
+        self._last: dict[str, Any] | None = None
+        self._last_at = 0.0
+
+    async def snapshot(self) -> dict[str, Any]:
+        async with self._lock:
+            now = time.monotonic()
+            if self._last is None or now - self._last_at >= self._settings.sample_min_seconds:
+                self._last = await self._sample(now)
+                self._last_at = now
+            return self._last
+
+    async def _sample(self, at: float) -> dict[str, Any]:
+        s = self._settings
+        timeout = s.probe_timeout_seconds
+        kafka_task = asyncio.wait_for(read_kafka(s), timeout)
+        pg_task = asyncio.wait_for(self._read_postgres(), timeout)
+        redis_task = asyncio.wait_for(self._redis.ping(), timeout)
+        kafka, pg, redis = await asyncio.gather(
+            kafka_task, pg_task, redis_task, return_exceptions=True
+        )
+        now = datetime.now(UTC)
+        received: dict[int, datetime] = {}
+        over_limit: int | None = None
+        if not isinstance(pg, BaseException):
+            received, over_limit = pg
+        rows: list[PartitionLag] = []
+        dead_lettered: int | None = None
+        if not isinstance(kafka, BaseException):
+            rows = compute_lag(s.events_topic, kafka.ends, kafka.committed, received, now)
+            dead_lettered = kafka.dead_lettered
+            self._remember(at, rows)
+        history = list(self._history)
+        rate = rates(history, RATE_WINDOW_SECONDS)
+        max_gap = max(5.0, 3 * s.sample_min_seconds)
+        known = [r for r in rows if r.lag is not None]
+        fresh = [r.freshness_seconds for r in rows if r.freshness_seconds is not None]
+        return {
+            "sampledAt": now.isoformat(),
+            "group": s.worker_group,
+            "topic": s.events_topic,
+            "partitions": [partition_body(r) for r in rows],
+            "totals": {
+                "logEnd": sum(r.log_end for r in rows),
+                "committed": sum(r.committed or 0 for r in rows),
+                "lag": sum(r.lag or 0 for r in known) if known else None,
+            },
+            "freshnessSeconds": round(max(fresh), 1) if fresh else None,
+            "rates": {"inPerSecond": rate.in_per_second, "outPerSecond": rate.out_per_second},
+            "deadLettered": dead_lettered,
+            "overLimitThisMonth": over_limit,
+            "lagGrowth": {
+                "seconds": round(lag_growth_seconds(history, max_gap), 1),
+                "alert": lag_alert(history, s.lag_growth_alert_seconds, max_gap),
+                "thresholdSeconds": s.lag_growth_alert_seconds,
+            },
+            "services": {
+                "kafka": _state(kafka),
+                "postgres": _state(pg),
+                "redis": _state(redis),
+            },
+        }
+
+    def _remember(self, at: float, rows: list[PartitionLag]) -> None:
+        sample = Sample(
+            at=at,
+            log_end=sum(r.log_end for r in rows),
+            committed=sum(r.committed or 0 for r in rows),
+            lag=sum(r.lag or 0 for r in rows),
+        )
+        self._history.append(sample)
+        while self._history and at - self._history[0].at > self._settings.history_seconds:
+            self._history.popleft()
+
+    async def _read_postgres(self) -> tuple[dict[int, datetime], int]:
+        s = self._settings
+        async with self._pool.connection() as conn:
+            received = await read_applied_received_at(conn, s.worker_group, s.events_topic)
+            cursor = await conn.execute(_OVER_LIMIT_SQL)
+            row = await cursor.fetchone()
+        return received, int(row[0]) if row else 0
+
+
+def _state(result: object) -> dict[str, Any]:
+    if isinstance(result, BaseException):
+        if not isinstance(result, Exception):
+            raise result
+        logger.warning("ops probe failed: %s", _failure(result))
+        return {"up": False, "error": _failure(result)}
+    return {"up": True, "error": None}

@@ -1,0 +1,43 @@
+"""The dashboard's settings, read from the environment in one place."""
+
+from dataclasses import dataclass
+
+from environs import Env
+
+from contracts.topics import Topic
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    kafka_bootstrap: str
+    redis_prefix: str = "ra:"
+    # Whose lag the ops view shows: the stream workers' group and the topics it reads.
+    worker_group: str = "stream-workers"
+    events_topic: str = Topic.EVENTS.value
+    dead_letter_topic: str = Topic.DEAD_LETTER.value
+    # A new sample of Kafka's offsets at most this often, however many viewers poll.
+    sample_min_seconds: float = 1.0
+    # Samples kept in memory for rates and the "lag keeps growing" banner.
+    history_seconds: float = 120.0
+    # The banner shows when lag has risen, without ever falling, for longer than this.
+    lag_growth_alert_seconds: float = 10.0
+    probe_timeout_seconds: float = 5.0
+
+
+def load_settings(env: Env | None = None) -> Settings:
+    env = env or Env()
+    env.read_env(".local/services.env", recurse=False)
+    return Settings(
+        database_url=env.str("RA_DATABASE_URL"),
+        redis_url=env.str("RA_REDIS_URL"),
+        kafka_bootstrap=env.str("RA_KAFKA_BOOTSTRAP"),
+        redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
+        worker_group=env.str("RA_WORKER_GROUP", "stream-workers"),
+        events_topic=env.str("RA_EVENTS_TOPIC", Topic.EVENTS.value),
+        dead_letter_topic=env.str("RA_WORKER_DEAD_LETTER_TOPIC", Topic.DEAD_LETTER.value),
+        sample_min_seconds=env.float("RA_OPS_SAMPLE_MIN_SECONDS", 1.0),
+        history_seconds=env.float("RA_OPS_HISTORY_SECONDS", 120.0),
+        lag_growth_alert_seconds=env.float("RA_OPS_LAG_GROWTH_ALERT_SECONDS", 10.0),
+    )

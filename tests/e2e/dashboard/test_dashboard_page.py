@@ -1,0 +1,136 @@
+"""The dashboard in headless Chromium: log in, open the demo project, read the charts and
+check them against POST /api/query; a saved dashboard; the ops view."""
+
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+from playwright.async_api import Page, Response
+
+from tests.e2e.dashboard.conftest import Stack
+
+pytestmark = pytest.mark.e2e
+
+
+def is_query(kind: str) -> Any:
+    def match(response: Response) -> bool:
+        if not response.url.endswith("/api/query") or response.request.method != "POST":
+            return False
+        return bool(json.loads(response.request.post_data or "{}").get("type") == kind)
+
+    return match
+
+
+async def log_in(page: Page, stack: Stack) -> None:
+    await page.goto(f"{stack.url}/dashboard/")
+    await page.get_by_label("Email").fill(stack.email)
+    await page.get_by_label("Password").fill(stack.password)
+    await page.get_by_role("button", name="Log in").click()
+    await page.get_by_label("Project").wait_for()
+
+
+async def table_rows(page: Page) -> list[tuple[str, int]]:
+    rows = await page.eval_on_selector_all(
+        ".card-timeseries table.data tbody tr",
+        "rows => rows.map(r => [r.querySelector('time').getAttribute('datetime'),"
+        " r.querySelector('td').textContent])",
+    )
+    return [(t, int(v.replace(",", ""))) for t, v in rows]
+
+
+async def ask(stack: Stack, page: Page, body: dict[str, Any]) -> dict[str, Any]:
+    """The same query, asked by the test itself with the browser's session cookie."""
+    cookies = {c["name"]: c["value"] for c in await page.context.cookies()}
+    async with (
+        aiohttp.ClientSession(cookies=cookies) as http,
+        http.post(f"{stack.url}/api/query", json=body) as response,
+    ):
+        assert response.status == 200, await response.text()
+        answer: dict[str, Any] = await response.json()
+        return answer
+
+
+async def test_timeseries_interval_and_funnel_match_the_query_api(page: Page, stack: Stack) -> None:
+    await log_in(page, stack)
+    assert await page.get_by_label("Project").input_value() == stack.slug
+    card = page.locator(".card-timeseries")
+
+    # Last 24 hours by hour: every hour bucket, values as the query API answers.
+    async with page.expect_response(is_query("timeseries")) as seen:
+        await page.get_by_label("Date range").select_option("24h")
+    async with page.expect_response(is_query("timeseries")) as seen:
+        await page.get_by_label("Interval").select_option("hour")
+    answer = await (await seen.value).json()
+    assert answer["interval"] == "hour" and len(answer["data"]) in (24, 25)
+    await card.get_by_text(f"Data table ({len(answer['data'])} points)").wait_for()
+    shown = await table_rows(page)
+    assert shown == [(p["t"], p["value"]) for p in answer["data"]]
+    assert sum(v for _, v in shown) == stack.pageviews
+    request = json.loads((await seen.value).request.post_data or "{}")
+    assert (await ask(stack, page, request))["data"] == answer["data"]
+    await card.locator("canvas").first.wait_for()  # uPlot drew it
+    assert await card.locator(".badge").text_content() == "up to date"
+
+    # By day: fewer, bigger buckets; still what the query API says.
+    async with page.expect_response(is_query("timeseries")) as seen:
+        await page.get_by_label("Interval").select_option("day")
+    answer = await (await seen.value).json()
+    assert answer["interval"] == "day" and len(answer["data"]) in (1, 2)
+    await card.get_by_text(f"Data table ({len(answer['data'])} points)").wait_for()
+    assert await table_rows(page) == [(p["t"], p["value"]) for p in answer["data"]]
+    assert sum(v for _, v in await table_rows(page)) == stack.pageviews
+
+    # The metric tile and the breakdown with "other".
+    metric = page.locator(".card-metric .metric-value")
+    assert await metric.get_attribute("data-value") == str(stack.pageviews)
+    await page.get_by_label("Top", exact=True).fill("2")
+    async with page.expect_response(is_query("breakdown")) as seen:
+        await page.get_by_role("button", name="Run").click()
+    breakdown = await (await seen.value).json()
+    rows = page.locator(".card-breakdown tbody tr")
+    await rows.nth(2).wait_for()
+    assert await rows.count() == 3 and breakdown["other"] > 0
+    assert await rows.nth(2).locator("th").text_content() == "other"
+
+    # The funnel: users per step and conversion rates.
+    users = page.locator(".card-funnel .funnel-users")
+    await users.nth(2).wait_for()
+    assert [int(await u.get_attribute("data-users") or -1) for u in await users.all()] == list(
+        stack.funnel
+    )
+    rates = await page.locator(".card-funnel .funnel-rates").all_text_contents()
+    assert rates[1].startswith("50% of first step") and "50% of previous" in rates[2]
+
+
+async def test_a_saved_dashboard_renders_as_a_grid(page: Page, stack: Stack) -> None:
+    await log_in(page, stack)
+    await page.get_by_label("View", exact=True).select_option("Growth")
+    grid = page.locator("#saved-grid .card")
+    await page.locator("#saved-grid .card-metric .metric-value").wait_for()
+    assert await grid.count() == 3
+    assert await page.locator("#saved-grid h3").all_text_contents() == [
+        "Views per hour",
+        "Sign-ups",
+        "Top pages",
+    ]
+    assert await page.locator("#saved-grid .card-metric .metric-value").text_content() == "6"
+    # Reachable by keyboard: the view picker, then the controls, in document order.
+    await page.get_by_label("View", exact=True).focus()
+    await page.keyboard.press("Shift+Tab")
+    assert await page.evaluate("document.activeElement.id") == "project"
+
+
+async def test_the_ops_view_shows_lag_per_partition(page: Page, stack: Stack) -> None:
+    await log_in(page, stack)
+    await page.get_by_role("link", name="Ops").click()
+    await page.locator("#partitions tbody tr").nth(11).wait_for()
+    for name in ("kafka", "postgres", "redis"):
+        assert await page.locator(f"[data-service={name}]").text_content() == "up"
+    first = page.locator("#partitions tbody tr[data-partition='0'] td")
+    assert await first.all_text_contents() == ["2", "1", "1", await first.nth(3).text_content()]
+    assert await page.locator("[data-figure=lag]").text_content() == str(
+        sum(stack.produced.values()) - sum(stack.committed.values())
+    )
+    assert await page.locator("[data-figure=dead]").text_content() == "0"
+    assert await page.locator("#lag-banner").is_hidden()
