@@ -33,7 +33,12 @@ stop:
 	scripts/services.sh stop
 
 # Idempotent: running servers and apps are reused, migrations apply only what is new,
-# and the demo project keeps its keys while .local/demo.env still matches them.
+# the demo project keeps its keys while .local/demo.env still matches them, and the demo
+# load is sent once a day (its insertIds repeat within a day, so a re-run adds nothing).
 run: install services migrate
 	PYTHON=$(PYTHON) scripts/apps.sh start
 	$(WITH_ENV) $(PYTHON) scripts/demo_project.py
+	$(PYTHON) scripts/load_demo.py
+	@set -a && . .local/demo.env && set +a && \
+	  echo && echo "Dashboard: $$RA_APP_URL/dashboard/   (ops view: $$RA_APP_URL/dashboard/ops)" && \
+	  echo "Log in as $$RA_DEMO_EMAIL, password $$RA_DEMO_PASSWORD"

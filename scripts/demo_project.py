@@ -1,7 +1,9 @@
 """Creates (or finds) the demo project and writes its keys to .local/demo.env.
 
 Keys are stored hashed, so a demo project whose keys are no longer in .local/demo.env gets
-a fresh public/secret pair.
+a fresh public/secret pair. Also a demo user (a member, with a known password, to log in
+to the dashboard) and, when the project has no config yet, a first config that names a
+saved dashboard.
 """
 
 import asyncio
@@ -10,11 +12,65 @@ from pathlib import Path
 
 import psycopg
 
+from contracts.config import load_config
 from contracts.keys import hash_key
+from control_plane.accounts import create_user, find_login
+from control_plane.deploys import config_version, deploy_config
+from control_plane.passwords import Passwords
 from control_plane.projects import create_project, rotate_keys
+from control_plane.settings import load_settings
 
 DEMO_ENV = Path(".local/demo.env")
 SLUG = "demo"
+DEMO_EMAIL = "demo@realanalytics.test"
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - the local demo's login, printed by make run
+DEMO_CONFIG = {
+    "breakdownKeys": ["plan"],
+    "dashboards": [
+        {
+            "name": "Overview",
+            "charts": [
+                {
+                    "title": "Page views per hour",
+                    "range": "24h",
+                    "query": {"type": "timeseries", "event": "$pageview", "interval": "hour"},
+                },
+                {
+                    "title": "Visitors",
+                    "range": "7d",
+                    "query": {"type": "metric", "event": "$pageview", "metric": "unique_users"},
+                },
+                {
+                    "title": "Sign-ups",
+                    "range": "7d",
+                    "query": {"type": "metric", "event": "signup"},
+                },
+                {
+                    "title": "Top pages",
+                    "range": "7d",
+                    "query": {"type": "breakdown", "event": "$pageview", "breakdown": "$pathname"},
+                },
+                {
+                    "title": "Purchases by plan",
+                    "range": "30d",
+                    "query": {"type": "breakdown", "event": "purchase", "breakdown": "plan"},
+                },
+                {
+                    "title": "Visit to purchase",
+                    "range": "7d",
+                    "query": {
+                        "type": "funnel",
+                        "steps": [
+                            {"event": "$pageview"},
+                            {"event": "signup"},
+                            {"event": "purchase"},
+                        ],
+                    },
+                },
+            ],
+        }
+    ],
+}
 
 
 def read_env(path: Path) -> dict[str, str]:
@@ -35,6 +91,7 @@ async def ensure_demo(database_url: str) -> dict[str, str]:
                 (hash_key(known["RA_PK"]),),
             )
             if await cursor.fetchone() is not None:
+                await ensure_demo_user(conn, str(row[0]))
                 return known
         if row is not None:
             project_id = str(row[0])
@@ -42,6 +99,7 @@ async def ensure_demo(database_url: str) -> dict[str, str]:
         else:
             project = await create_project(conn, SLUG, "Demo project", "pro")
             project_id, public_key, secret_key = project.id, project.public_key, project.secret_key
+        await ensure_demo_user(conn, project_id)
     return {
         "RA_PROJECT_ID": project_id,
         "RA_PROJECT_SLUG": SLUG,
@@ -50,10 +108,30 @@ async def ensure_demo(database_url: str) -> dict[str, str]:
     }
 
 
+async def ensure_demo_user(conn: psycopg.AsyncConnection, project_id: str) -> None:
+    """The demo login, a member of the demo project; its password is not reset if the user
+    exists. The project's first config names a saved dashboard."""
+    found = await find_login(conn, DEMO_EMAIL)
+    if found is None:
+        password_hash = await Passwords(load_settings()).hash(DEMO_PASSWORD)
+        user_id = (await create_user(conn, DEMO_EMAIL, password_hash)).id
+    else:
+        user_id = found[0].id
+    await conn.execute(
+        "INSERT INTO project_members (project_id, user_id, role) VALUES (%s, %s, 'owner')"
+        " ON CONFLICT (project_id, user_id) DO NOTHING",
+        (project_id, user_id),
+    )
+    if await config_version(conn, project_id) is None:
+        await deploy_config(conn, project_id, load_config(DEMO_CONFIG), user_id)
+
+
 def main() -> None:
     values = asyncio.run(ensure_demo(os.environ["RA_DATABASE_URL"]))
     values["RA_INGEST_URL"] = os.environ.get("RA_INGEST_URL", "http://127.0.0.1:8080")
     values["RA_APP_URL"] = os.environ.get("RA_APP_URL", "http://127.0.0.1:8081")
+    values["RA_DEMO_EMAIL"] = DEMO_EMAIL
+    values["RA_DEMO_PASSWORD"] = DEMO_PASSWORD
     DEMO_ENV.parent.mkdir(exist_ok=True)
     DEMO_ENV.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     DEMO_ENV.chmod(0o600)
