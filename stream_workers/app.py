@@ -102,6 +102,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         web_bind=settings.host,
         web_port=settings.port,
         web_tables_enabled=False,
+        stream_buffer_maxsize=settings.stream_buffer_maxsize,
         web_in_thread=False,
         datadir=settings.data_dir,
     )

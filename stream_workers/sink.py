@@ -10,7 +10,6 @@ offset, so a replay or a late writer never moves a count backwards.
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,9 +18,9 @@ from psycopg import AsyncConnection, errors
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from contracts.events import RecordError, decode_record
+from contracts.events import RecordError
 from contracts.usage import SET_IF_NEWER_SCRIPT, USAGE_TTL_SECONDS, usage_key
-from stream_workers import store
+from stream_workers import projections, store
 from stream_workers.decisions import (
     Positioned,
     apply_limits,
@@ -30,6 +29,7 @@ from stream_workers.decisions import (
     select_new,
     unapplied,
 )
+from stream_workers.decoding import decode
 from stream_workers.metrics import Metrics
 from stream_workers.partitions import Partitioner, partition_months
 
@@ -63,13 +63,9 @@ def decode_all(batch: Sequence[RawRecord]) -> tuple[list[Positioned], list[tuple
     bad: list[tuple[RawRecord, str]] = []
     for raw in batch:
         try:
-            record = decode_record(raw.value)
-            uuid.UUID(record.project_id)
+            record = decode(raw.value)
         except RecordError as exc:
             bad.append((raw, str(exc)))
-            continue
-        except ValueError:
-            bad.append((raw, "projectId is not a UUID"))
             continue
         good.append(Positioned(raw.partition, raw.offset, record))
     return good, bad
@@ -106,7 +102,7 @@ class Sink:
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
-        await self._conn.execute(store.CREATE_STAGING)
+        await self._conn.execute(projections.CREATE_STAGING)
 
     async def apply(self, batch: Sequence[RawRecord]) -> BatchResult:
         async with self._lock:
@@ -163,7 +159,7 @@ class Sink:
             outcome = apply_limits(kept, usage, limits)
             if outcome.accepted:
                 keys = {p: self._keys_for(p) for p in {i.record.project_id for i in kept}}
-                await store.write_events(conn, outcome.accepted, keys)
+                await projections.write_events(conn, outcome.accepted, keys)
             usage_rows = await store.save_usage(conn, outcome) if outcome.parts else []
             await store.save_offsets(
                 conn, self._consumer, self._topic, self._positions(batch, fresh, stored)

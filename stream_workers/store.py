@@ -1,4 +1,5 @@
-"""The SQL of one batch transaction: row locks, staged copy and set-based upserts.
+"""The SQL of one batch transaction: row locks, offsets, dedup and usage (the projection
+writes are in stream_workers.projections).
 
 Every function runs inside the caller's transaction. Locks are always taken in the same
 order (offsets by partition, then usage rows, then dedup keys, each sorted) so two
@@ -9,61 +10,9 @@ Property keys and values are bound parameters or copied data, never SQL text.
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 
-import orjson
 from psycopg import AsyncConnection
 
-from stream_workers.decisions import DedupKey, LimitOutcome, MonthKey, Positioned
-from stream_workers.rollups import GRANULARITIES, MAX_VALUE_CHARS
-
-# Session-lifetime staging table: rows vanish at commit, the table stays for the next batch.
-CREATE_STAGING = """
-CREATE TEMP TABLE IF NOT EXISTS batch_events (
-    id uuid, project_id uuid, event text, ts timestamptz, received_at timestamptz,
-    distinct_id text, session_id text, properties jsonb, insert_id text, context jsonb
-) ON COMMIT DELETE ROWS
-"""
-
-_COLUMNS = (
-    "id, project_id, event, ts, received_at, distinct_id, session_id, properties,"
-    " insert_id, context"
-)
-
-_INSERT_RAW = f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM batch_events"  # noqa: S608 - constant column list
-
-# date_bin from the Unix epoch: the same buckets as stream_workers.rollups.bucket_start.
-_ROLLUPS = """
-INSERT INTO rollups AS r (project_id, event, granularity, bucket, events, users, sessions)
-SELECT b.project_id, b.event, g.name, date_bin(g.width, b.ts, '1970-01-01 00:00:00+00'),
-       count(*),
-       public.hll_add_agg(public.hll_hash_text(b.distinct_id), 17, 5),
-       public.hll_add_agg(public.hll_hash_text(b.session_id), 17, 5)
-FROM batch_events b CROSS JOIN unnest(%(names)s::text[], %(widths)s::interval[]) g(name, width)
-GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-ON CONFLICT (project_id, event, granularity, bucket) DO UPDATE SET
-    events = r.events + EXCLUDED.events,
-    users = public.hll_union(r.users, EXCLUDED.users),
-    sessions = public.hll_union(r.sessions, EXCLUDED.sessions)
-"""
-
-# ->> renders the value as text (strings bare, other JSON as JSON, null/absent as NULL).
-_BREAKDOWNS = """
-INSERT INTO breakdown_rollups AS r
-    (project_id, event, key, granularity, bucket, value, events, users, sessions)
-SELECT b.project_id, b.event, k.key, g.name,
-       date_bin(g.width, b.ts, '1970-01-01 00:00:00+00'),
-       left(b.properties ->> k.key, %(max_chars)s), count(*),
-       public.hll_add_agg(public.hll_hash_text(b.distinct_id), 17, 5),
-       public.hll_add_agg(public.hll_hash_text(b.session_id), 17, 5)
-FROM batch_events b
-JOIN unnest(%(key_projects)s::uuid[], %(keys)s::text[]) k(project_id, key)
-    ON k.project_id = b.project_id
-CROSS JOIN unnest(%(names)s::text[], %(widths)s::interval[]) g(name, width)
-GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-ON CONFLICT ON CONSTRAINT breakdown_rollups_key DO UPDATE SET
-    events = r.events + EXCLUDED.events,
-    users = public.hll_union(r.users, EXCLUDED.users),
-    sessions = public.hll_union(r.sessions, EXCLUDED.sessions)
-"""
+from stream_workers.decisions import DedupKey, LimitOutcome, MonthKey
 
 
 async def lock_offsets(
@@ -169,47 +118,6 @@ async def save_dedup(conn: AsyncConnection, changed: Mapping[DedupKey, datetime]
         " WHERE d.project_id = u.p AND d.insert_id = u.i",
         ([k[0] for k in ordered], [k[1] for k in ordered], [changed[k] for k in ordered]),
     )
-
-
-async def write_events(
-    conn: AsyncConnection, items: Sequence[Positioned], keys: Mapping[str, Sequence[str]]
-) -> None:
-    """Stage the accepted records, then raw rows, rollups and breakdowns set-based."""
-    async with conn.cursor() as cursor:
-        async with cursor.copy(f"COPY batch_events ({_COLUMNS}) FROM STDIN") as copy:
-            for item in items:
-                r = item.record
-                await copy.write_row(
-                    (
-                        r.id,
-                        r.project_id,
-                        r.event,
-                        r.timestamp,
-                        r.received_at,
-                        r.distinct_id,
-                        r.session_id,
-                        orjson.dumps(r.properties).decode(),
-                        r.insert_id,
-                        orjson.dumps(r.context).decode(),
-                    )
-                )
-        await cursor.execute(_INSERT_RAW)
-        grains = {
-            "names": list(GRANULARITIES),
-            "widths": list(GRANULARITIES.values()),
-        }
-        await cursor.execute(_ROLLUPS, grains)
-        pairs = [(p, k) for p, ks in sorted(keys.items()) for k in ks]
-        if pairs:
-            await cursor.execute(
-                _BREAKDOWNS,
-                {
-                    **grains,
-                    "max_chars": MAX_VALUE_CHARS,
-                    "key_projects": [p for p, _ in pairs],
-                    "keys": [k for _, k in pairs],
-                },
-            )
 
 
 async def save_usage(

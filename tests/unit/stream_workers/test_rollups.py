@@ -1,3 +1,4 @@
+import itertools
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -108,3 +109,14 @@ def test_value_text(value: object, text: str | None) -> None:
 
 def test_value_text_is_cut() -> None:
     assert len(value_text("x" * 2000) or "") == 500
+
+
+def test_granularities_nest_as_the_rollup_sql_assumes() -> None:
+    # stream_workers.projections computes all four levels with one GROUP BY ROLLUP:
+    # finest first, each width a whole multiple of the previous, all epoch-aligned.
+    from stream_workers.projections import LEVEL_GROUPING, level_parameters
+
+    widths = list(GRANULARITIES.values())
+    assert len(widths) == len(LEVEL_GROUPING)
+    assert all(b % a == timedelta(0) and b > a for a, b in itertools.pairwise(widths))
+    assert level_parameters()["g0"] == "minute"

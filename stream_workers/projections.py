@@ -1,0 +1,138 @@
+"""The projection writes of one batch: staged COPY, raw rows, rollups and breakdowns.
+
+Rollups and breakdowns are one ``GROUP BY ... ROLLUP(day, hour, 15min, minute)`` each: the
+four granularities nest (all epoch-aligned, each width divides the next), so one sort of
+the batch yields every level in one pass, and each row's HLL hashes are computed once. The
+previous form cross-joined every row with the four granularities and sorted four times as
+many rows (profiled: most of a batch's time; see the README's Stream workers section).
+Rows are upserted in key order, so concurrent workers lock them in one order.
+"""
+
+from collections.abc import Mapping, Sequence
+
+import orjson
+from psycopg import AsyncConnection
+
+from stream_workers.decisions import Positioned
+from stream_workers.rollups import GRANULARITIES, MAX_VALUE_CHARS
+
+# Session-lifetime staging table: rows vanish at commit, the table stays for the next batch.
+CREATE_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS batch_events (
+    id uuid, project_id uuid, event text, ts timestamptz, received_at timestamptz,
+    distinct_id text, session_id text, properties jsonb, insert_id text, context jsonb
+) ON COMMIT DELETE ROWS
+"""
+
+COLUMNS = (
+    "id, project_id, event, ts, received_at, distinct_id, session_id, properties,"
+    " insert_id, context"
+)
+
+_INSERT_RAW = f"INSERT INTO events ({COLUMNS}) SELECT {COLUMNS} FROM batch_events"  # noqa: S608 - constant column list
+
+# Finest first, as GRANULARITIES lists them; GROUPING(d, h, q, m) of each level's rows.
+LEVEL_GROUPING = (0, 1, 3, 7)
+
+# date_bin from the Unix epoch: the same buckets as contracts.buckets.bucket_start.
+_BINS = """
+    date_bin(%(w3)s::interval, b.ts, '1970-01-01 00:00:00+00') AS d,
+    date_bin(%(w2)s::interval, b.ts, '1970-01-01 00:00:00+00') AS h,
+    date_bin(%(w1)s::interval, b.ts, '1970-01-01 00:00:00+00') AS q,
+    date_bin(%(w0)s::interval, b.ts, '1970-01-01 00:00:00+00') AS m,
+    public.hll_hash_text(b.distinct_id) AS uh, public.hll_hash_text(b.session_id) AS sh"""
+
+_LEVELS = """
+    count(*) AS n, public.hll_add_agg(uh, 17, 5) AS u, public.hll_add_agg(sh, 17, 5) AS s,
+    GROUPING(d, h, q, m) AS lvl"""
+
+_GRANULARITY = "CASE lvl WHEN 0 THEN %(g0)s WHEN 1 THEN %(g1)s WHEN 3 THEN %(g2)s ELSE %(g3)s END"
+_BUCKET = "CASE lvl WHEN 0 THEN m WHEN 1 THEN q WHEN 3 THEN h ELSE d END"
+
+_MERGE = """
+    events = r.events + EXCLUDED.events,
+    users = public.hll_union(r.users, EXCLUDED.users),
+    sessions = public.hll_union(r.sessions, EXCLUDED.sessions)"""
+
+_ROLLUPS = f"""
+WITH a AS (
+    SELECT project_id, event, d, h, q, m, {_LEVELS}
+    FROM (SELECT b.project_id, b.event, {_BINS} FROM batch_events b) x
+    GROUP BY project_id, event, ROLLUP (d, h, q, m) HAVING GROUPING(d) = 0
+)
+INSERT INTO rollups AS r (project_id, event, granularity, bucket, events, users, sessions)
+SELECT project_id, event, {_GRANULARITY}, {_BUCKET}, n, u, s FROM a ORDER BY 1, 2, 3, 4
+ON CONFLICT (project_id, event, granularity, bucket) DO UPDATE SET {_MERGE}
+"""  # noqa: S608 - constant SQL text, values bound
+
+# ->> renders the value as text (strings bare, other JSON as JSON, null/absent as NULL).
+_BREAKDOWNS = f"""
+WITH a AS (
+    SELECT project_id, event, key, value, d, h, q, m, {_LEVELS}
+    FROM (
+        SELECT b.project_id, b.event, k.key, left(b.properties ->> k.key, %(max_chars)s) AS value,
+               {_BINS}
+        FROM batch_events b
+        JOIN unnest(%(key_projects)s::uuid[], %(keys)s::text[]) k(project_id, key)
+            ON k.project_id = b.project_id
+    ) x
+    GROUP BY project_id, event, key, value, ROLLUP (d, h, q, m) HAVING GROUPING(d) = 0
+)
+INSERT INTO breakdown_rollups AS r
+    (project_id, event, key, granularity, bucket, value, events, users, sessions)
+SELECT project_id, event, key, {_GRANULARITY}, {_BUCKET}, value, n, u, s
+FROM a ORDER BY 1, 2, 3, 4, 5, 6
+ON CONFLICT ON CONSTRAINT breakdown_rollups_key DO UPDATE SET {_MERGE}
+"""  # noqa: S608 - constant SQL text, values bound
+
+
+def level_parameters() -> dict[str, object]:
+    """Names and widths of the four nested granularities, finest first."""
+    names = list(GRANULARITIES)
+    assert len(names) == len(LEVEL_GROUPING), "one ROLLUP level per granularity"
+    params: dict[str, object] = {}
+    for n, name in enumerate(names):
+        params[f"g{n}"] = name
+        params[f"w{n}"] = GRANULARITIES[name]
+    return params
+
+
+async def write_events(
+    conn: AsyncConnection, items: Sequence[Positioned], keys: Mapping[str, Sequence[str]]
+) -> None:
+    """Stage the accepted records, then raw rows, rollups and breakdowns set-based."""
+    async with conn.cursor() as cursor:
+        # The sorts of a large batch stay in memory (the default 4 MB spilled to disk).
+        await cursor.execute("SET LOCAL work_mem = '64MB'")
+        async with cursor.copy(f"COPY batch_events ({COLUMNS}) FROM STDIN") as copy:
+            dumps = orjson.dumps
+            for item in items:
+                r = item.record
+                await copy.write_row(
+                    (
+                        r.id,
+                        r.project_id,
+                        r.event,
+                        r.timestamp,
+                        r.received_at,
+                        r.distinct_id,
+                        r.session_id,
+                        dumps(r.properties).decode(),
+                        r.insert_id,
+                        dumps(r.context).decode(),
+                    )
+                )
+        await cursor.execute(_INSERT_RAW)
+        levels = level_parameters()
+        await cursor.execute(_ROLLUPS, levels)
+        pairs = [(p, k) for p, ks in sorted(keys.items()) for k in ks]
+        if pairs:
+            await cursor.execute(
+                _BREAKDOWNS,
+                {
+                    **levels,
+                    "max_chars": MAX_VALUE_CHARS,
+                    "key_projects": [p for p, _ in pairs],
+                    "keys": [k for _, k in pairs],
+                },
+            )

@@ -1,0 +1,91 @@
+"""The fast decoder accepts and refuses exactly what the contract's schema does."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+
+from contracts.events import EventRecord, RecordError, decode_record, encode_record
+from stream_workers.decoding import decode, fast_record
+
+PROJECT = str(uuid.uuid4())
+
+
+def payload(**changes: Any) -> dict[str, Any]:
+    record = EventRecord(
+        id=str(uuid.uuid4()),
+        project_id=PROJECT,
+        event="$pageview",
+        timestamp=datetime(2026, 2, 1, 12, 30, 15, 123456, tzinfo=UTC),
+        received_at=datetime(2026, 2, 1, 12, 30, 16, tzinfo=UTC),
+        distinct_id="u1",
+        session_id="s1",
+        properties={"$pathname": "/", "n": 3, "nested": {"a": [1, None]}},
+        insert_id="i1",
+        context={"ip": "x"},
+    )
+    body: dict[str, Any] = orjson.loads(encode_record(record))
+    for key, value in changes.items():
+        if value is ...:
+            body.pop(key)
+        else:
+            body[key] = value
+    return body
+
+
+def test_the_gateways_records_take_the_fast_path_and_equal_the_schemas() -> None:
+    for body in (payload(), payload(insertId=None), payload(context=...), payload(insertId=...)):
+        assert fast_record(body) is not None
+        raw = orjson.dumps(body)
+        assert decode(raw) == decode_record(raw)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"id": "not-a-uuid"},
+        {"id": 5},
+        {"event": ""},
+        {"event": "x" * 101},
+        {"event": 7},
+        {"distinctId": ""},
+        {"sessionId": None},
+        {"properties": []},
+        {"properties": {f"k{n}": n for n in range(101)}},
+        {"insertId": "x" * 65},
+        {"insertId": 3},
+        {"context": {"a": 1}},
+        {"context": None},
+        {"timestamp": "2026-02-30T00:00:00.000000Z"},
+        {"timestamp": "yesterday"},
+        {"receivedAt": ...},
+        {"projectId": "acme"},
+        {"projectId": ""},
+    ],
+)
+def test_anything_else_is_refused_as_the_schema_refuses_it(changes: dict[str, Any]) -> None:
+    raw = orjson.dumps(payload(**changes))
+    with pytest.raises(RecordError):
+        decode(raw)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"id": str(uuid.uuid4()).upper()},
+        {"timestamp": "2026-02-01T12:30:15+01:00"},
+        {"receivedAt": "2026-02-01T12:30:15"},
+        {"extra": "ignored"},
+    ],
+)
+def test_other_valid_shapes_fall_back_to_the_schema(changes: dict[str, Any]) -> None:
+    raw = orjson.dumps(payload(**changes))
+    assert decode(raw) == decode_record(raw)
+
+
+def test_not_json_and_not_an_object_are_refused() -> None:
+    for raw in (b"not json", b"[1, 2]"):
+        with pytest.raises(RecordError):
+            decode(raw)
