@@ -1,4 +1,5 @@
-"""``python -m stream_workers [worker|lag]``: run the worker (default), or print its lag."""
+"""``python -m stream_workers [worker|lag|replay]``: run the worker (default), print its lag,
+or rebuild every projection from the log into a schema of its own."""
 
 import argparse
 import asyncio
@@ -29,11 +30,39 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("worker", help="consume the events topic into every projection")
     lag = commands.add_parser("lag", help="lag and freshness per partition of the group")
     lag.add_argument("--json", action="store_true", help="one JSON object per partition")
+    again = commands.add_parser("replay", help="rebuild every projection from the log")
+    again.add_argument(
+        "--from",
+        dest="since",
+        type=parse_since,
+        help="replay only records received at or after this ISO date/time (UTC if no zone)",
+    )
+    again.add_argument("--schema", help="schema to build into (default replay_<UTC time>)")
+    again.add_argument("--batch", type=int, default=20000, help="records per transaction")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.command == "lag":
         return print_lag(as_json=args.json)
+    if args.command == "replay":
+        return run_replay(args.since, args.schema, args.batch)
     run_worker()
+    return 0
+
+
+def parse_since(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def run_replay(since: datetime | None, schema: str | None, batch: int) -> int:
+    from stream_workers.replay import ProgressBar, replay
+
+    name = schema or f"replay_{datetime.now(UTC):%Y%m%d%H%M%S}"
+    result = asyncio.run(replay(load_settings(), name, since, batch, ProgressBar()))
+    print(
+        f"replayed {result.records:,} records ({result.applied:,} applied) into schema"
+        f" {result.schema} in {result.seconds:.1f}s"
+    )
     return 0
 
 
