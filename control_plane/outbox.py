@@ -88,12 +88,14 @@ class OutboxRelay:
                 if self._stopping:
                     return
                 await self._pause()
+            logger.info("outbox relay: active for topic %s", self._topic)
             producer = AIOKafkaProducer(
                 bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
             )
             try:
                 await producer.start()
                 await self._recover(conn)
+                logger.info("outbox relay: publishing")
                 while not self._stopping:
                     await self.publish_pending(conn, producer)
                     await self._pause()

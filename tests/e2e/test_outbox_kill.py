@@ -114,9 +114,10 @@ async def test_sigkill_between_publish_and_mark(
         await holder.execute("SELECT id FROM control_outbox FOR UPDATE")
 
         first = await asyncio.to_thread(start_app)
-        marking = await blocked_backend(holder)  # published, now waiting to mark
-        records = await read_topic(services.kafka_bootstrap, kafka_topic, expected=1)
+        # A loaded machine may take a while to start the relay: wait for the record first.
+        records = await read_topic(services.kafka_bootstrap, kafka_topic, expected=1, timeout=60)
         assert [r["version"] for r in records] == [1]
+        marking = await blocked_backend(holder)  # published, now waiting to mark
         first.send_signal(signal.SIGKILL)
         assert await asyncio.to_thread(first.wait, 10) == -signal.SIGKILL
         # The UPDATE already sent would still run once the lock goes (PostgreSQL notices a
