@@ -1,0 +1,297 @@
+"""Latency of the query API over a bulk-loaded project, against the real PostgreSQL/Redis.
+
+Run from the repository root with ``scripts/services.sh start`` up::
+
+    python -m benchmarks.query_api [--events 10000000] [--users 200000] [--days 90]
+                                   [--runs 200] [--keep]
+
+It creates a schema ``bench_query_api`` (migrated), one project with a member and a
+session, and bulk-loads with ``generate_series`` the tables the stream workers write:
+raw ``events`` (monthly partitions, as the workers create them), ``rollups`` at every
+granularity and ``breakdown_rollups`` of ``$pathname`` at hour and day granularity (the
+finer ones are not needed by the queries measured; the load says so). Then, through HTTP
+(the query API's app in this process, with the session cookie, auth and freshness
+included) it measures p50/p99 of: a 30-day hourly timeseries (target p99 < 25 ms), a
+30-day breakdown top-10, unique users over 30 days; the same timeseries forced through the
+raw store (direct call, and the ratio raw ÷ rollup, target >= 100x); and a 3-step funnel
+over a range holding about 1M events (target < 1 s). ``--keep`` leaves the schema for a
+rerun (``--reuse`` then skips loading).
+"""
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import redis
+from aiohttp.test_utils import TestClient, TestServer
+from psycopg import sql
+
+from contracts.sessions import Session, encode_session, new_token, session_key
+from migrations.runner import apply_migrations
+from query_api import answers
+from query_api.app import create_standalone_app
+from query_api.parsing import parse_query
+from query_api.settings import DEFAULT_MAX_RANGE_SECONDS, load_settings
+
+SCHEMA = "bench_query_api"
+PREFIX = "bench:query_api:"
+START = datetime(2026, 1, 1, tzinfo=UTC)
+CHUNK = 1_000_000
+PATHS = [f"/page/{n}" for n in range(30)]
+
+_RAW = """
+INSERT INTO events (id, project_id, event, ts, received_at, distinct_id, session_id, properties)
+SELECT gen_random_uuid(), %(project)s,
+       (ARRAY['$pageview','$pageview','$pageview','signup','purchase'])[1 + (g %% 5)],
+       -- in arrival order, as the workers append them, with a few minutes of client jitter
+       %(start)s::timestamptz + %(span)s::interval * ((g - 1)::float8 / %(events)s)
+           + random() * interval '5 minutes', now(),
+       'u' || u, 'u' || u || '-' || (g %% 7),
+       jsonb_build_object('$pathname', (%(paths)s::text[])[1 + (hashint8(g) & 1023) %% 30],
+                          '$browser', (ARRAY['Chrome','Firefox','Safari'])[1 + (g %% 3)])
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) g,
+     LATERAL (SELECT (hashint8(g) & 2147483647) %% %(users)s AS u) x
+"""
+
+_ROLLUP = """
+INSERT INTO rollups (project_id, event, granularity, bucket, events, users, sessions)
+SELECT project_id, event, %(name)s, date_bin(%(width)s::interval, ts, '1970-01-01 00:00:00+00'),
+       count(*), public.hll_add_agg(public.hll_hash_text(distinct_id), 17, 5),
+       public.hll_add_agg(public.hll_hash_text(session_id), 17, 5)
+FROM events GROUP BY 1, 2, 3, 4
+"""
+
+_BREAKDOWN = """
+INSERT INTO breakdown_rollups
+    (project_id, event, key, granularity, bucket, value, events, users, sessions)
+SELECT project_id, event, '$pathname', %(name)s,
+       date_bin(%(width)s::interval, ts, '1970-01-01 00:00:00+00'),
+       left(properties ->> '$pathname', 500), count(*),
+       public.hll_add_agg(public.hll_hash_text(distinct_id), 17, 5),
+       public.hll_add_agg(public.hll_hash_text(session_id), 17, 5)
+FROM events GROUP BY 1, 2, 3, 4, 5, 6
+"""
+
+GRAINS = {"minute": "1 minute", "15min": "15 minutes", "hour": "1 hour", "day": "1 day"}
+
+
+def step(label: str, action: Callable[[], Any]) -> Any:
+    started = time.perf_counter()
+    result = action()
+    print(f"  {label}: {time.perf_counter() - started:.1f} s", flush=True)
+    return result
+
+
+def load(url: str, base_url: str, events: int, users: int, days: int) -> None:
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")  # constant name
+        conn.execute(f"CREATE SCHEMA {SCHEMA}")
+    apply_migrations(url)
+    project = str(uuid.uuid4())
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO projects (id, slug, name, plan, monthly_event_limit)"
+            " VALUES (%s, 'bench', 'Bench', 'enterprise', 100000000)",
+            (project,),
+        )
+        month = START
+        while month < START + timedelta(days=days + 31):
+            following = (month + timedelta(days=32)).replace(day=1)
+            conn.execute(
+                sql.SQL("CREATE TABLE {} PARTITION OF events FOR VALUES FROM ({}) TO ({})").format(
+                    sql.Identifier(f"events_{month:%Y_%m}"),
+                    sql.Literal(month),
+                    sql.Literal(following),
+                )
+            )
+            month = following
+        print(f"loading {events:,} events, {users:,} users, {days} days", flush=True)
+        for first in range(1, events + 1, CHUNK):
+            last = min(events, first + CHUNK - 1)
+            params = {
+                "project": project,
+                "start": START,
+                "span": timedelta(days=days),
+                "paths": PATHS,
+                "users": users,
+                "events": events,
+                "first": first,
+                "last": last,
+            }
+            step(f"raw rows {first:,}..{last:,}", lambda p=params: conn.execute(_RAW, p))
+        step("analyze events", lambda: conn.execute("ANALYZE events"))
+        for name, width in GRAINS.items():
+            step(
+                f"rollups {name}",
+                lambda n=name, w=width: conn.execute(_ROLLUP, {"name": n, "width": w}),
+            )
+        for name in ("hour", "day"):
+            step(
+                f"breakdown_rollups $pathname {name}",
+                lambda n=name: conn.execute(_BREAKDOWN, {"name": n, "width": GRAINS[n]}),
+            )
+        step("analyze", lambda: conn.execute("ANALYZE"))
+
+
+def member(url: str, redis_url: str) -> str:
+    user = str(uuid.uuid4())
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DELETE FROM project_members")
+        conn.execute(
+            "INSERT INTO users (id, email, password_hash) VALUES (%s, %s, 'x')",
+            (user, f"{user}@bench.test"),
+        )
+        conn.execute(
+            "INSERT INTO project_members (project_id, user_id, role)"
+            " SELECT id, %s, 'owner' FROM projects WHERE slug = 'bench'",
+            (user,),
+        )
+    cookie = new_token()
+    with redis.Redis.from_url(redis_url) as client:
+        session = Session(user, f"{user}@bench.test", datetime.now(UTC))
+        client.set(session_key(PREFIX, cookie), encode_session(session), ex=3600)
+    return cookie
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return statistics.median(ordered) * 1000, p99 * 1000
+
+
+async def timed(runs: int, call: Callable[[], Awaitable[Any]]) -> list[float]:
+    await call()  # warm-up: plans cached, pages in memory
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def document(kind: str, start: datetime, end: datetime, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "projectId": "bench",
+        **extra,
+        "dateRange": {
+            "start": start.isoformat(),
+            "end": (end - timedelta(milliseconds=1)).isoformat(),
+        },
+    }
+
+
+async def measure(url: str, cookie: str, runs: int, days: int) -> None:
+    base = load_settings()
+    settings = type(base)(database_url=url, redis_url=base.redis_url, redis_prefix=PREFIX)
+    end = START + timedelta(days=days)
+    month = (end - timedelta(days=30), end)
+    series = document("timeseries", *month, event="$pageview", interval="hour")
+    async with TestClient(TestServer(create_standalone_app(settings), host="127.0.0.1")) as client:
+
+        async def ask(body: dict[str, Any]) -> dict[str, Any]:
+            response = await client.post("/api/query", json=body, cookies={"ra_session": cookie})
+            assert response.status == 200, await response.text()
+            return dict(await response.json())
+
+        figures: list[tuple[str, float, float, str]] = []
+        for label, body, target in [
+            ("timeseries 30 days hourly", series, "p99 < 25 ms"),
+            (
+                "breakdown $pathname top 10, 30 days",
+                document("breakdown", *month, event="$pageview", breakdown="$pathname"),
+                "",
+            ),
+            (
+                "unique users over 30 days",
+                document("metric", *month, event="$pageview", metric="unique_users"),
+                "",
+            ),
+        ]:
+            answer = await ask(body)
+            samples = await timed(runs, lambda b=body: ask(b))
+            p50, p99 = percentiles(samples)
+            print(
+                f"{label}: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({answer['meta']['source']}"
+                f" {answer['meta']['rollup']}) {target}",
+                flush=True,
+            )
+            figures.append((label, p50, p99, target))
+    q = parse_query(series, DEFAULT_MAX_RANGE_SECONDS)
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        project = str((await (await conn.execute("SELECT id FROM projects")).fetchone())[0])  # type: ignore[index]
+        rollup = await timed(runs, lambda: answers.timeseries(conn, project, q))  # type: ignore[arg-type]
+        raw = await timed(3, lambda: answers.timeseries(conn, project, q, force_raw=True))  # type: ignore[arg-type]
+        r50, _ = percentiles(rollup)
+        w50, _ = percentiles(raw)
+        print(
+            f"same timeseries, direct: rollup p50 {r50:.2f} ms, raw p50 {w50:.0f} ms,"
+            f" ratio {w50 / r50:.0f}x (target >= 100x)",
+            flush=True,
+        )
+        span_days = days * 1_000_000 / max(1, await _count(conn))
+        f_end = START + timedelta(days=span_days)
+        row = await (
+            await conn.execute(
+                "SELECT count(*) FROM events WHERE ts >= %s AND ts < %s", (START, f_end)
+            )
+        ).fetchone()
+        in_range = int(row[0]) if row else 0
+        funnel = parse_query(
+            document(
+                "funnel",
+                START,
+                f_end,
+                steps=[{"event": "$pageview"}, {"event": "signup"}, {"event": "purchase"}],
+                conversionWindow={"value": 1, "unit": "day"},
+            ),
+            DEFAULT_MAX_RANGE_SECONDS,
+        )
+        from query_api.funnels import funnel as run_funnel
+
+        samples = await timed(3, lambda: run_funnel(conn, project, funnel))  # type: ignore[arg-type]
+        answer = await run_funnel(conn, project, funnel)  # type: ignore[arg-type]
+        print(
+            f"funnel 3 steps over {in_range:,} events ({span_days:.1f} days):"
+            f" median {statistics.median(samples):.2f} s, max {max(samples):.2f} s (target < 1 s);"
+            f" users per step {[s['users'] for s in answer['steps']]}",
+            flush=True,
+        )
+
+
+async def _count(conn: psycopg.AsyncConnection) -> int:
+    row = await (await conn.execute("SELECT count(*) FROM events")).fetchone()
+    return int(row[0]) if row else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--users", type=int, default=200_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--keep", action="store_true", help="leave the schema for --reuse")
+    parser.add_argument("--reuse", action="store_true", help="measure a kept schema")
+    args = parser.parse_args()
+    base = load_settings()
+    separator = "&" if "?" in base.database_url else "?"
+    url = f"{base.database_url}{separator}options=-csearch_path%3D{SCHEMA}"
+    try:
+        if not args.reuse:
+            load(url, base.database_url, args.events, args.users, args.days)
+        cookie = member(url, base.redis_url)
+        asyncio.run(measure(url, cookie, args.runs, args.days))
+    finally:
+        if not args.keep:
+            with psycopg.connect(base.database_url, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+
+
+if __name__ == "__main__":
+    main()
