@@ -35,6 +35,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from benchmarks.ingest_gateway import (
@@ -51,6 +52,8 @@ from benchmarks.ingest_gateway import (
     topic_record_count,
 )
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SDK_DIR = REPO_ROOT / "sdks" / "python"
 WARMUP_SECONDS = 1.0
 PROPERTIES = {
     "$pathname": "/pricing",
@@ -85,6 +88,13 @@ class SdkResult:
     @property
     def cpu_us_per_event(self) -> float:
         return self.cpu_percent / 100 * self.seconds / max(self.sent, 1) * 1e6
+
+
+def use_checkout_sdk() -> None:
+    """Measure this checkout's SDK, whatever copy ``pip install -e`` last pointed at (as
+    the tests do); spawned children inherit ``sys.path``."""
+    if str(SDK_DIR) not in sys.path:
+        sys.path.insert(0, str(SDK_DIR))
 
 
 def parse_options(argv: Sequence[str] | None = None) -> SdkOptions:
@@ -176,6 +186,9 @@ def print_sdk(title: str, result: SdkResult) -> None:
 
 
 async def run(options: SdkOptions) -> int:
+    import realanalytics_sdk
+
+    print(f"SDK under test: {Path(realanalytics_sdk.__file__).parent}")
     services = read_services()
     gateway_options = Options(options.seconds, options.connections, 1, 64)
     figures = Figures()
@@ -229,6 +242,7 @@ async def run(options: SdkOptions) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
+    use_checkout_sdk()
     try:
         return asyncio.run(run(options))
     except KeyboardInterrupt:
