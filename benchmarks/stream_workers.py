@@ -1,24 +1,31 @@
-"""Throughput and memory of one stream worker process, against the real services.
+"""Throughput, freshness and memory of one stream worker process, against the real services.
 
 Run from the repository root, with the services of ``scripts/services.sh start`` up::
 
     python -m benchmarks.stream_workers [--events 200000] [--users 100000]
+        [--rate 5000] [--seconds 20]
 
 It creates a fresh PostgreSQL schema (migrated, one "enterprise" project), a fresh
-12-partition topic holding ``--events`` generated events across ``--users`` users, then
-measures: (1) the bare aiokafka consumer rate reading the whole topic (one process,
-no group, values only touched); (2) events/s applied by ONE ``python -m stream_workers
-worker`` into every projection (raw, rollups, breakdowns, usage, dedup, offsets), timed
-from its first committed batch to the last; the ratio of the two; (3) the worker's RSS
-afterwards. Not measured here yet: freshness under a steady 5k ev/s.
+12-partition topic holding ``--events`` generated events across ``--users`` users
+(timestamps over the last two hours), then measures: (1) the bare aiokafka consumer rate
+reading the whole topic (one process, no group, values only touched); (2) events/s applied
+by ONE ``python -m stream_workers worker`` into every projection (raw, rollups,
+breakdowns, usage, dedup, offsets), timed from its first committed batch to the last, the
+ratio of the two, and the worker's CPU per event (utime + stime; the machine is shared, so
+the load average is printed too); (3) the worker's RSS after the load (``--events
+1000000`` for the 1M-event figure); (4) freshness: ``--rate`` ev/s for ``--seconds`` in
+100 ms ticks, p50/p95 from each tick's acknowledged append (what the gateway's 200 waits
+for) to its day rollup counting all of it; (5) the same sink fed by ``python -m
+stream_workers replay`` (aiokafka ``getmany``, no Faust) on the same topic.
 
-Measured on the 2-vCPU development machine (200k events, 100k users): bare consumer
-207k ev/s, one worker 1.35k ev/s (ratio 0.007), RSS 150 MB -- far below the 30k ev/s
-target; see the README's Stream workers section for where the time goes.
+Figures, before and after, are in the README's Stream workers section.
 """
 
 import argparse
 import asyncio
+import contextlib
+import math
+import os
 import sys
 import tempfile
 import time
@@ -27,11 +34,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from contracts.events import EventRecord
+from contracts.events import EventRecord, encode_record, record_key
 from migrations.runner import apply_migrations
+from stream_workers.replay import replay
+from stream_workers.settings import Settings
 from tests.fixtures.services import read_env_file
 from tests.integration.stream_workers.workers import (
     WorkerProcess,
@@ -42,22 +51,30 @@ from tests.integration.stream_workers.workers import (
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def records(project: str, count: int, users: int) -> list[EventRecord]:
+def records(
+    project: str,
+    count: int,
+    users: int,
+    first: int = 0,
+    event: str | None = None,
+    spread: int = 7200,
+) -> list[EventRecord]:
+    """Generated events; timestamps spread over the last ``spread`` seconds."""
     now = datetime.now(UTC)
     paths = ["/", "/pricing", "/docs", "/blog", "/signup"]
     return [
         EventRecord(
             id=str(uuid.uuid4()),
             project_id=project,
-            event=("$pageview", "click", "signup")[n % 3],
-            timestamp=now - timedelta(seconds=n % 7200),
+            event=event or ("$pageview", "click", "signup")[n % 3],
+            timestamp=now - timedelta(seconds=n % spread),
             received_at=now,
             distinct_id=f"u{(n * 7919) % users}",
             session_id=f"s{(n * 7919) % users}-{n % 2}",
             properties={"$pathname": paths[n % 5], "$browser": ("Chrome", "Safari")[n % 2]},
             insert_id=f"i{n}" if n % 4 == 0 else None,
         )
-        for n in range(count)
+        for n in range(first, first + count)
     ]
 
 
@@ -87,6 +104,74 @@ async def reached(database: str, group: str, count: int) -> int:
     raise TimeoutError
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def load_average() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+async def freshness(
+    bootstrap: str,
+    topic: str,
+    database: str,
+    project: str,
+    rate: int,
+    seconds: float,
+    first: int,
+) -> list[float]:
+    """Produce ``rate`` ev/s in 100 ms ticks, each tick under an event name of its own; a
+    tick is fresh when its day rollup counts all its events. Seconds from each tick's
+    acknowledged append (what the gateway's 200 waits for) to then. Live traffic is
+    stamped about now (SDKs send as they track), so these ticks are too."""
+    per_tick, ticks = max(1, rate // 10), int(seconds * 10)
+    acked: dict[str, float] = {}
+    visible: dict[str, float] = {}
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+
+    async def watch() -> None:
+        async with await psycopg.AsyncConnection.connect(database, autocommit=True) as conn:
+            while len(visible) < ticks:
+                pending = [name for name in acked if name not in visible]
+                cursor = await conn.execute(
+                    "SELECT event FROM rollups WHERE project_id = %s AND granularity = 'day'"
+                    " AND event = ANY(%s) GROUP BY event HAVING sum(events) = %s",
+                    (project, pending, per_tick),
+                )
+                now = time.perf_counter()
+                for (name,) in await cursor.fetchall():
+                    visible[name] = now
+                await asyncio.sleep(0.02)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        start = time.perf_counter()
+        for tick in range(ticks):
+            await asyncio.sleep(max(0.0, start + tick / 10 - time.perf_counter()))
+            name = f"fresh-{tick}"
+            # Numbered after the main load: their insertIds must not repeat its ones.
+            batch = records(project, per_tick, 100_000, first + tick * per_tick, name, spread=1)
+            sent = [
+                await producer.send(topic, encode_record(r), key=record_key(project, r.distinct_id))
+                for r in batch
+            ]
+            await asyncio.gather(*sent)
+            acked[name] = time.perf_counter()
+        with contextlib.suppress(TimeoutError):  # a tick never seen counts as infinite
+            await asyncio.wait_for(watcher, 60)
+    finally:
+        watcher.cancel()
+        await producer.stop()
+    return sorted(visible.get(name, math.inf) - acked[name] for name in acked)
+
+
+def percentile(values: list[float], share: float) -> float:
+    return values[min(len(values) - 1, int(share * len(values)))]
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -98,6 +183,8 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--rate", type=int, default=5000, help="steady ev/s for freshness")
+    parser.add_argument("--seconds", type=float, default=20, help="length of the steady load")
     args = parser.parse_args()
     env = read_env_file(ROOT / ".local" / "services.env")
     schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -115,7 +202,9 @@ async def main() -> None:
     await admin.start()
     await admin.create_topics([NewTopic(topic, 12, 1)])
     await admin.close()
-    await produce(bootstrap, topic, records(row[0], args.events, args.users))
+    for first in range(0, args.events, 50_000):  # chunks: 1M records at once need GBs
+        chunk = records(row[0], min(50_000, args.events - first), args.users, first)
+        await produce(bootstrap, topic, chunk)
 
     bare = await bare_consumer_rate(bootstrap, topic, args.events)
     with tempfile.TemporaryDirectory() as tmp:
@@ -133,20 +222,49 @@ async def main() -> None:
         worker.start()
         try:
             await reached(database, group, 1)
+            assert worker.process is not None
+            pid = worker.process.pid
             started, first = time.perf_counter(), applied_offsets(database, group)
+            cpu, load = cpu_seconds(pid), load_average()
             done = await reached(database, group, args.events)
             applied = (done - first) / (time.perf_counter() - started)
-            assert worker.process is not None
-            rss = rss_mb(worker.process.pid)
+            cpu_per_event = (cpu_seconds(pid) - cpu) / max(1, done - first) * 1e6
+            rss = rss_mb(pid)
+            lags = await freshness(
+                bootstrap, topic, database, row[0], args.rate, args.seconds, args.events
+            )
         finally:
             worker.stop()
+    # The same sink fed by a plain aiokafka loop (no Faust stream), 20k-record batches.
+    rebuilt = await replay(
+        Settings(
+            database_url=database,
+            redis_url=env["RA_REDIS_URL"],
+            kafka_bootstrap=bootstrap,
+            events_topic=topic,
+            control_topic=f"{topic}-control",
+            group_id=group,
+        ),
+        f"{schema}_replay",
+    )
     print(f"events: {args.events} across {args.users} users, 12 partitions, one project")
     print(f"bare aiokafka consumer: {bare:,.0f} ev/s")
     print(f"one worker, all projections: {applied:,.0f} ev/s")
     print(f"ratio worker/bare: {applied / bare:.3f}")
-    print(f"worker RSS after the load: {rss:.0f} MB")
+    print(
+        "replay (same sink, aiokafka getmany, 20k batches):"
+        f" {rebuilt.records / rebuilt.seconds:,.0f} ev/s including schema set-up"
+    )
+    print(f"worker CPU: {cpu_per_event:.0f} us/event; load average at start: {load} (2 cores)")
+    print(f"worker RSS after {args.events:,} events across {args.users:,} users: {rss:.0f} MB")
+    print(
+        f"freshness at {args.rate:,} ev/s for {args.seconds:.0f}s (append acked -> day rollup"
+        f" complete): p50 {percentile(lags, 0.5):.2f}s p95 {percentile(lags, 0.95):.2f}s"
+        f" max {lags[-1]:.2f}s over {len(lags)} ticks of 100 ms"
+    )
     with psycopg.connect(env["RA_DATABASE_URL"], autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")  # generated name
+        for name in (schema, f"{schema}_replay"):
+            conn.execute(f"DROP SCHEMA {name} CASCADE")  # generated names
 
 
 if __name__ == "__main__":
