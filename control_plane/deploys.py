@@ -14,6 +14,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from contracts.control import ConfigDeployed, control_key, encode_control
+from control_plane.outbox import NOTIFY_CHANNEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ async def deploy_config(
             "INSERT INTO control_outbox (message_key, payload) VALUES (%s, %s)",
             (control_key(project_id), encode_control(message)),
         )
+        await conn.execute("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))  # sent on commit
     return version
 
 

@@ -22,6 +22,9 @@ from control_plane.metrics import Metrics
 logger = logging.getLogger(__name__)
 
 OUTBOX_HEADER = "ra-outbox-id"
+# Deploys NOTIFY this channel on commit, so the active relay — in whichever App API copy —
+# publishes at once instead of at its next poll.
+NOTIFY_CHANNEL = "ra_control_outbox"
 TAIL_RECORDS = 50
 BATCH = 100
 
@@ -92,7 +95,12 @@ class OutboxRelay:
             producer = AIOKafkaProducer(
                 bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
             )
+            listening = asyncio.Event()
+            listener = asyncio.create_task(self._listen(listening), name="outbox-listen")
             try:
+                # Listen before the first pass, so no deploy falls between the two.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(listening.wait(), timeout=10)
                 await producer.start()
                 await self._recover(conn)
                 logger.info("outbox relay: publishing")
@@ -100,7 +108,25 @@ class OutboxRelay:
                     await self.publish_pending(conn, producer)
                     await self._pause()
             finally:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
                 await producer.stop()
+
+    async def _listen(self, listening: asyncio.Event) -> None:
+        """Wake the relay on every deploy's NOTIFY; polling still covers a lost listener."""
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                self._database_url, autocommit=True
+            ) as conn:
+                await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")  # a constant, not input
+                listening.set()
+                async for _ in conn.notifies():
+                    self._wake.set()
+        except psycopg.Error as exc:
+            logger.warning("outbox relay: not listening (%s); polling", type(exc).__name__)
+        finally:
+            listening.set()  # never hold the relay back
 
     async def _lock(self, conn: psycopg.AsyncConnection) -> bool:
         cursor = await conn.execute(

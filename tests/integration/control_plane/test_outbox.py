@@ -96,3 +96,22 @@ async def test_two_relays_publish_each_entry_once(
     await drain(relays, database)
     records = await read_topic(services.kafka_bootstrap, kafka_topic, timeout=2.0)
     assert [r["version"] for r in records] == [1, 2, 3, 4, 5]
+
+
+async def test_a_deploy_wakes_the_relay_of_another_process(
+    services: Services, database: str, kafka_topic: str
+) -> None:
+    project = await new_project(database, "notify")
+    await deploy(database, project.id, 10)
+    relay = OutboxRelay(database, services.kafka_bootstrap, kafka_topic, poll_seconds=60)
+    task = asyncio.create_task(relay.run())
+    try:
+        # The first pass publishes what was pending; the relay listens from before it.
+        await read_topic(services.kafka_bootstrap, kafka_topic, expected=1, timeout=30)
+        # Not through relay.wake(): as if another App API copy took the deploy.
+        await deploy(database, project.id, 20)
+        records = await read_topic(services.kafka_bootstrap, kafka_topic, expected=2, timeout=5)
+        assert [r["version"] for r in records] == [1, 2]  # well before the 60 s poll
+    finally:
+        relay.stop()
+        await task
