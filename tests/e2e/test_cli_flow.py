@@ -8,13 +8,9 @@ public key → `deploy realanalytics.yaml` → the config is on the control topi
 import asyncio
 import json
 import os
-import socket
 import stat
-import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +20,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from ingest_gateway.app import create_app as create_gateway
 from ingest_gateway.settings import Settings as GatewaySettings
-from migrations.runner import apply_migrations
 from tests.fixtures.services import Services, unique_suffix
 from tests.support.kafka import read_topic
 
@@ -42,59 +37,6 @@ breakdown_keys: [plan]
 allowed_origins: [https://shop.example]
 retention_days: 90
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def app_url(
-    services: Services, pg_schema: str, kafka_topic: str, redis_prefix: str, tmp_path: Path
-) -> Iterator[str]:
-    apply_migrations(pg_schema)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        **services.as_env(),
-        "RA_DATABASE_URL": pg_schema,
-        "RA_CONTROL_TOPIC": kafka_topic,
-        "RA_REDIS_PREFIX": redis_prefix,
-        "RA_APP_HOST": "127.0.0.1",
-        "RA_APP_PORT": str(port),
-        "RA_APP_ORIGINS": url,
-        "RA_OUTBOX_POLL_SECONDS": "0.2",
-    }
-    log_path = tmp_path / "app_api.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app_api"],
-        env=env,
-        cwd=services.repo_root,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        for _ in range(300):  # 30 s: a loaded CI machine starts Python slowly
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None:
-                    break
-                time.sleep(0.1)
-        else:
-            pytest.fail("the App API did not become healthy")
-        assert process.poll() is None, log_path.read_text()
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture
