@@ -29,14 +29,19 @@ async def _parts(
     force_raw: bool,
 ) -> tuple[dict[int, int], Plan]:
     chosen = RAW if force_raw else plan(edges, filters)
-    grain = chosen.granularity
+    grain, inner = chosen.granularity, chosen.rollup_edges
     if grain is not None and (
         chosen.key is None
-        or await queries.rollup_covers(conn, project, event, chosen.key, grain, edges)
+        or await queries.rollup_covers(conn, project, event, chosen.key, grain, inner)
     ):
-        values = await queries.rollup_parts(
-            conn, project, event, metric, grain, edges, chosen.key, filters
-        )
+        if chosen.raw_edges:
+            values = await queries.rollup_and_raw_parts(
+                conn, project, event, metric, grain, edges, inner, chosen.key, filters
+            )
+        else:
+            values = await queries.rollup_parts(
+                conn, project, event, metric, grain, edges, chosen.key, filters
+            )
         return values, chosen
     return await queries.raw_parts(conn, project, event, metric, edges, filters), RAW
 
@@ -56,10 +61,16 @@ async def timeseries(
 async def metric(
     conn: AsyncConnection, project: str, q: MetricQuery, force_raw: bool = False
 ) -> tuple[Answer, Plan]:
+    # Two reads, so each period's own edges decide whether it needs raw slivers.
     previous = q.range.previous()
-    edges = [previous.start, q.range.start, q.range.end]
-    values, used = await _parts(conn, project, q.event, q.metric, edges, q.filters, force_raw)
-    return {"type": "metric", "value": values.get(1, 0), "previous": values.get(0, 0)}, used
+    args = (q.event, q.metric)
+    now, used = await _parts(
+        conn, project, *args, [q.range.start, q.range.end], q.filters, force_raw
+    )
+    before, _ = await _parts(
+        conn, project, *args, [previous.start, previous.end], q.filters, force_raw
+    )
+    return {"type": "metric", "value": now.get(0, 0), "previous": before.get(0, 0)}, used
 
 
 def top(groups: Sequence[tuple[str | None, int]], limit: int) -> list[tuple[str | None, int]]:

@@ -66,6 +66,7 @@ async def query(request: web.Request) -> web.Response:
     body["meta"] = {
         "source": source,
         "rollup": plan.granularity if plan else None,
+        "rawEdges": bool(plan and plan.raw_edges),
         "freshness": fresh,
     }
     metrics.requests.labels(kind, "200").inc()

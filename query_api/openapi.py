@@ -27,6 +27,8 @@ class MetaSchema(Schema):
     rollup = fields.String(
         allow_none=True, required=True, validate=validate.OneOf(["minute", "15min", "hour", "day"])
     )
+    # The first/last part's sliver inside a minute was read from the raw store.
+    rawEdges = fields.Boolean(required=True)
     freshness = fields.Nested(FreshnessSchema, required=True)
 
 

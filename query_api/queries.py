@@ -167,3 +167,52 @@ def _grouping(
     texts = [v for v in excluded if v is not None]
     condition = f"NOT (COALESCE({column} = ANY(%s::text[]), false) OR ({column} IS NULL AND %s))"
     return "NULL::text", (condition, [texts, None in excluded])
+
+
+_MERGE = {
+    "count": ("r.events", "count(*)", "sum(v)"),
+    "unique_users": (
+        "r.users",
+        "public.hll_add_agg(public.hll_hash_text(distinct_id), 17, 5)",
+        "public.hll_cardinality(public.hll_union_agg(v))",
+    ),
+    "sessions": (
+        "r.sessions",
+        "public.hll_add_agg(public.hll_hash_text(session_id), 17, 5)",
+        "public.hll_cardinality(public.hll_union_agg(v))",
+    ),
+}
+
+
+async def rollup_and_raw_parts(
+    conn: AsyncConnection,
+    project: str,
+    event: str,
+    metric: str,
+    granularity: str,
+    edges: Sequence[datetime],
+    inner: Sequence[datetime],
+    key: str | None,
+    filters: Sequence[Filter],
+) -> dict[int, int]:
+    """Metric per part: rollups between the ``inner`` edges, raw events for the slivers
+    ``[edges[0], inner[0])`` (first part) and ``[inner[-1], edges[-1])`` (last part).
+    Unique counts merge raw rows into the rollups' sketch type (the sink's own hashing),
+    so they stay exact where the sketches are."""
+    stored, fresh, final = _MERGE[metric]
+    table, key_clause = ("rollups", "") if key is None else ("breakdown_rollups", "r.key = %s AND ")
+    where, values = value_filters(filters) if key is not None else ("true", [])
+    raw_where, raw_values = raw_filters(filters)
+    sql = (
+        f"SELECT part, {final} FROM (SELECT {_PART} AS part, {stored} AS v FROM {table} r"  # noqa: S608 - constant SQL text, values bound
+        f" WHERE {key_clause}{_SPAN} AND ({where})"
+        f" UNION ALL SELECT CASE WHEN ts < %s THEN 0 ELSE %s END, {fresh} FROM events"
+        " WHERE project_id = %s AND event = %s"
+        " AND ((ts >= %s AND ts < %s) OR (ts >= %s AND ts < %s))"
+        f" AND ({raw_where}) GROUP BY 1) x GROUP BY part"
+    )
+    params: list[Any] = [list(inner), *([key] if key is not None else [])]
+    params += [*_span(project, event, granularity, inner), *values]
+    params += [inner[0], len(edges) - 2, project, event]
+    params += [edges[0], inner[0], inner[-1], edges[-1], *raw_values]
+    return {int(part): as_number(v) for part, v in await _rows(conn, sql, params)}

@@ -107,16 +107,52 @@ async def test_timeseries_rollup_equals_raw_equals_expected(
     assert (await raw(w, document))["data"] == expected
 
 
-async def test_minute_series_with_edges_inside_buckets_comes_from_raw(world, client):
+@pytest.mark.parametrize(
+    ("interval", "zone", "metric"),
+    [
+        ("minute", "UTC", "count"),
+        ("hour", "Asia/Kolkata", "unique_users"),
+        ("day", "UTC", "sessions"),
+    ],
+)
+async def test_edges_inside_a_minute_add_raw_slivers_to_rollups(
+    world, client, interval, zone, metric
+):
     w, records = world
     start = datetime(2026, 10, 30, 10, 0, 30, 250000, tzinfo=UTC)
-    end = datetime(2026, 10, 30, 12, 45, 10, tzinfo=UTC)
-    document = body("timeseries", start, end - MS, event="signup", interval="minute")
+    end = datetime(2026, 10, 31, 12, 45, 10, 500000, tzinfo=UTC)  # a "last N hours" now
+    if interval == "minute":
+        end = start + timedelta(hours=3, seconds=7)
+    document = body(
+        "timeseries",
+        start,
+        end - MS,
+        event="signup",
+        interval=interval,
+        timezone=zone,
+        metric=metric,
+    )
     answer = await ask(client, w, document)
-    assert answer["meta"] == {**answer["meta"], "source": "raw", "rollup": None}
-    expected = truth.timeseries(records, "signup", start, end, "minute", "UTC", "count")
+    assert (answer["meta"]["source"], answer["meta"]["rawEdges"]) == ("rollup", True)
+    expected = truth.timeseries(records, "signup", start, end, interval, zone, metric)
     assert answer["data"] == expected
-    assert answer["data"][0]["t"] == "2026-10-30T10:00:00+00:00"
+    assert (await raw(w, document))["data"] == expected
+    document = body(
+        "metric",
+        start,
+        end - MS,
+        event="$pageview",
+        metric=metric,
+        filter={"key": "$browser", "op": "eq", "value": "Safari"},
+    )
+    answer = await ask(client, w, document)
+    assert answer["meta"]["rawEdges"] is True
+    keep = lambda r: r.properties.get("$browser") == "Safari"  # noqa: E731
+    previous = start - (end - start)
+    assert (answer["value"], answer["previous"]) == (
+        truth.measure(truth.selected(records, "$pageview", start, end, keep), metric),
+        truth.measure(truth.selected(records, "$pageview", previous, start, keep), metric),
+    )
 
 
 FILTERS = [

@@ -19,8 +19,18 @@ def test_kolkata_days_need_15_minute_buckets_at_their_edges():
     assert coarsest([utc(2026, 3, 8, 5), utc(2026, 3, 9, 4)]) == "hour"  # New York days
 
 
-def test_edges_inside_a_minute_need_the_raw_store():
-    assert plan([utc(2026, 2, 1, 0, 0, 30), utc(2026, 2, 2)], []).source == "raw"
+def test_edges_inside_a_minute_read_rollups_between_whole_minutes_and_raw_outside():
+    chosen = plan([utc(2026, 2, 1, 0, 0, 30), utc(2026, 2, 1, 1), utc(2026, 2, 1, 1, 30, 5)], [])
+    assert chosen.rollup_edges == (
+        utc(2026, 2, 1, 0, 1),
+        utc(2026, 2, 1, 1),
+        utc(2026, 2, 1, 1, 30),
+    )
+    assert (chosen.source, chosen.granularity, chosen.raw_edges) == ("rollup", "minute", True)
+    assert plan([utc(2026, 2, 1, 0, 0, 30), utc(2026, 2, 1, 0, 0, 50)], []).source == "raw"
+    inside = [utc(2026, 2, 1, 0, 0, 30), utc(2026, 2, 1, 0, 30, 30), utc(2026, 2, 2)]
+    assert plan(inside, []).source == "raw"  # a middle edge inside a minute
+    assert plan(inside[::2], [], breakdown="k").source == "raw"  # breakdowns: whole minutes
 
 
 def test_filters_on_one_rolled_up_key_with_exact_ops_use_breakdown_rollups():
