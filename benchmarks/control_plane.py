@@ -15,7 +15,10 @@ production argon2id cost (19 MiB, t=2), and measures, for each concurrency (clos
 4. deploy → applied at the gateway: a ``python -m ingest_gateway`` follows the same control
    topic; each deploy flips the project between a strict tracking plan without the probe
    event and a lenient one, and a probe posts that event every 5 ms until the answer flips
-   (400 ↔ 200).
+   (400 ↔ 200);
+5. deploy → applied by a ``python -m stream_workers`` worker following the same topic: each
+   deploy names a new breakdown key, timed to the worker's own log line saying it took that
+   version (its next batch rolls the key up).
 
 Everything it made is removed at the end, also on failure.
 """
@@ -23,6 +26,7 @@ Everything it made is removed at the end, also on failure.
 import argparse
 import asyncio
 import os
+import re
 import secrets
 import socket
 import statistics
@@ -31,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -85,7 +90,12 @@ async def expect(response: aiohttp.ClientResponse, status: int) -> dict:  # type
 
 
 async def measure(
-    url: str, gateway_url: str, bootstrap: str, topic: str, args: argparse.Namespace
+    url: str,
+    gateway_url: str,
+    bootstrap: str,
+    topic: str,
+    worker_log: Path,
+    args: argparse.Namespace,
 ) -> None:
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(url, cookie_jar=jar) as http:
@@ -151,6 +161,8 @@ async def measure(
 
         applied = await deploy_to_gateway(gateway_url, public_key, deploy, args.deploys)
         print(summary("deploy → enforced by the gateway", applied))
+        applied = await deploy_to_worker(worker_log, project_id, deploy, args.deploys)
+        print(summary("deploy → applied by the stream worker", applied))
 
 
 PROBE = {
@@ -186,6 +198,53 @@ async def deploy_to_gateway(
                 await asyncio.sleep(0.005)
             timings.append(time.perf_counter() - start)
     return timings
+
+
+_LOG_TIME = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})")
+
+
+def applied_at(log: Path, project_id: str, version: int) -> float | None:
+    """When the worker logged taking ``version`` of the project's config (epoch seconds)."""
+    needle = f"project {project_id} config version {version} applied"
+    for line in log.read_text(errors="replace").splitlines():
+        if needle in line:
+            found = _LOG_TIME.search(line)
+            if found is None:
+                raise RuntimeError(f"no timestamp in the worker's log line: {line!r}")
+            return datetime.strptime(found[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    return None
+
+
+async def deploy_to_worker(
+    log: Path,
+    project_id: str,
+    deploy: Callable[[dict[str, object]], Awaitable[None]],
+    rounds: int,
+) -> list[float]:
+    """Seconds from each deploy's start to the worker applying it (its log's timestamp):
+    from then on its next batch rolls up the new breakdown key."""
+    timings: list[float] = []
+    version = _deployed_versions(log, project_id)
+    for n in range(rounds):
+        start = time.time()
+        await deploy({"breakdownKeys": [f"bench_key_{n}"]})
+        version += 1
+        while (seen := applied_at(log, project_id, version)) is None:
+            if time.time() - start > 30:
+                raise RuntimeError("the worker did not apply the deploy within 30 s")
+            await asyncio.sleep(0.01)
+        timings.append(seen - start)
+    return timings
+
+
+def _deployed_versions(log: Path, project_id: str) -> int:
+    """The newest config version of the project the worker has applied so far (0: none)."""
+    newest = 0
+    needle = f"project {project_id} config version "
+    for line in log.read_text(errors="replace").splitlines():
+        if needle in line:
+            newest = max(newest, int(line.split(needle)[1].split()[0]))
+    return newest
 
 
 async def _signup(url: str, email: str) -> None:
@@ -228,7 +287,7 @@ async def main(args: argparse.Namespace) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     await admin.create_topics([NewTopic(topic, 1, 1), NewTopic(events, 12, 1)])
-    app_port, gateway_port = free_port(), free_port()
+    app_port, gateway_port, worker_port = free_port(), free_port(), free_port()
     url, gateway_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{gateway_port}"
     shared = {
         "RA_DATABASE_URL": schema_url,
@@ -252,12 +311,22 @@ async def main(args: argparse.Namespace) -> None:
             "ingest_gateway",
             {**shared, "RA_INGEST_PORT": str(gateway_port), "RA_RATE_LIMIT": "1000000000"},
         ),
+        start_process(
+            "stream_workers",
+            {
+                **shared,
+                "RA_WORKER_PORT": str(worker_port),
+                "RA_WORKER_GROUP": f"bench-{suffix}",
+                "RA_WORKER_DATA_DIR": tempfile.mkdtemp(prefix="bench-worker-"),
+            },
+        ),
     ]
     try:
-        for (process, log), health in zip(started, (url, gateway_url), strict=True):
+        worker_url = f"http://127.0.0.1:{worker_port}"
+        for (process, log), health in zip(started, (url, gateway_url, worker_url), strict=True):
             await wait_healthy(health, process, log)
         print(f"App API on {url}, gateway on {gateway_url}; schema {schema}, topic {topic}\n")
-        await measure(url, gateway_url, bootstrap, topic, args)
+        await measure(url, gateway_url, bootstrap, topic, started[2][1], args)
     finally:
         for process, log in started:
             process.terminate()
