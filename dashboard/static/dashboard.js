@@ -68,7 +68,11 @@
   function rangeFrom(form) {
     if (form.range.value !== 'custom') return presetRange(form.range.value);
     if (!form.start.value || !form.end.value) throw new Error('Choose a start and an end for the custom range.');
-    return { start: zonedToIso(form.start.value, form.timezone.value), end: zonedToIso(form.end.value, form.timezone.value) };
+    const zone = form.timezone.value;
+    // The range's end is inclusive (as in the contract's "…T23:59:59.999Z"): "to midnight"
+    // means up to the last millisecond before it, not midnight's own bucket.
+    const end = new Date(Date.parse(zonedToIso(form.end.value, zone)) - 1).toISOString();
+    return { start: zonedToIso(form.start.value, zone), end };
   }
 
   function exploreQueries() {

@@ -13,11 +13,15 @@ from tests.e2e.dashboard.conftest import Stack
 pytestmark = pytest.mark.e2e
 
 
-def is_query(kind: str) -> Any:
+def is_query(kind: str, **fields: Any) -> Any:
+    """Matches the answer to a query of this type whose body holds ``fields`` (an earlier
+    query still in flight must not be taken for the one a step triggered)."""
+
     def match(response: Response) -> bool:
         if not response.url.endswith("/api/query") or response.request.method != "POST":
             return False
-        return bool(json.loads(response.request.post_data or "{}").get("type") == kind)
+        body = json.loads(response.request.post_data or "{}")
+        return body.get("type") == kind and all(body.get(k) == v for k, v in fields.items())
 
     return match
 
@@ -57,9 +61,8 @@ async def test_timeseries_interval_and_funnel_match_the_query_api(page: Page, st
     card = page.locator(".card-timeseries")
 
     # Last 24 hours by hour: every hour bucket, values as the query API answers.
-    async with page.expect_response(is_query("timeseries")) as seen:
-        await page.get_by_label("Date range").select_option("24h")
-    async with page.expect_response(is_query("timeseries")) as seen:
+    await page.get_by_label("Date range").select_option("24h")
+    async with page.expect_response(is_query("timeseries", interval="hour")) as seen:
         await page.get_by_label("Interval").select_option("hour")
     answer = await (await seen.value).json()
     assert answer["interval"] == "hour" and len(answer["data"]) in (24, 25)
@@ -73,7 +76,7 @@ async def test_timeseries_interval_and_funnel_match_the_query_api(page: Page, st
     assert await card.locator(".badge").text_content() == "up to date"
 
     # By day: fewer, bigger buckets; still what the query API says.
-    async with page.expect_response(is_query("timeseries")) as seen:
+    async with page.expect_response(is_query("timeseries", interval="day")) as seen:
         await page.get_by_label("Interval").select_option("day")
     answer = await (await seen.value).json()
     assert answer["interval"] == "day" and len(answer["data"]) in (1, 2)
@@ -85,7 +88,7 @@ async def test_timeseries_interval_and_funnel_match_the_query_api(page: Page, st
     metric = page.locator(".card-metric .metric-value")
     assert await metric.get_attribute("data-value") == str(stack.pageviews)
     await page.get_by_label("Top", exact=True).fill("2")
-    async with page.expect_response(is_query("breakdown")) as seen:
+    async with page.expect_response(is_query("breakdown", limit=2)) as seen:
         await page.get_by_role("button", name="Run").click()
     breakdown = await (await seen.value).json()
     rows = page.locator(".card-breakdown tbody tr")
@@ -134,3 +137,35 @@ async def test_the_ops_view_shows_lag_per_partition(page: Page, stack: Stack) ->
     )
     assert await page.locator("[data-figure=dead]").text_content() == "0"
     assert await page.locator("#lag-banner").is_hidden()
+
+
+async def test_a_custom_range_is_wall_clock_time_in_the_chosen_timezone(
+    page: Page, stack: Stack
+) -> None:
+    await log_in(page, stack)
+    await page.get_by_label("Timezone").select_option("America/New_York")
+    await page.get_by_label("Date range").select_option("custom")
+    await page.get_by_label("From", exact=True).fill("2026-11-20T00:00")
+    await page.get_by_label("To", exact=True).fill("2026-11-21T00:00")
+    await page.get_by_label("Interval").select_option("hour")
+
+    def custom(response: Response) -> bool:
+        body = (
+            json.loads(response.request.post_data or "{}")
+            if is_query("timeseries")(response)
+            else {}
+        )
+        return bool(body) and body["dateRange"]["start"].startswith("2026-11-20")
+
+    async with page.expect_response(custom) as seen:
+        await page.keyboard.press("Enter")  # submits the form like Run
+    response = await seen.value
+    request = json.loads(response.request.post_data or "{}")
+    # EST is UTC-5 in November: midnight in New York is 05:00 UTC; the end is inclusive.
+    assert request["dateRange"] == {
+        "start": "2026-11-20T05:00:00.000Z",
+        "end": "2026-11-21T04:59:59.999Z",
+    }
+    answer = await response.json()
+    assert answer["timezone"] == "America/New_York" and len(answer["data"]) == 24
+    assert answer["data"][0]["t"] == "2026-11-20T00:00:00-05:00"
