@@ -265,6 +265,13 @@ async def main() -> None:
     with psycopg.connect(env["RA_DATABASE_URL"], autocommit=True) as conn:
         for name in (schema, f"{schema}_replay"):
             conn.execute(f"DROP SCHEMA {name} CASCADE")  # generated names
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:  # a 1M-record topic holds ~0.5 GB: do not leave it behind
+        mine = [t for t in await admin.list_topics() if t.startswith(topic)]
+        await admin.delete_topics(mine)
+    finally:
+        await admin.close()
 
 
 if __name__ == "__main__":
