@@ -1,6 +1,7 @@
 """The Faust app: the events agent, the control follower, timers and ``/metrics``."""
 
 import asyncio
+import functools
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,7 @@ from stream_workers.deadletter import DeadLetterProducer
 from stream_workers.decisions import month_start
 from stream_workers.lag import group_lag
 from stream_workers.metrics import Metrics
+from stream_workers.retry import apply_until_done, exit_unapplied
 from stream_workers.settings import Settings
 from stream_workers.sink import RawRecord, Sink
 
@@ -116,13 +118,20 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     )
 
     # concurrency=1: Faust can commit past an in-flight event with more (bug #606).
-    # take_events acks a batch only after the loop body returns, so Kafka's committed
-    # offset never passes a batch PostgreSQL has not committed.
+    # take_events acks a batch when the loop body returns — and, in a finally, when the
+    # loop is left by an exception; so a batch is retried until applied, and a stop in the
+    # middle of one ends the process before that ack (stream_workers/retry.py).
     @app.agent(events, concurrency=1, name="apply-events")
     async def apply_events(stream: Any) -> None:  # faust's StreamT lacks take_events
         await runtime.start()
         async for batch in stream.take_events(settings.batch_max, within=settings.batch_seconds):
-            await runtime.sink.apply([raw_record(event) for event in batch])
+            records = [raw_record(event) for event in batch]
+            try:
+                await apply_until_done(functools.partial(runtime.sink.apply, records))
+            except BaseException:
+                # Leaving the loop (stop, cancel) now would acknowledge an unapplied batch.
+                logger.warning("stopping with a batch not applied; Kafka re-delivers it")
+                exit_unapplied()
 
     @app.timer(interval=settings.usage_resync_seconds)  # type: ignore[untyped-decorator]
     async def resync_usage() -> None:
