@@ -1,5 +1,6 @@
 """Replay rebuilds every projection from the log, row for row equal to the live worker's."""
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -41,8 +42,19 @@ def snapshot(conninfo: str, limited: str) -> dict[str, list[tuple[object, ...]]]
         }
 
 
+@pytest.fixture
+def rebuilt(database, unique_group) -> Iterator[str]:
+    """Name of the schema a replay builds into; it and its ``_later`` twin are dropped
+    afterwards, passed or failed."""
+    name = f"{unique_group.replace('-', '_')}_replay"
+    yield name
+    with psycopg.connect(database, autocommit=True) as conn:
+        for schema in (name, f"{name}_later"):
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")  # generated names
+
+
 async def test_replay_into_a_fresh_schema_equals_the_live_tables(
-    services, database, make_project, kafka_topic, unique_group, worker_env, spawn
+    services, database, make_project, kafka_topic, unique_group, worker_env, spawn, rebuilt
 ):
     big, small = await make_project("big"), await make_project("small", limit=500)
     records = generate([big, small], 4000, seed=5, users=400, days=2)
@@ -71,7 +83,6 @@ async def test_replay_into_a_fresh_schema_equals_the_live_tables(
         group_id=unique_group,
     )
     seen: list[tuple[int, int]] = []
-    rebuilt = f"{unique_group.replace('-', '_')}_replay"
     result = await replay(
         settings, rebuilt, batch_max=1500, progress=lambda d, t: seen.append((d, t))
     )
@@ -89,6 +100,3 @@ async def test_replay_into_a_fresh_schema_equals_the_live_tables(
     later = datetime.now(UTC) + timedelta(hours=1)
     empty = await replay(settings, f"{rebuilt}_later", since=later)
     assert empty.records == 0
-    with psycopg.connect(database, autocommit=True) as conn:
-        for schema in (rebuilt, f"{rebuilt}_later"):
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")  # generated name
