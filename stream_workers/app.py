@@ -11,7 +11,8 @@ import psycopg
 from prometheus_client import generate_latest
 from redis.asyncio import Redis
 
-from stream_workers.configs import BreakdownKeys, ControlFollower
+from contracts.control_follower import ControlFollower
+from stream_workers.configs import BreakdownKeys
 from stream_workers.deadletter import DeadLetterProducer
 from stream_workers.decisions import month_start
 from stream_workers.lag import group_lag
@@ -52,7 +53,7 @@ class Runtime:
             redis = Redis.from_url(s.redis_url, socket_timeout=5)
             dead_letter = DeadLetterProducer(s.kafka_bootstrap, s.events_topic, s.dead_letter_topic)
             await dead_letter.start()
-            self.control = ControlFollower(s.kafka_bootstrap, s.control_topic, self.keys)
+            self.control = ControlFollower(s.kafka_bootstrap, s.control_topic, self.keys.apply)
             await self.control.start()
             self._sink = Sink(
                 conn,

@@ -24,8 +24,9 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from redis.asyncio import Redis
 
+from contracts.control_follower import ControlFollower
 from migrations.runner import apply_migrations
-from stream_workers.configs import BreakdownKeys, ControlFollower
+from stream_workers.configs import BreakdownKeys
 from stream_workers.metrics import Metrics
 from stream_workers.settings import Settings
 from stream_workers.sink import RawRecord, Sink
@@ -94,7 +95,7 @@ async def replay(
     started = time.perf_counter()
     target = prepare_schema(settings.database_url, schema)
     keys = BreakdownKeys()
-    control = ControlFollower(settings.kafka_bootstrap, settings.control_topic, keys)
+    control = ControlFollower(settings.kafka_bootstrap, settings.control_topic, keys.apply)
     await control.start()  # catches up to the control topic's end before returning
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
