@@ -38,19 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.ingest_gateway import (
-    BATCH_SIZE,
-    Figures,
-    Options,
-    bench_setup,
-    cpu_between,
-    cpu_snapshot,
-    in_child_process,
-    measure_batch,
-    print_cpu,
-    read_services,
-    topic_record_count,
-)
+from benchmarks.ingest_gateway import Figures, bench_setup, measure_batch, print_cpu
+from benchmarks.loads import in_child_process, topic_record_count
+from benchmarks.stack import BATCH_SIZE, Options, cpu_between, cpu_snapshot, read_services
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SDK_DIR = REPO_ROOT / "sdks" / "python"
