@@ -26,9 +26,9 @@ APP_ENV_KEYS = {
     "RA_APP_HOST",
     "RA_APP_PORT",
 }
-# Set in compose for services still being written (stream_workers and the App API);
-# remove a name from here once its settings module reads it.
-NOT_YET_READ = {"RA_APP_HOST", "RA_APP_PORT", "RA_CONTROL_TOPIC"}
+# Set in compose for services still being written; remove a name from here once its
+# settings module reads it. Every service of compose.yaml reads its names today.
+NOT_YET_READ: set[str] = set()
 
 _RA_LITERAL = re.compile(r"""["'](RA_[A-Z0-9_]+)["']""")
 
