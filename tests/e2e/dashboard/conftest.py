@@ -3,20 +3,17 @@ control plane, query API and dashboard apps on a schema of the test's own, fille
 stream workers' own sink, with a Kafka topic and consumer group of its own for the ops view.
 Screenshots land in test-artifacts/ (gitignored)."""
 
-import re
 import socket
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg
 import pytest
 from aiohttp.test_utils import TestServer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
-from playwright.async_api import BrowserContext, Page, async_playwright
+from playwright.async_api import BrowserContext, Page
 from redis.asyncio import Redis
 
 import control_plane.app
@@ -38,21 +35,9 @@ from stream_workers.rollups import DEFAULT_BREAKDOWN_KEYS
 from stream_workers.sink import Sink
 from tests.fixtures.services import Services
 from tests.integration.stream_workers.conftest import as_raw
+from tests.support.browser import chromium, screenshotted_page
 from tests.support.projects import new_project
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright never downloads a browser
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EMAIL = "analyst@example.test"
 PASSWORD = "correct horse battery"
 DASHBOARDS = [
@@ -253,27 +238,11 @@ async def stack(
 
 @pytest.fixture
 async def browser() -> AsyncIterator[BrowserContext]:
-    with tempfile.TemporaryDirectory(prefix="ra-chromium-") as profile:
-        async with async_playwright() as playwright:
-            context = await playwright.chromium.launch_persistent_context(
-                profile,
-                executable_path=CHROMIUM,
-                args=CHROMIUM_FLAGS,
-                headless=True,
-                viewport={"width": 1366, "height": 900},
-            )
-            try:
-                yield context
-            finally:
-                await context.close()
+    async with chromium(viewport={"width": 1366, "height": 900}) as context:
+        yield context
 
 
 @pytest.fixture
 async def page(browser: BrowserContext, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
-    page = await browser.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    if not page.is_closed():
-        ARTIFACTS.mkdir(exist_ok=True)
-        name = re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)
-        await page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
+    async with screenshotted_page(browser, request, prefix="dashboard-", full_page=True) as page:
+        yield page

@@ -3,8 +3,6 @@ page this test serves over http://127.0.0.1, sending to the real gateway through
 that can inject faults. Screenshots land in test-artifacts/ (gitignored)."""
 
 import json
-import re
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from playwright.async_api import BrowserContext, Page, async_playwright
+from playwright.async_api import BrowserContext, Page
 
 # The gateway's fixtures and the fault proxy, reused as they are.
 from tests.integration.ingest_gateway.conftest import (  # noqa: F401
@@ -24,21 +22,10 @@ from tests.integration.ingest_gateway.conftest import (  # noqa: F401
     settings_with,
 )
 from tests.integration.sdks.conftest import proxy  # noqa: F401
+from tests.support.browser import chromium, screenshotted_page
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SDK_FILE = REPO_ROOT / "sdks" / "js" / "realanalytics.js"
-ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright never downloads a browser
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>{title}</title></head>
@@ -87,23 +74,11 @@ async def site(project: Any, proxy: Any) -> AsyncIterator[Site]:  # noqa: F811
 
 @pytest.fixture
 async def browser() -> AsyncIterator[BrowserContext]:
-    with tempfile.TemporaryDirectory(prefix="ra-chromium-") as profile:
-        async with async_playwright() as playwright:
-            context = await playwright.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
-            )
-            try:
-                yield context
-            finally:
-                await context.close()
+    async with chromium() as context:
+        yield context
 
 
 @pytest.fixture
 async def page(browser: BrowserContext, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
-    page = await browser.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    if not page.is_closed():
-        ARTIFACTS.mkdir(exist_ok=True)
-        name = re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)
-        await page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    async with screenshotted_page(browser, request) as page:
+        yield page
