@@ -24,7 +24,7 @@ import yaml
 from marshmallow import ValidationError
 
 from contracts.config import load_config
-from control_plane.validation import flatten_messages
+from contracts.validation import flatten_messages
 
 _RENAMES = {
     "tracking_plan": "trackingPlan",

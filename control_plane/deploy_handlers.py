@@ -7,6 +7,7 @@ from aiohttp import web
 from marshmallow import ValidationError, fields, validate
 
 from contracts.config import load_config
+from contracts.validation import flatten_messages
 from control_plane import validation
 from control_plane.account_handlers import body_of
 from control_plane.auth import Principal, authenticate
@@ -77,7 +78,7 @@ async def deploy(request: web.Request) -> web.Response:
     try:
         config = load_config(body["config"])
     except ValidationError as exc:
-        raise ValidationFailed(validation.flatten_messages(exc.messages, "config")) from exc
+        raise ValidationFailed(flatten_messages(exc.messages, "config")) from exc
     return await _store(request, project, principal, config)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from contracts.validation import flatten_messages
 from control_plane.errors import ValidationFailed
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
@@ -80,19 +81,3 @@ def load(schema: Schema, document: Any) -> dict[str, Any]:
     except ValidationError as exc:
         raise ValidationFailed(flatten_messages(exc.messages)) from exc
     return loaded
-
-
-def flatten_messages(messages: Any, path: str = "") -> list[dict[str, Any]]:
-    """marshmallow's nested ``{field: [msg] | {...}}`` → ``[{"field": "a.b", "message"}]``."""
-    if isinstance(messages, dict):
-        details: list[dict[str, Any]] = []
-        for key, value in messages.items():
-            name = "" if key == "_schema" else str(key)
-            child = f"{path}.{name}" if path and name else (name or path)
-            details.extend(flatten_messages(value, child))
-        return details
-    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        return [{"field": path or None, "message": message} for message in messages]
-    if isinstance(messages, list):
-        return [d for item in messages for d in flatten_messages(item, path)]
-    return [{"field": path or None, "message": str(messages)}]

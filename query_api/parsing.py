@@ -6,6 +6,7 @@ from typing import Any
 import orjson
 from marshmallow import ValidationError
 
+from contracts.validation import flatten_messages
 from query_api.errors import ValidationFailed
 from query_api.model import (
     WINDOW_UNITS,
@@ -31,22 +32,6 @@ def decode_json(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ValidationFailed([{"field": None, "message": f"Malformed JSON: {exc}"}]) from exc
-
-
-def flatten_messages(messages: Any, path: str = "") -> list[dict[str, Any]]:
-    """marshmallow's nested ``{field: [msg] | {...}}`` → ``[{"field": "a.b", "message"}]``."""
-    if isinstance(messages, dict):
-        details: list[dict[str, Any]] = []
-        for key, value in messages.items():
-            name = "" if key == "_schema" else str(key)
-            child = f"{path}.{name}" if path and name else (name or path)
-            details.extend(flatten_messages(value, child))
-        return details
-    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        return [{"field": path or None, "message": message} for message in messages]
-    if isinstance(messages, list):
-        return [d for item in messages for d in flatten_messages(item, path)]
-    return [{"field": path or None, "message": str(messages)}]
 
 
 def _filters(data: dict[str, Any]) -> tuple[Filter, ...]:

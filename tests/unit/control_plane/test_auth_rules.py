@@ -2,6 +2,7 @@
 
 import pytest
 
+from contracts.validation import flatten_messages
 from control_plane.auth import origin_allowed
 from control_plane.errors import ValidationFailed
 from control_plane.throttle import is_blocked
@@ -9,7 +10,6 @@ from control_plane.validation import (
     ProjectCreateSchema,
     SignupSchema,
     decode_json,
-    flatten_messages,
     load,
 )
 
