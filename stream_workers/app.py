@@ -15,6 +15,7 @@ from contracts.control_follower import ControlFollower
 from stream_workers.configs import BreakdownKeys
 from stream_workers.deadletter import DeadLetterProducer
 from stream_workers.decisions import month_start
+from stream_workers.fastdrain import WorkerApp
 from stream_workers.lag import group_lag
 from stream_workers.metrics import Metrics
 from stream_workers.retry import apply_until_done, exit_unapplied
@@ -92,7 +93,7 @@ class Runtime:
 
 
 def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
-    app = faust.App(
+    app = WorkerApp(
         settings.group_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",

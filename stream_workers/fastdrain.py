@@ -1,0 +1,118 @@
+"""A Faust consumer whose fetch loop hands records to the streams without a task each.
+
+faust-streaming's ``Consumer._drain_messages`` delivers every record with
+``await self.wait_first(callback(message), self.suspend_flow.wait())``: four tasks and an
+``asyncio.wait`` per record, so that a delivery blocked on a full stream buffer is given
+up when the flow is suspended (a rebalance) or the worker stops. Profiled, that is ~50 µs
+of a record's ~85 µs of Faust CPU on this machine, capping a worker near 12k records/s.
+
+``deliver`` keeps those semantics and drops the cost: it runs the callback's first step
+inline, which finishes at once whenever the stream buffer has room (almost always); only
+a callback that really waits is raced against suspend/stop/crash as Faust does. The
+fetch loop itself is faust's own, with only that line changed; ``UPSTREAM_DRAIN_SHA256``
+pins the faust code it was copied from, and a unit test fails when faust changes it.
+"""
+
+import asyncio
+import hashlib
+import inspect
+import logging
+import textwrap
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import faust
+from faust.transport import consumer as base_consumer
+from faust.transport.drivers import aiokafka as aiokafka_driver
+
+logger = logging.getLogger(__name__)
+
+UPSTREAM_DRAIN_SHA256 = "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
+
+_UPSTREAM_CALL = """await self.wait_first(
+                                callback(message), self.suspend_flow.wait()
+                            )"""
+_OUR_CALL = "await self._deliver(callback, message)"
+
+
+def upstream_drain_digest() -> str:
+    source = inspect.getsource(base_consumer.Consumer._drain_messages)
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+async def resume(coro: Coroutine[Any, Any, Any], waiting: Any) -> Any:
+    """Drive ``coro`` on from a step that yielded ``waiting`` (a future, or None for a bare
+    yield), as a task would; closing it if this is cancelled."""
+    try:
+        while True:
+            if waiting is None:
+                await asyncio.sleep(0)
+            else:
+                waiting._asyncio_future_blocking = False
+                await asyncio.wait([waiting])
+            waiting = coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    except BaseException:
+        coro.close()
+        raise
+
+
+Callback = Callable[[Any], Coroutine[Any, Any, Any]]
+
+
+def _fast_drain() -> Callable[..., Any] | None:
+    """Faust's fetch loop with the per-record ``wait_first`` replaced by ``_deliver``, or
+    None when the installed faust is not the code this was written against."""
+    source = inspect.getsource(base_consumer.Consumer._drain_messages)
+    if hashlib.sha256(source.encode()).hexdigest() != UPSTREAM_DRAIN_SHA256:
+        return None
+    assert source.count(_UPSTREAM_CALL) == 1
+    namespace: dict[str, Any] = {}
+    # Compiled in faust's own module namespace, so every name it uses resolves as there.
+    exec(textwrap.dedent(source.replace(_UPSTREAM_CALL, _OUR_CALL)), vars(base_consumer), namespace)  # noqa: S102 - faust's own source, pinned by its digest
+    drain: Callable[..., Any] = namespace["_drain_messages"]
+    return drain
+
+
+async def deliver(service: Any, callback: Callback, message: Any) -> None:
+    """``await service.wait_first(callback(message), service.suspend_flow.wait())``, with
+    no task unless the callback has to wait."""
+    coro = callback(message)
+    try:
+        waiting = coro.send(None)
+    except StopIteration:
+        return  # delivered without waiting: the common case
+    except BaseException:
+        coro.close()
+        raise
+    # The stream buffer is full: wait for room, given up on suspend/stop/crash.
+    await service.wait_first(resume(coro, waiting), service.suspend_flow.wait())
+
+
+_DRAIN = _fast_drain()
+
+
+class FastConsumer(aiokafka_driver.Consumer):
+    if _DRAIN is not None:
+        _drain_messages = _DRAIN
+
+    async def _deliver(self, callback: Callback, message: Any) -> None:
+        await deliver(self, callback, message)
+
+
+class FastTransport(aiokafka_driver.Transport):
+    Consumer = FastConsumer
+
+
+def fast_drain_active() -> bool:
+    return _DRAIN is not None
+
+
+class WorkerApp(faust.App):
+    """A faust.App whose consumer is the FastConsumer."""
+
+    def _new_transport(self) -> Any:
+        if _DRAIN is None:
+            logger.warning("faust changed: records are delivered by faust's own fetch loop")
+        return FastTransport(self.conf.broker_consumer, self)

@@ -1,0 +1,105 @@
+"""The fast fetch loop delivers exactly as faust's own: once per record, waiting for room
+when the stream buffer is full, given up when the flow is suspended."""
+
+import asyncio
+from typing import Any
+
+import pytest
+from mode import Service
+from mode.utils.locks import Event
+
+from stream_workers import fastdrain
+from stream_workers.fastdrain import FastConsumer, WorkerApp, deliver, fast_drain_active
+
+
+class Flow(Service):  # type: ignore[misc]
+    """The two things ``deliver`` uses of a faust Consumer: wait_first and suspend_flow."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.suspend_flow = Event()
+
+
+class Buffer:
+    """A stream buffer like faust's channel queue: put waits while it is full."""
+
+    def __init__(self, size: int) -> None:
+        self.queue: asyncio.Queue[Any] = asyncio.Queue(size)
+        self.given_up: list[Any] = []
+
+    async def put(self, message: Any) -> None:
+        try:
+            await self.queue.put(message)
+        except BaseException:
+            self.given_up.append(message)
+            raise
+
+
+def test_installed_faust_is_the_code_the_fast_loop_was_made_from() -> None:
+    # Fails when faust-streaming changes its fetch loop: re-derive fastdrain from it.
+    assert fastdrain.upstream_drain_digest() == fastdrain.UPSTREAM_DRAIN_SHA256
+    assert fast_drain_active()
+    assert FastConsumer._drain_messages is not fastdrain.base_consumer.Consumer._drain_messages
+
+
+def test_worker_app_builds_its_consumer_from_the_fast_transport() -> None:
+    app = WorkerApp("fastdrain-test", broker="kafka://127.0.0.1:9", store="memory://")
+    assert isinstance(app.transport, fastdrain.FastTransport)
+    assert app.transport.Consumer is FastConsumer
+
+
+async def test_a_record_with_room_is_delivered_inline_once() -> None:
+    flow, buffer = Flow(), Buffer(10)
+    tasks_before = len(asyncio.all_tasks())
+    for n in range(5):
+        await deliver(flow, buffer.put, n)
+    assert [buffer.queue.get_nowait() for _ in range(5)] == [0, 1, 2, 3, 4]
+    assert len(asyncio.all_tasks()) == tasks_before
+
+
+async def test_a_full_buffer_is_waited_for_then_the_record_delivered_once() -> None:
+    flow, buffer = Flow(), Buffer(1)
+    await deliver(flow, buffer.put, "first")
+    second = asyncio.ensure_future(deliver(flow, buffer.put, "second"))
+    await asyncio.sleep(0.01)
+    assert not second.done()  # waiting for room
+    assert buffer.queue.get_nowait() == "first"
+    await asyncio.wait_for(second, 1)
+    assert buffer.queue.get_nowait() == "second"
+    assert buffer.queue.empty() and buffer.given_up == []
+
+
+async def test_a_wait_for_room_is_given_up_when_the_flow_is_suspended() -> None:
+    flow, buffer = Flow(), Buffer(1)
+    await deliver(flow, buffer.put, "first")
+    second = asyncio.ensure_future(deliver(flow, buffer.put, "second"))
+    await asyncio.sleep(0.01)
+    flow.suspend_flow.set()  # a rebalance: faust gives up the blocked delivery
+    await asyncio.wait_for(second, 1)
+    assert buffer.given_up == ["second"]
+    assert buffer.queue.get_nowait() == "first"
+    await asyncio.sleep(0.01)
+    assert buffer.queue.empty()
+
+
+async def test_a_callback_error_reaches_the_fetch_loop() -> None:
+    async def broken(message: Any) -> None:
+        raise ValueError(message)
+
+    with pytest.raises(ValueError, match="bad"):
+        await deliver(Flow(), broken, "bad")
+
+
+async def test_a_callback_error_after_waiting_reaches_the_fetch_loop() -> None:
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def broken_later(message: Any) -> None:
+        await gate
+        raise ValueError(message)
+
+    flow = Flow()
+    delivery = asyncio.ensure_future(deliver(flow, broken_later, "late"))
+    await asyncio.sleep(0.01)
+    gate.set_result(None)
+    with pytest.raises(ValueError, match="late"):
+        await asyncio.wait_for(delivery, 1)
