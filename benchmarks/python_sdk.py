@@ -1,36 +1,40 @@
 """Events/s the Python SDK sustains into one real ingest gateway, next to the gateway's own
 batch rate measured in the same run.
 
-Run from the repository root, with the services of ``scripts/services.sh start`` up,
-``wrk`` installed and the SDK installed (``pip install -e 'sdks/python[aiohttp]'``)::
+Run from the repository root, with the services of ``scripts/services.sh start`` up and
+``wrk`` installed (under the shared benchmark lock)::
 
-    python -m benchmarks.python_sdk [--seconds 10] [--senders 16] [--connections 64]
+    flock /tmp/ra-bench.lock python -m benchmarks.python_sdk [--seconds 10] [--rounds 3]
+        [--connections 64] [--concurrency N] [--stdlib-json]
 
 It reuses ``benchmarks.ingest_gateway``'s set-up (fresh schema, topic and Redis prefix,
-one ``python -m ingest_gateway`` with a huge rate limit) and measures, each for
-``--seconds``:
+one ``python -m ingest_gateway`` with a huge rate limit), then runs ``--rounds`` rounds of
+two phases, each ``--seconds`` long, back to back so both see the same machine:
 
-1. the gateway's batch rate: ``wrk``, 100 events per request, ``--connections`` (as
-   ``benchmarks.ingest_gateway`` phase 1);
-2. the SDK, sustained: one process, one ``Client`` with ``--senders`` threads, a loop
-   calling ``track()`` as fast as it takes events (when the queue is full it waits 1 ms
-   instead of dropping); events/s = events the gateway acknowledged (200) over the time
-   from the first ``track()`` until ``flush()`` returned; the topic's record count for
-   the phase is printed next to it;
-3. the SDK's own ceiling without a network: the same loop with a transport that answers
-   200 at once (JSON encoding included), showing how far the SDK is from being the limit.
+1. the gateway's batch rate: ``wrk``, 100 events per request, ``--connections``;
+2. the SDK, sustained: a fresh process, one ``Client`` with its **default settings**
+   (``--concurrency`` overrides its requests in flight), a loop calling ``track()`` as fast
+   as the client takes events (when the queue is full it waits 1 ms instead of dropping);
+   events/s = events the gateway acknowledged (200) from the first ``track()`` until
+   ``flush()`` returned. The topic's record count for the phase must equal the events
+   acknowledged.
 
-CPU of the gateway and of the SDK process is printed for phases 1-2: the side at ~100% of
-a core is the bottleneck. The summary compares 2 with 1 (target: SDK >= gateway's rate),
-and the CPU each spends per event: on a machine shared with other work (or on 2 cores,
-where the SDK process takes CPU from the gateway it feeds) the rates depend on the
-scheduler, while CPU per event says which side would saturate a core first.
+Then once: 3. the SDK's own ceiling without a network (a transport that answers 200 at
+once; the encoding included).
+
+Fairness on a small shared machine: the SDK process, the gateway and Kafka compete for
+the same cores (wrk barely uses any), and other work on the machine comes and goes. So
+the phases alternate, each round's SDK rate is compared with the gateway rate measured
+just before it, and the verdict is the median of the rounds' ratios. For each phase the
+gateway's CPU (% of one core: ~100% means the gateway is the limit) and the machine's are
+printed, with the CPU each side spends per event and the load average.
 """
 
 import argparse
 import asyncio
 import os
 import resource
+import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -38,13 +42,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.ingest_gateway import Figures, bench_setup, measure_batch, print_cpu
-from benchmarks.loads import in_child_process, topic_record_count
-from benchmarks.stack import BATCH_SIZE, Options, cpu_between, cpu_snapshot, read_services
+from benchmarks.ingest_gateway import WARMUP_SECONDS, bench_setup
+from benchmarks.loads import (
+    WrkResult,
+    batch_body,
+    in_child_process,
+    run_wrk,
+    topic_record_count,
+    write_wrk_script,
+)
+from benchmarks.stack import (
+    BATCH_SIZE,
+    CpuUse,
+    Options,
+    cpu_between,
+    cpu_snapshot,
+    read_services,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SDK_DIR = REPO_ROOT / "sdks" / "python"
-WARMUP_SECONDS = 1.0
+SETTLE_SECONDS = 2.0  # after wrk stops, its requests in flight still get appended
 PROPERTIES = {
     "$pathname": "/pricing",
     "$referrer": "https://example.com/blog/launch",
@@ -57,8 +75,10 @@ PROPERTIES = {
 @dataclass(frozen=True, slots=True)
 class SdkOptions:
     seconds: int
-    senders: int
+    rounds: int
     connections: int
+    concurrency: int | None  # None: the Client's default
+    stdlib_json: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +90,8 @@ class SdkResult:
     seconds: float
     cpu_percent: float  # of one core, the SDK process (all its threads)
     sent_with_warmup: int
+    gateway: CpuUse | None  # the gateway's CPU over the same window
+    encoder: str
 
     @property
     def per_second(self) -> float:
@@ -78,6 +100,31 @@ class SdkResult:
     @property
     def cpu_us_per_event(self) -> float:
         return self.cpu_percent / 100 * self.seconds / max(self.sent, 1) * 1e6
+
+    @property
+    def gateway_us_per_event(self) -> float:
+        percent = self.gateway.process_percent if self.gateway else 0.0
+        return percent / 100 * self.seconds / max(self.sent, 1) * 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    wrk: WrkResult
+    sdk: SdkResult
+    records: int  # on the topic from the SDK phase
+    load: tuple[float, float, float]
+
+    @property
+    def gateway_rate(self) -> float:
+        return self.wrk.ok_per_second * BATCH_SIZE
+
+    @property
+    def gateway_us_per_event(self) -> float:
+        return self.wrk.cpu.process_percent / 100 / max(self.gateway_rate, 1e-9) * 1e6
+
+    @property
+    def ratio(self) -> float:
+        return self.sdk.per_second / max(self.gateway_rate, 1e-9)
 
 
 def use_checkout_sdk() -> None:
@@ -90,23 +137,29 @@ def use_checkout_sdk() -> None:
 def parse_options(argv: Sequence[str] | None = None) -> SdkOptions:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.python_sdk")
     parser.add_argument("--seconds", type=int, default=10, help="length of each phase")
-    parser.add_argument(
-        "--senders", type=int, default=16, help="the Client's sender threads (its default: 2)"
-    )
+    parser.add_argument("--rounds", type=int, default=3, help="wrk/SDK rounds")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections")
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="the Client's requests in flight"
+    )
+    parser.add_argument(
+        "--stdlib-json", action="store_true", help="encode with json even if orjson is there"
+    )
     args = parser.parse_args(argv)
-    return SdkOptions(args.seconds, args.senders, args.connections)
+    return SdkOptions(
+        args.seconds, args.rounds, args.connections, args.concurrency, args.stdlib_json
+    )
 
 
 class InstantTransport:
-    """Answers 200 without a network, so phase 3 measures only the SDK's own work."""
+    """Answers 200 without a network, so the ceiling measures only the SDK's own work."""
 
-    def send(self, body: bytes) -> Any:
+    async def send(self, body: bytes) -> Any:
         from realanalytics_sdk.transport import Answer
 
         return Answer(200, b'{"success": true}')
 
-    def close(self) -> None:
+    async def close(self) -> None:
         pass
 
 
@@ -128,27 +181,47 @@ def track_loop(track: Callable[..., bool], seconds: float) -> int:
     return tracked
 
 
-def sdk_process(url: str, api_key: str, seconds: float, senders: int, offline: bool) -> SdkResult:
+def choose_encoder(stdlib_json: bool) -> str:
+    from realanalytics_sdk import encoding, events
+
+    if stdlib_json:
+        events.encode_event = encoding.encode_event_stdlib  # type: ignore[attr-defined]
+        return "json (standard library)"
+    return "orjson" if encoding.HAVE_ORJSON else "json (standard library)"
+
+
+def sdk_process(
+    url: str,
+    api_key: str,
+    seconds: float,
+    concurrency: int | None,
+    stdlib_json: bool,
+    gateway_pid: int | None,
+) -> SdkResult:
     """One SDK process: warm up, then the measured loop and the final flush."""
     from realanalytics_sdk import Client
 
-    factory = InstantTransport if offline else None
-    client = Client(
-        api_key,
-        url,
-        senders=senders,
-        max_queue_size=50_000,
-        flush_interval=0.2,
-        transport_factory=factory,
-    )
+    encoder = choose_encoder(stdlib_json)
+    options: dict[str, Any] = {}
+    if concurrency is not None:
+        options["concurrency"] = concurrency
+    if gateway_pid is None:
+        options["transport_factory"] = InstantTransport
+    client = Client(api_key, url, **options)
     track_loop(client.track, WARMUP_SECONDS)
     client.flush(60)
     before = client.stats()
+    gateway_before = cpu_snapshot(gateway_pid) if gateway_pid else None
     cpu_before, started = process_cpu_seconds(), time.perf_counter()
     tracked = track_loop(client.track, seconds)
     client.flush(60)
     elapsed = time.perf_counter() - started
     cpu = (process_cpu_seconds() - cpu_before) / elapsed * 100
+    gateway = (
+        cpu_between(gateway_before, cpu_snapshot(gateway_pid))
+        if gateway_pid and gateway_before
+        else None
+    )
     after = client.stats()
     client.close(10)
     return SdkResult(
@@ -159,75 +232,142 @@ def sdk_process(url: str, api_key: str, seconds: float, senders: int, offline: b
         elapsed,
         cpu,
         after.sent,
+        gateway,
+        encoder,
     )
 
 
-def print_sdk(title: str, result: SdkResult) -> None:
-    print(f"\n== {title}")
+def load_average() -> tuple[float, float, float]:
+    return os.getloadavg()
+
+
+def print_round(index: int, item: Round) -> None:
+    wrk, sdk = item.wrk, item.sdk
+    print(f"\n== round {index}: load average {' '.join(f'{v:.2f}' for v in item.load)}")
     print(
-        f"   {result.tracked:,} tracked, {result.sent:,} acknowledged in {result.seconds:.1f}s "
-        f"(until flush() returned) = {result.per_second:,.0f} ev/s; "
-        f"dropped {result.dropped}, discarded {result.discarded}"
+        f"   1. gateway (wrk): {item.gateway_rate:>9,.0f} ev/s "
+        f"(p50 {wrk.p50_ms:.0f} ms); gateway {wrk.cpu.process_percent:.0f}% of a core, "
+        f"machine {wrk.cpu.machine_percent:.0f}%; gateway {item.gateway_us_per_event:.1f} µs/ev"
     )
+    gateway = sdk.gateway
     print(
-        f"   CPU: SDK process {result.cpu_percent:.0f}% of one core (all threads) = "
-        f"{result.cpu_us_per_event:.1f} µs of CPU per event"
+        f"   2. SDK:           {sdk.per_second:>9,.0f} ev/s ({sdk.sent:,} acknowledged in "
+        f"{sdk.seconds:.1f}s until flush() returned); SDK {sdk.cpu_percent:.0f}% of a core = "
+        f"{sdk.cpu_us_per_event:.1f} µs/ev; gateway "
+        f"{gateway.process_percent if gateway else 0:.0f}% = {sdk.gateway_us_per_event:.1f} "
+        f"µs/ev; machine {gateway.machine_percent if gateway else 0:.0f}%"
     )
+    verdict = "equal" if item.records == sdk.sent_with_warmup else "DIFFERENT"
+    print(
+        f"      records on the topic {item.records:,}, acknowledged (incl. warm-up) "
+        f"{sdk.sent_with_warmup:,}: {verdict}; dropped by the loop's full queue "
+        f"{sdk.dropped:,} (then it waited), discarded {sdk.discarded}; ratio {item.ratio:.2f}"
+    )
+
+
+async def measure_round(setup: Any, options: SdkOptions, script: Path) -> Round:
+    services, gateway = setup.services, setup.gateway
+    load = load_average()
+    wrk_options = Options(options.seconds, options.connections, 1, 64)
+    wrk = await run_wrk(gateway.url, script, options.seconds, wrk_options, gateway.pid)
+    await asyncio.sleep(SETTLE_SECONDS)
+    before = await topic_record_count(services.kafka_bootstrap, setup.topic)
+    sdk: SdkResult = await in_child_process(
+        sdk_process,
+        gateway.url,
+        setup.api_key,
+        options.seconds,
+        options.concurrency,
+        options.stdlib_json,
+        gateway.pid,
+    )
+    records = await topic_record_count(services.kafka_bootstrap, setup.topic) - before
+    return Round(wrk, sdk, records, load)
 
 
 async def run(options: SdkOptions) -> int:
     import realanalytics_sdk
+    from realanalytics_sdk.client import DEFAULT_CONCURRENCY
 
+    concurrency = options.concurrency or DEFAULT_CONCURRENCY
     print(f"SDK under test: {Path(realanalytics_sdk.__file__).parent}")
+    print(
+        f"Client defaults{'' if options.concurrency is None else ' except concurrency'}: "
+        f"{concurrency} requests in flight at most; wrk -c{options.connections}; "
+        f"{options.rounds} rounds of {options.seconds}s per phase; nproc {os.cpu_count()}"
+    )
     services = read_services()
     gateway_options = Options(options.seconds, options.connections, 1, 64)
-    figures = Figures()
+    rounds: list[Round] = []
     async with bench_setup(services, gateway_options) as setup:
-        await measure_batch(setup, figures)
-        assert figures.batch is not None
-        gateway_rate = figures.batch.ok_per_second * BATCH_SIZE
-
-        url, pid = setup.gateway.url, setup.gateway.pid
-        before_records = await topic_record_count(services.kafka_bootstrap, setup.topic)
-        before_cpu = cpu_snapshot(pid)
-        online: SdkResult = await in_child_process(
-            sdk_process, url, setup.api_key, options.seconds, options.senders, False
-        )
-        gateway_cpu = cpu_between(before_cpu, cpu_snapshot(pid))
-        records = await topic_record_count(services.kafka_bootstrap, setup.topic) - before_records
-        print_sdk(f"2. Python SDK into the gateway ({options.senders} sender threads)", online)
-        print_cpu(gateway_cpu)
-        print(
-            f"   records on the topic from this phase: {records:,}; acknowledged to the SDK "
-            f"(incl. {WARMUP_SECONDS:.0f}s warm-up): {online.sent_with_warmup:,}"
-        )
-
+        script = write_wrk_script(setup.scripts, "batch", batch_body(), setup.api_key)
+        gateway = setup.gateway
+        await run_wrk(gateway.url, script, WARMUP_SECONDS, gateway_options, gateway.pid)
+        for index in range(1, options.rounds + 1):
+            rounds.append(await measure_round(setup, options, script))
+            print_round(index, rounds[-1])
         offline: SdkResult = await in_child_process(
-            sdk_process, url, setup.api_key, options.seconds, options.senders, True
+            sdk_process,
+            gateway.url,
+            setup.api_key,
+            options.seconds,
+            options.concurrency,
+            options.stdlib_json,
+            None,
         )
-        print_sdk("3. Python SDK alone (transport answers 200 at once)", offline)
+    print(
+        f"\n== 3. SDK alone (transport answers 200 at once): {offline.per_second:,.0f} ev/s, "
+        f"{offline.cpu_percent:.0f}% of a core = {offline.cpu_us_per_event:.1f} µs/ev"
+    )
+    print_summary(rounds, offline, options)
+    return 0 if all(item.records == item.sdk.sent_with_warmup for item in rounds) else 1
 
-    # The gateway's CPU per event in phase 1, against the SDK's in phase 2: independent of
-    # how busy the machine was, it says which side would saturate a core first.
-    gateway_us = figures.batch.cpu.process_percent / 100 / max(gateway_rate, 1e-9) * 1e6
-    ratio = online.per_second / max(gateway_rate, 1e-9)
+
+def print_summary(rounds: list[Round], offline: SdkResult, options: SdkOptions) -> None:
+    def median(values: list[float]) -> float:
+        return statistics.median(values)
+
+    ratio = median([item.ratio for item in rounds])
+    gateway_us = median([item.gateway_us_per_event for item in rounds])
+    sdk_us = median([item.sdk.cpu_us_per_event for item in rounds])
+    gateway_in_sdk_us = median([item.sdk.gateway_us_per_event for item in rounds])
+    topic_ok = all(item.records == item.sdk.sent_with_warmup for item in rounds)
     rows = [
-        (f"gateway batch rate (wrk -c{options.connections})", f"{gateway_rate:,.0f} ev/s", ""),
-        ("Python SDK, one process, sustained", f"{online.per_second:,.0f} ev/s", ""),
-        ("Python SDK ceiling without network", f"{offline.per_second:,.0f} ev/s", ""),
-        ("SDK / gateway rate", f"{ratio:.2f}", "PASS" if ratio >= 1.0 else "MISS"),
-        ("gateway CPU per event", f"{gateway_us:.1f} µs", ""),
-        ("SDK CPU per event (into the gateway)", f"{online.cpu_us_per_event:.1f} µs", ""),
         (
-            "SDK CPU / gateway CPU per event",
-            f"{online.cpu_us_per_event / max(gateway_us, 1e-9):.2f}",
-            "PASS" if online.cpu_us_per_event <= gateway_us else "MISS",
+            f"gateway batch rate (wrk -c{options.connections})",
+            median([r.gateway_rate for r in rounds]),
+            "ev/s",
+            "",
         ),
+        (
+            "Python SDK, one process, sustained",
+            median([r.sdk.per_second for r in rounds]),
+            "ev/s",
+            "",
+        ),
+        ("SDK / gateway rate (median of rounds)", ratio, "", "PASS" if ratio >= 1.0 else "MISS"),
+        ("SDK ceiling without network", offline.per_second, "ev/s", ""),
+        ("gateway CPU per event (wrk phase)", gateway_us, "µs", ""),
+        ("gateway CPU per event (SDK phase)", gateway_in_sdk_us, "µs", ""),
+        ("SDK CPU per event (into the gateway)", sdk_us, "µs", ""),
+        ("SDK CPU per event (no network)", offline.cpu_us_per_event, "µs", ""),
     ]
-    print(f"\n== summary (nproc {os.cpu_count()}, {options.seconds}s per phase, target: PASS)")
-    for name, value, verdict in rows:
-        print(f"   {name:<40} {value:>14}  {verdict}")
-    return 0
+    print(
+        f"\n== summary: medians of {len(rounds)} rounds, {options.seconds}s per phase, "
+        f"JSON by {offline.encoder}; load average now "
+        f"{' '.join(f'{v:.2f}' for v in load_average())}"
+    )
+    for name, value, unit, verdict in rows:
+        text = (
+            f"{value:,.2f}"
+            if not unit
+            else f"{value:,.1f} {unit}"
+            if unit == "µs"
+            else f"{value:,.0f} {unit}"
+        )
+        print(f"   {name:<40} {text:>14}  {verdict}")
+    print(f"   {'records on the topic = acknowledged':<40} {'yes' if topic_ok else 'NO':>14}")
+    print("   ratios per round: " + ", ".join(f"{item.ratio:.2f}" for item in rounds))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from realanalytics_sdk.encoding import decode_fragments
 from realanalytics_sdk.policy import Action, Decision, backoff_delay, next_month_start
 
 logger = logging.getLogger("realanalytics_sdk")
 
-Event = dict[str, Any]
-ErrorCallback = Callable[[str, Sequence[Event]], None]
+Fragment = bytes  # one event, encoded (see encoding.py)
+ErrorCallback = Callable[[str, Sequence[dict[str, Any]]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,7 @@ class Retry:
 
 @dataclass(frozen=True, slots=True)
 class Split:
-    parts: tuple[list[Event], ...]
+    parts: tuple[list[Fragment], ...]
 
 
 Step = Done | Retry | Split
@@ -82,7 +83,7 @@ class Ledger:
 
     def settle(
         self,
-        part: list[Event],
+        part: list[Fragment],
         decision: Decision,
         attempt: int,
         now: datetime,
@@ -127,7 +128,7 @@ class Ledger:
         if self.dropped == count:
             logger.warning("realanalytics queue full: dropping new events (counted in stats)")
 
-    def _report(self, kind: str, message: str, part: Sequence[Event]) -> None:
+    def _report(self, kind: str, message: str, part: Sequence[Fragment]) -> None:
         # Logged once per kind of failure (a 400 would otherwise repeat for every batch);
         # every occurrence reaches on_error and the counters.
         if kind not in self._logged:
@@ -137,6 +138,6 @@ class Ledger:
             logger.debug("realanalytics: %s", message)
         if self._on_error is not None:
             try:
-                self._on_error(message, part)
+                self._on_error(message, decode_fragments(part))
             except Exception:
                 logger.exception("realanalytics on_error callback failed")

@@ -1,12 +1,11 @@
-"""One keep-alive HTTP connection to the ingest gateway (standard library ``http.client``).
+"""What the clients send batches through: the ``Transport`` protocol and its ``Answer``.
 
-Not thread-safe: each sender thread of ``Client`` owns one.
+``Client`` uses ``connections.ConnectionPool`` (standard library), ``AsyncClient`` an
+aiohttp session; tests and the benchmark pass transports of their own.
 """
 
-import http.client
-import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from realanalytics_sdk.version import VERSION
@@ -21,10 +20,12 @@ class Answer:
     retry_after: str | None = None
 
 
-def encode_batch(events: list[dict[str, Any]]) -> bytes:
-    # default=str: a datetime or Decimal in properties is sent as text instead of
-    # failing the whole batch at send time, far from the track() that added it.
-    return json.dumps(events, separators=(",", ":"), default=str).encode()
+class Transport(Protocol):
+    async def send(self, body: bytes) -> Answer:
+        """POST one batch (a JSON array) and return the answer; never raises for I/O."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 def ingest_target(host: str) -> tuple[str, str, str]:
@@ -33,49 +34,3 @@ def ingest_target(host: str) -> tuple[str, str, str]:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"host must be an http(s) URL, got {host!r}")
     return parts.scheme, parts.netloc, parts.path or "/"
-
-
-class HttpTransport:
-    def __init__(self, host: str, public_key: str, timeout: float) -> None:
-        self._scheme, self._netloc, self._path = ingest_target(host)
-        self._timeout = timeout
-        self._headers = {
-            "Content-Type": "application/json",
-            "X-API-Key": public_key,
-            "User-Agent": USER_AGENT,
-        }
-        self._conn: http.client.HTTPConnection | None = None
-
-    def send(self, body: bytes) -> Answer:
-        # A kept-alive connection the server has meanwhile closed fails at once; one
-        # immediate retry on a fresh connection tells that apart from a real outage.
-        # (A repeat is harmless: every event carries its insertId.)
-        reused = self._conn is not None
-        answer = self._send_once(body)
-        if answer.status is None and reused:
-            answer = self._send_once(body)
-        return answer
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def _send_once(self, body: bytes) -> Answer:
-        if self._conn is None:
-            connection_class = (
-                http.client.HTTPSConnection
-                if self._scheme == "https"
-                else http.client.HTTPConnection
-            )
-            self._conn = connection_class(self._netloc, timeout=self._timeout)
-        try:
-            self._conn.request("POST", self._path, body=body, headers=self._headers)
-            response = self._conn.getresponse()
-            data = response.read()
-        except (OSError, http.client.HTTPException):
-            self.close()
-            return Answer(None)
-        if response.will_close:
-            self.close()
-        return Answer(response.status, data, response.getheader("Retry-After"))

@@ -1,3 +1,3 @@
 """The package version, sent in the User-Agent."""
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"

@@ -50,7 +50,8 @@ class FaultProxy:
         app.router.add_route("*", "/", self._handle)
         self._session = aiohttp.ClientSession(auto_decompress=False)
         self._server = TestServer(app, host="127.0.0.1")
-        await self._server.start_server()
+        # Forward bodies as they came (gzip stays gzip, for the gateway to decode).
+        await self._server.start_server(auto_decompress=False)
         self.url = str(self._server.make_url("/"))
         return self
 

@@ -42,7 +42,7 @@ async def closed(client: Client, timeout: float = 15.0) -> None:
 async def test_tracked_events_arrive_in_batches_of_100(
     proxy: FaultProxy, project: CreatedProject, settings: Settings, services: Any
 ) -> None:
-    client = Client(project.public_key, proxy.url, flush_interval=30, senders=1)
+    client = Client(project.public_key, proxy.url, flush_interval=30, concurrency=1)
     for i in range(250):
         assert client.track("signup", f"user-{i % 7}", {"plan": "pro", "i": i})
     assert await flushed(client)
@@ -101,7 +101,9 @@ async def test_the_real_rate_limit_429_is_waited_out(
         left = seconds_left_in_window(services.redis_url, window=2)
         if left < 1.0:
             await asyncio.sleep(left + 0.05)
-        client = Client(project.public_key, proxy.url, batch_size=10, flush_interval=30, senders=1)
+        client = Client(
+            project.public_key, proxy.url, batch_size=10, flush_interval=30, concurrency=1
+        )
         for i in range(20):
             client.track("search", "u1", {"i": i})
         assert await flushed(client, timeout=20)
@@ -120,7 +122,7 @@ async def test_a_400_is_not_retried_and_logged_once(
     proxy: FaultProxy, project: CreatedProject, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="realanalytics_sdk")
-    client = Client(project.public_key, proxy.url, batch_size=1, flush_interval=30, senders=1)
+    client = Client(project.public_key, proxy.url, batch_size=1, flush_interval=30, concurrency=1)
     client.track("bad", "u1", timestamp="not a date")
     client.track("bad", "u1", timestamp="not a date either")
     assert await flushed(client)
@@ -138,7 +140,7 @@ async def test_event_limit_exceeded_stops_sending_until_next_month(
     key = usage_key(settings.redis_prefix, project.id, month_of(datetime.now(UTC)))
     with redis.Redis.from_url(services.redis_url) as r:
         r.hset(key, mapping={"p0": 10_000, "o0": 1})
-    client = Client(project.public_key, proxy.url, flush_interval=30, senders=1)
+    client = Client(project.public_key, proxy.url, flush_interval=30, concurrency=1)
     client.track("e", "u1")
     assert await flushed(client)
     assert client.stats().paused_until == next_month_start(datetime.now(UTC))
@@ -194,3 +196,20 @@ async def test_async_client_sends_on_the_time_bound_and_at_close(
     await client.aclose()
     records = await read_topic(services.kafka_bootstrap, settings.events_topic, 2, 5)
     assert sorted(r["event"] for r in records) == ["tick", "tock"]
+
+
+async def test_both_clients_can_send_gzipped_batches(
+    proxy: FaultProxy, project: CreatedProject, settings: Settings, services: Any
+) -> None:
+    client = Client(project.public_key, proxy.url, compress=True)
+    for i in range(120):
+        client.track("threaded", "u1", {"i": i})
+    assert await flushed(client)
+    await closed(client)
+    async with AsyncClient(project.public_key, proxy.url, compress=True) as async_client:
+        for i in range(30):
+            async_client.track("async", "u1", {"i": i})
+        await async_client.flush()
+    records = await read_topic(services.kafka_bootstrap, settings.events_topic, 150)
+    assert len(records) == 150
+    assert {p.status for p in proxy.posts()} == {200}

@@ -1,7 +1,7 @@
 """The threaded Client's queue without a server: the full-queue policy, flush, close."""
 
+import asyncio
 import os
-import threading
 import time
 
 import pytest
@@ -9,24 +9,43 @@ from realanalytics_sdk import Client
 from realanalytics_sdk.transport import Answer
 
 
+class Gate:
+    """Opened by the test's thread; awaited on the client's loop."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def wait(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        async with asyncio.timeout(10):
+            await self._event.wait()
+
+    def open(self) -> None:
+        if self._loop is None:
+            self._event.set()
+        else:
+            self._loop.call_soon_threadsafe(self._event.set)
+
+
 class GatedTransport:
     """Answers 200 once the test opens the gate; records the batch sizes it was sent."""
 
-    def __init__(self, gate: threading.Event) -> None:
+    def __init__(self, gate: Gate) -> None:
         self.gate = gate
         self.sizes: list[int] = []
 
-    def send(self, body: bytes) -> Answer:
-        self.gate.wait(10)
+    async def send(self, body: bytes) -> Answer:
+        await self.gate.wait()
         self.sizes.append(body.count(b'"insertId"'))
         return Answer(200, b'{"success": true}')
 
-    def close(self) -> None:
+    async def close(self) -> None:
         pass
 
 
 def test_a_full_queue_drops_the_newest_events_and_counts_them() -> None:
-    gate = threading.Event()
+    gate = Gate()
     transports: list[GatedTransport] = []
 
     def factory() -> GatedTransport:
@@ -38,13 +57,13 @@ def test_a_full_queue_drops_the_newest_events_and_counts_them() -> None:
         "http://127.0.0.1:1",
         max_queue_size=5,
         flush_interval=60,
-        senders=1,
+        concurrency=1,
         transport_factory=factory,
     )
     taken = [client.track("e", "u", {"i": i}) for i in range(7)]
     assert taken == [True] * 5 + [False] * 2
     assert client.stats().dropped == 2 and client.stats().queued == 5
-    gate.set()
+    gate.open()
     assert client.flush(5)
     client.close(5)
     assert transports[0].sizes == [5]
@@ -53,14 +72,14 @@ def test_a_full_queue_drops_the_newest_events_and_counts_them() -> None:
 
 
 def test_close_gives_up_after_its_timeout_and_counts_the_rest() -> None:
-    gate = threading.Event()  # closed until the end: the gateway "hangs"
+    gate = Gate()  # never opened: the gateway "hangs"
     transport = GatedTransport(gate)
     client = Client(
         "pk_test",
         "http://127.0.0.1:1",
         batch_size=1,
         flush_interval=60,
-        senders=1,
+        concurrency=1,
         transport_factory=lambda: transport,
     )
     for i in range(3):
@@ -68,12 +87,9 @@ def test_close_gives_up_after_its_timeout_and_counts_the_rest() -> None:
     started = time.monotonic()
     client.close(timeout=0.2)
     assert time.monotonic() - started < 2.0
-    assert client.stats().discarded == 2  # the two still queued; one is in flight
-    gate.set()
-    deadline = time.monotonic() + 5
-    while client.stats().sent < 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert client.stats().sent == 1
+    # The two still queued and the one in flight (its request abandoned).
+    assert client.stats().discarded == 3 and client.stats().sent == 0
+    assert client.track("e", "u") is False
 
 
 def test_secret_keys_are_refused() -> None:
@@ -89,11 +105,11 @@ class CountingTransport:
     def __init__(self) -> None:
         self.events = 0
 
-    def send(self, body: bytes) -> Answer:
+    async def send(self, body: bytes) -> Answer:
         self.events += body.count(b'"insertId"')
         return Answer(200, b'{"success": true}')
 
-    def close(self) -> None:
+    async def close(self) -> None:
         pass
 
 
@@ -104,7 +120,7 @@ def test_a_forked_child_gets_sender_threads_and_a_queue_of_its_own() -> None:
         "pk_test",
         "http://127.0.0.1:1",
         flush_interval=60,
-        senders=1,
+        concurrency=1,
         transport_factory=CountingTransport,
     )
     for i in range(5):

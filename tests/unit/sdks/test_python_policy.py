@@ -84,7 +84,7 @@ def test_next_month_start_in_utc() -> None:
 
 def test_ledger_retries_up_to_max_then_discards() -> None:
     ledger = Ledger(max_retries=2)
-    part = [{"event": "a"}, {"event": "b"}]
+    part = [b'{"event":"a"}', b'{"event":"b"}']
     now = datetime(2026, 2, 1, tzinfo=UTC)
     retry = Decision(Action.RETRY, retry_after=1.0)
     assert ledger.settle(part, retry, 0, now, lambda: 0.0) == Retry(1.0)
@@ -96,7 +96,7 @@ def test_ledger_retries_up_to_max_then_discards() -> None:
 def test_ledger_counts_sent_splits_413_and_drops_a_single_oversized_event() -> None:
     ledger = Ledger(max_retries=3)
     now = datetime(2026, 2, 1, tzinfo=UTC)
-    part = [{"i": i} for i in range(5)]
+    part = [b'{"i":%d}' % i for i in range(5)]
     assert ledger.settle(part, Decision(Action.SENT), 0, now) == Done()
     assert ledger.sent == 5
     step = ledger.settle(part, Decision(Action.SPLIT), 0, now)
@@ -107,9 +107,17 @@ def test_ledger_counts_sent_splits_413_and_drops_a_single_oversized_event() -> N
 
 def test_ledger_pauses_until_next_month_on_event_limit() -> None:
     errors: list[str] = []
-    ledger = Ledger(max_retries=3, on_error=lambda message, part: errors.append(message))
+    given_up: list[object] = []
+
+    def on_error(message: str, events: object) -> None:
+        errors.append(message)
+        given_up.append(events)
+
+    ledger = Ledger(max_retries=3, on_error=on_error)
     now = datetime(2026, 2, 10, tzinfo=UTC)
-    assert ledger.settle([{}], Decision(Action.STOP_UNTIL_NEXT_MONTH), 0, now) == Done()
+    part = [b'{"event":"e"}']
+    assert ledger.settle(part, Decision(Action.STOP_UNTIL_NEXT_MONTH), 0, now) == Done()
+    assert given_up == [[{"event": "e"}]]  # on_error gets the events back as dicts
     assert ledger.paused(now + timedelta(days=18))
     assert not ledger.paused(datetime(2026, 3, 1, tzinfo=UTC))
     assert ledger.paused_until is None
