@@ -27,6 +27,8 @@ class Seen:
     content_type: str
     body: bytes
     status: int = 0
+    retry_after: str | None = None  # the answer's Retry-After
+    answered_at: float = 0.0
 
 
 @dataclass
@@ -67,7 +69,8 @@ class FaultProxy:
         self.seen.append(seen)
         if request.method == "POST" and self.faults:
             status, headers, payload = self.faults.pop(0)
-            seen.status = status
+            seen.status, seen.answered_at = status, time.monotonic()
+            seen.retry_after = headers.get("Retry-After")
             cors = {
                 "Access-Control-Allow-Origin": "*",
                 "Access-Control-Expose-Headers": "Retry-After",
@@ -82,7 +85,8 @@ class FaultProxy:
             request.method, self.upstream, data=body, headers=headers
         ) as upstream:
             payload = await upstream.read()
-            seen.status = upstream.status
+            seen.status, seen.answered_at = upstream.status, time.monotonic()
+            seen.retry_after = upstream.headers.get("Retry-After")
             kept = {
                 name: value
                 for name, value in upstream.headers.items()

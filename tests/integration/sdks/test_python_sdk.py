@@ -198,6 +198,47 @@ async def test_async_client_sends_on_the_time_bound_and_at_close(
     assert sorted(r["event"] for r in records) == ["tick", "tock"]
 
 
+async def test_async_client_waits_out_the_real_rate_limit_and_delivers_each_event_once(
+    settings_with: Any, project: CreatedProject, services: Any
+) -> None:
+    # Two requests per 2-second window, five batches sent at once: the gateway's real
+    # 429 refuses some of them, more than once for the last.
+    settings = settings_with(rate_limit_override=2, rate_window_seconds=2)
+    gateway = await start_gateway(settings)
+    try:
+        proxy = await FaultProxy(gateway_url(gateway)).start()
+        left = seconds_left_in_window(services.redis_url, window=2)
+        if left < 1.0:
+            await asyncio.sleep(left + 0.05)
+        async with AsyncClient(
+            project.public_key, proxy.url, batch_size=10, flush_interval=30
+        ) as client:
+            for i in range(50):
+                assert client.track("search", f"user-{i % 5}", {"i": i})
+            async with asyncio.timeout(30):
+                await client.flush()
+            stats = client.stats()
+        await proxy.close()
+    finally:
+        await gateway.close()
+
+    posts = proxy.posts()
+    refused = [p for p in posts if p.status == 429]
+    assert refused and all(p.retry_after for p in refused)
+    assert sum(1 for p in posts if p.status == 200) == 5
+    for no in refused:
+        # The same batch (byte for byte) again, never before its Retry-After had passed.
+        again = [p for p in posts if p.body == no.body and p.at > no.answered_at]
+        assert again, "a refused batch was never sent again"
+        assert again[0].at >= no.answered_at + float(no.retry_after or 0)
+    assert stats.sent == 50 and stats.discarded == 0 and stats.dropped == 0
+
+    # Exactly once on the topic: wait for a 51st record that must never come.
+    records = await read_topic(services.kafka_bootstrap, settings.events_topic, 51, timeout=3)
+    assert sorted(r["properties"]["i"] for r in records) == list(range(50))  # type: ignore[index]
+    assert len({r["insertId"] for r in records}) == 50
+
+
 async def test_both_clients_can_send_gzipped_batches(
     proxy: FaultProxy, project: CreatedProject, settings: Settings, services: Any
 ) -> None:
