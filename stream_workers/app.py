@@ -3,6 +3,7 @@
 import asyncio
 import functools
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,13 +13,14 @@ from prometheus_client import generate_latest
 from redis.asyncio import Redis
 
 from contracts.control_follower import ControlFollower
+from stream_workers.batcher import Batcher
 from stream_workers.configs import BreakdownKeys
 from stream_workers.deadletter import DeadLetterProducer
 from stream_workers.decisions import month_start
-from stream_workers.fastdrain import WorkerApp
+from stream_workers.fastdrain import RawBytes, WorkerApp
 from stream_workers.lag import group_lag
 from stream_workers.metrics import Metrics
-from stream_workers.retry import apply_until_done, exit_unapplied
+from stream_workers.retry import apply_until_done
 from stream_workers.settings import Settings
 from stream_workers.sink import RawRecord, Sink
 
@@ -111,29 +113,33 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         datadir=settings.data_dir,
     )
     runtime = Runtime(settings)
-    events = app.topic(
-        settings.events_topic,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
+    events = app.topic(settings.events_topic, schema=RawBytes())
 
     # concurrency=1: Faust can commit past an in-flight event with more (bug #606).
-    # take_events acks a batch when the loop body returns — and, in a finally, when the
-    # loop is left by an exception; so a batch is retried until applied, and a stop in the
-    # middle of one ends the process before that ack (stream_workers/retry.py).
+    # Acks are manual (noack): an event is acknowledged only after its batch's
+    # transaction committed, so Kafka's committed offset never passes PostgreSQL's; the
+    # next batch gathers while one is written (stream_workers/batcher.py).
     @app.agent(events, concurrency=1, name="apply-events")
-    async def apply_events(stream: Any) -> None:  # faust's StreamT lacks take_events
+    async def apply_events(stream: Any) -> None:  # faust's StreamT lacks noack/events
         await runtime.start()
-        async for batch in stream.take_events(settings.batch_max, within=settings.batch_seconds):
-            records = [raw_record(event) for event in batch]
-            try:
-                await apply_until_done(functools.partial(runtime.sink.apply, records))
-            except BaseException:
-                # Leaving the loop (stop, cancel) now would acknowledge an unapplied batch.
-                logger.warning("stopping with a batch not applied; Kafka re-delivers it")
-                exit_unapplied()
+        manual = stream.noack()
+
+        async def apply(records: Sequence[RawRecord]) -> None:
+            await apply_until_done(functools.partial(runtime.sink.apply, records))
+
+        async def ack(applied: Sequence[Any]) -> None:
+            for event in applied:
+                await manual.ack(event)
+
+        batcher: Batcher[RawRecord, Any] = Batcher(
+            apply, ack, settings.batch_max, settings.batch_seconds
+        )
+        batcher.start()
+        try:
+            async for event in manual.events():
+                await batcher.add(raw_record(event), event)
+        finally:
+            await batcher.stop()
 
     @app.timer(interval=settings.usage_resync_seconds)  # type: ignore[untyped-decorator]
     async def resync_usage() -> None:

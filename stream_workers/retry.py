@@ -1,17 +1,13 @@
-"""Applying a batch until it is applied: the events agent must never leave its loop with
-a batch unapplied, because Faust's ``take_events`` acknowledges the batch in a
-``finally`` as the loop ends — a sink error that escaped would commit Kafka offsets past
-events PostgreSQL never got."""
+"""Applying a batch until it is applied: its events are acknowledged only afterwards, and
+Kafka commits only acknowledged offsets in order — a batch given up would hold every
+later offset back (stream_workers/batcher.py)."""
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 logger = logging.getLogger(__name__)
-
-EXIT_UNAPPLIED = 70  # EX_SOFTWARE: stopped with a batch not applied; Kafka re-delivers it
 
 
 async def apply_until_done(
@@ -34,9 +30,3 @@ async def apply_until_done(
             logger.exception("applying a batch failed; retrying in %.1f s", delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay)
-
-
-def exit_unapplied() -> None:
-    """End the process at once, before ``take_events`` could acknowledge the batch."""
-    logging.shutdown()
-    os._exit(EXIT_UNAPPLIED)

@@ -1,7 +1,7 @@
 """A batch the sink cannot apply is retried, never acknowledged: nothing is lost.
 
-Faust's ``take_events`` acknowledges a batch when its loop is left, even by an exception;
-so a database error must neither escape the loop nor let a stopping worker commit."""
+Events are acknowledged only after their batch's transaction commits; a database error
+must neither skip a batch nor let a stopping worker commit past it."""
 
 import asyncio
 
