@@ -129,6 +129,8 @@ class Client:
         sender = self._sender
         if not self._thread.is_alive():
             return sender.stats().queued == 0
+        if threading.current_thread() is self._thread:  # e.g. from on_error: would deadlock
+            raise RuntimeError("flush() cannot be called from the sender thread")
         future = asyncio.run_coroutine_threadsafe(sender.flush(), self._loop(sender))
         try:
             future.result(timeout)
@@ -146,6 +148,8 @@ class Client:
         if not self._thread.is_alive():
             sender.refuse_new()
             return
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("close() cannot be called from the sender thread")
         future = asyncio.run_coroutine_threadsafe(sender.aclose(timeout), self._loop(sender))
         try:
             # aclose() gives up on what is left after ``timeout``; a little more for that.

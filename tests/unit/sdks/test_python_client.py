@@ -146,3 +146,23 @@ def test_a_forked_child_gets_sender_threads_and_a_queue_of_its_own() -> None:
     assert client.flush(5)
     assert client.stats().sent == 5
     client.close(5)
+
+
+def test_flush_from_the_sender_thread_raises_instead_of_hanging() -> None:
+    errors: list[BaseException] = []
+
+    class Refusing(CountingTransport):
+        async def send(self, body: bytes) -> Answer:
+            return Answer(400, b'{"error": "Validation failed", "details": []}')
+
+    def on_error(message: str, events: object) -> None:
+        try:
+            client.flush(1)
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    client = Client("pk_test", "http://127.0.0.1:1", on_error=on_error, transport_factory=Refusing)
+    client.track("e", "u")
+    assert client.flush(5)
+    client.close(5)
+    assert len(errors) == 1 and "sender thread" in str(errors[0])
