@@ -22,7 +22,7 @@ from stream_workers.lag import group_lag
 from stream_workers.metrics import Metrics
 from stream_workers.retry import apply_until_done
 from stream_workers.settings import Settings
-from stream_workers.sink import RawRecord, Sink
+from stream_workers.sink import RawRecord, Received, Sink, receive
 
 logger = logging.getLogger(__name__)
 
@@ -124,20 +124,20 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         await runtime.start()
         manual = stream.noack()
 
-        async def apply(records: Sequence[RawRecord]) -> None:
-            await apply_until_done(functools.partial(runtime.sink.apply, records))
+        async def apply(batch: Sequence[Received]) -> None:
+            await apply_until_done(functools.partial(runtime.sink.apply_received, batch))
 
         async def ack(applied: Sequence[Any]) -> None:
             for event in applied:
                 await manual.ack(event)
 
-        batcher: Batcher[RawRecord, Any] = Batcher(
+        batcher: Batcher[Received, Any] = Batcher(
             apply, ack, settings.batch_max, settings.batch_seconds
         )
         batcher.start()
         try:
             async for event in manual.events():
-                await batcher.add(raw_record(event), event)
+                await batcher.add(receive(raw_record(event)), event)
         finally:
             await batcher.stop()
 

@@ -82,13 +82,29 @@ def fast_record(payload: Any) -> EventRecord | None:
     )
 
 
+def without_nul(value: Any) -> Any:
+    """``value`` with every NUL character (which PostgreSQL text and jsonb cannot hold) in
+    its strings, keys included, replaced by U+FFFD — as PostHog stores them."""
+    if type(value) is str:
+        return value.replace("\x00", "\ufffd")
+    if type(value) is dict:
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if type(value) is list:
+        return [without_nul(v) for v in value]
+    return value
+
+
 def decode(raw: bytes) -> EventRecord:
     """As ``contracts.events.decode_record``, plus a projectId that must be a UUID (the
-    tables key on it); raises RecordError with the reason."""
+    tables key on it) and NULs replaced; raises RecordError with the reason."""
     try:
-        record = fast_record(orjson.loads(raw))
+        payload = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        record = None
+        payload = None
+    if b"\\u0000" in raw and payload is not None:  # JSON writes a NUL only as \u0000
+        payload = without_nul(payload)
+        raw = orjson.dumps(payload)
+    record = fast_record(payload)
     if record is None:
         record = decode_record(raw)
     try:

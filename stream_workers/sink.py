@@ -18,7 +18,7 @@ from psycopg import AsyncConnection, errors
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from contracts.events import RecordError
+from contracts.events import EventRecord, RecordError
 from contracts.usage import SET_IF_NEWER_SCRIPT, USAGE_TTL_SECONDS, usage_key
 from stream_workers import projections, store
 from stream_workers.decisions import (
@@ -58,16 +58,32 @@ class BatchResult:
     redelivered: int
 
 
-def decode_all(batch: Sequence[RawRecord]) -> tuple[list[Positioned], list[tuple[RawRecord, str]]]:
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A record off the topic, decoded (as soon as it arrives, while the previous batch
+    is being written), or with the reason it goes to the dead-letter topic."""
+
+    raw: RawRecord
+    record: EventRecord | None
+    reason: str | None = None
+
+
+def receive(raw: RawRecord) -> Received:
+    try:
+        return Received(raw, decode(raw.value))
+    except RecordError as exc:
+        return Received(raw, None, str(exc))
+
+
+def split(batch: Sequence[Received]) -> tuple[list[Positioned], list[tuple[RawRecord, str]]]:
     good: list[Positioned] = []
     bad: list[tuple[RawRecord, str]] = []
-    for raw in batch:
-        try:
-            record = decode(raw.value)
-        except RecordError as exc:
-            bad.append((raw, str(exc)))
-            continue
-        good.append(Positioned(raw.partition, raw.offset, record))
+    for item in batch:
+        raw = item.raw
+        if item.record is None:
+            bad.append((raw, item.reason or "undecodable"))
+        else:
+            good.append(Positioned(raw.partition, raw.offset, item.record))
     return good, bad
 
 
@@ -105,14 +121,18 @@ class Sink:
         await self._conn.execute(projections.CREATE_STAGING)
 
     async def apply(self, batch: Sequence[RawRecord]) -> BatchResult:
-        async with self._lock:
-            return await self._apply(batch)
+        return await self.apply_received([receive(raw) for raw in batch])
 
-    async def _apply(self, batch: Sequence[RawRecord]) -> BatchResult:
-        if not batch:
+    async def apply_received(self, received: Sequence[Received]) -> BatchResult:
+        async with self._lock:
+            return await self._apply(received)
+
+    async def _apply(self, received: Sequence[Received]) -> BatchResult:
+        if not received:
             return BatchResult(0, 0, 0, 0, 0)
         started = time.perf_counter()
-        good, bad = decode_all(batch)
+        batch = [item.raw for item in received]
+        good, bad = split(received)
         stamps = [(i.record.timestamp, i.record.received_at) for i in good]
         await self._partitioner.ensure(self._conn, partition_months(stamps))
         for attempt in range(1, MAX_ATTEMPTS + 1):

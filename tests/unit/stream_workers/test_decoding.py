@@ -89,3 +89,18 @@ def test_not_json_and_not_an_object_are_refused() -> None:
     for raw in (b"not json", b"[1, 2]"):
         with pytest.raises(RecordError):
             decode(raw)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["gateway shape", "schema path"])
+def test_nul_characters_become_replacement_characters(fast: bool) -> None:
+    changes: dict[str, Any] = {"distinctId": "u\x001", "properties": {"k\x00": ["\x00"]}}
+    if not fast:
+        changes["timestamp"] = "2026-02-01T12:30:15+00:00"  # not the gateway's own format
+    record = decode(orjson.dumps(payload(**changes)))
+    assert record.distinct_id == "u\ufffd1"
+    assert record.properties == {"k\ufffd": ["\ufffd"]}
+
+
+def test_a_literal_backslash_u0000_is_text_not_a_nul() -> None:
+    record = decode(orjson.dumps(payload(distinctId="\\u0000")))
+    assert record.distinct_id == "\\u0000"
