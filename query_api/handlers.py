@@ -36,7 +36,9 @@ async def _caller(request: web.Request) -> str:
     return user
 
 
-async def _answer(conn: Any, project: str, q: Query) -> tuple[dict[str, Any], Plan | None]:
+async def _answer(
+    conn: Any, project: str, q: Query, funnel_workers: int
+) -> tuple[dict[str, Any], Plan | None]:
     if isinstance(q, Timeseries):
         return await answers.timeseries(conn, project, q)
     if isinstance(q, Breakdown):
@@ -44,7 +46,7 @@ async def _answer(conn: Any, project: str, q: Query) -> tuple[dict[str, Any], Pl
     if isinstance(q, MetricQuery):
         return await answers.metric(conn, project, q)
     assert isinstance(q, Funnel)
-    return await funnels.funnel(conn, project, q), None
+    return await funnels.funnel(conn, project, q, funnel_workers), None
 
 
 async def query(request: web.Request) -> web.Response:
@@ -57,7 +59,7 @@ async def query(request: web.Request) -> web.Response:
         kind = type(q).__name__.lower()
         async with request.app[POOL].connection() as conn:
             project = await member_project(conn, user, q.project)
-            body, plan = await _answer(conn, project, q)
+            body, plan = await _answer(conn, project, q, settings.funnel_workers)
             fresh = await freshness(conn, settings.worker_group, settings.events_topic)
     except QueryApiError as exc:
         metrics.requests.labels(kind, str(exc.status)).inc()

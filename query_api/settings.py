@@ -36,6 +36,9 @@ class Settings:
     )
     statement_timeout_ms: int = 30_000
     db_pool_size: int = 8
+    # Processes (this session's and parallel workers) computing one funnel: its users are
+    # cut into this many slices. 1 keeps a funnel to one core.
+    funnel_workers: int = 2
 
 
 def load_settings(env: Env | None = None) -> Settings:
@@ -61,4 +64,5 @@ def load_settings(env: Env | None = None) -> Settings:
         max_range_seconds=limits,
         statement_timeout_ms=env.int("RA_QUERY_STATEMENT_TIMEOUT_MS", 30_000),
         db_pool_size=env.int("RA_QUERY_DB_POOL_SIZE", 8),
+        funnel_workers=env.int("RA_QUERY_FUNNEL_WORKERS", 2),
     )

@@ -4,9 +4,13 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 
 from contracts.events import EventRecord
+from query_api.funnels import FUNNEL_SETTINGS, funnel_answer, funnel_statement, slice_bounds
+from query_api.parsing import parse_query
+from query_api.settings import DEFAULT_MAX_RANGE_SECONDS
 from tests.integration.query_api import truth
 from tests.integration.query_api.conftest import World, fill
 from tests.integration.query_api.openapi_check import assert_matches_spec
@@ -162,3 +166,99 @@ async def test_random_load_matches_brute_force(world, client, events, window):
     answer = await ask(client, w, document)
     assert [s["users"] for s in answer["steps"]] == expected
     assert expected[-1] > 0
+
+
+def same_seconds(answer: dict[str, Any], expected: list[float | None]) -> bool:
+    medians = [s["medianSecondsToConvert"] for s in answer["steps"][1:]]
+    return len(medians) == len(expected) and all(
+        (m is None and e is None) or (m is not None and e is not None and abs(m - e) < 1e-3)
+        for m, e in zip(medians, expected, strict=True)
+    )
+
+
+@pytest.mark.parametrize(
+    ("events", "window"),
+    [
+        (["$pageview", "signup", "purchase"], timedelta(hours=1)),
+        (["$pageview", "$pageview", "purchase"], timedelta(hours=3)),
+        (["signup", "purchase", "signup", "$pageview"], timedelta(days=1)),
+        (["purchase", "$pageview"], timedelta(minutes=30)),
+    ],
+)
+async def test_medians_are_those_of_each_users_best_chain(world, client, events, window):
+    w, records = world
+    start, end = RANDOM_START, RANDOM_START + timedelta(days=2)
+    mine = [r for r in records if r.project_id == w.project]
+    steps = [(e, lambda r: True) for e in events]
+    document = funnel(
+        [{"event": e} for e in events],
+        start,
+        end,
+        {"value": int(window.total_seconds()), "unit": "second"},
+    )
+    answer = await ask(client, w, document)
+    assert [s["users"] for s in answer["steps"]] == truth.funnel(mine, steps, start, end, window)
+    expected = truth.funnel_medians(mine, steps, start, end, window)
+    assert expected[-1] is not None
+    assert same_seconds(answer, expected), (answer, expected)
+
+
+# Planner settings that force each shape the statement can run in; the answer may not
+# depend on it: branches in parallel workers, or every slice sorted instead of read from
+# the per-user index.
+PLANS: dict[str, list[tuple[str, str]]] = {
+    "as planned": [],
+    "parallel": [
+        ("parallel_setup_cost", "0"),
+        ("parallel_tuple_cost", "0"),
+        ("min_parallel_table_scan_size", "0"),
+        ("min_parallel_index_scan_size", "0"),
+    ],
+    "sorted": [("enable_indexscan", "off"), ("enable_indexonlyscan", "off")],
+}
+
+
+@pytest.mark.parametrize("plan", sorted(PLANS))
+async def test_any_slices_and_plan_give_the_same_answer(world, plan):
+    w, records = world
+    mine = [r for r in records if r.project_id == w.project]
+    ids = sorted({r.distinct_id for r in mine})
+    cases = [
+        (RANDOM_START, RANDOM_START + timedelta(days=2), timedelta(hours=3)),
+        (T0 - timedelta(hours=1), T0 + timedelta(hours=5), timedelta(hours=1)),
+    ]
+    events = ["$pageview", "signup", "purchase"]
+    steps = [(e, lambda r: True) for e in events]
+    async with await psycopg.AsyncConnection.connect(w.database, autocommit=True) as conn:
+        for start, end, window in cases:
+            q = parse_query(
+                funnel(
+                    [{"event": e} for e in events],
+                    start,
+                    end,
+                    {"value": int(window.total_seconds()), "unit": "second"},
+                ),
+                DEFAULT_MAX_RANGE_SECONDS,
+            )
+            expected = truth.funnel(mine, steps, start, end, window)
+            medians = truth.funnel_medians(mine, steps, start, end, window)
+            sampled = await slice_bounds(conn, w.project, q, 3)
+            # A bound that is a user's own id ("u5", "repeats") puts that user in the
+            # later slice only; "" and "zzz" leave one slice empty.
+            splits = [[], [ids[len(ids) // 2]], ids[::40][1:], ["u5"], ["repeats"]]
+            for bounds in [*splits, [""], ["zzz"], sampled]:
+                sql, params = funnel_statement(q, w.project, bounds)
+                async with conn.transaction():
+                    forced = [*FUNNEL_SETTINGS, ("max_parallel_workers_per_gather", "2")]
+                    for name, value in forced + PLANS[plan]:
+                        await conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+                    shape = await conn.execute("EXPLAIN " + sql, params)
+                    text = "\n".join(r[0] for r in await shape.fetchall())
+                    row = await (await conn.execute(sql, params)).fetchone()
+                if plan == "parallel" and bounds:
+                    assert "Parallel Append" in text, text
+                if plan == "sorted":
+                    assert "Index Only Scan" not in text, text
+                answer = funnel_answer(q, row)
+                assert [s["users"] for s in answer["steps"]] == expected, bounds
+                assert same_seconds(answer, medians), (bounds, answer, medians)

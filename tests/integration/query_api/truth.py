@@ -2,6 +2,7 @@
 the query API's SQL and bucket code (local buckets by flooring each event's wall time)."""
 
 import random
+import statistics
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -173,3 +174,41 @@ def funnel(
         for level in range(best):
             reached[level] += 1
     return reached
+
+
+def funnel_medians(
+    records: Sequence[EventRecord],
+    steps: Sequence[tuple[str, Predicate]],
+    start: datetime,
+    end: datetime,
+    window: timedelta,
+) -> list[float | None]:
+    """Median seconds of steps 2..n over the users reaching them, by the contract's own
+    words: from each step-1 event, step k is the earliest step-k event strictly after step
+    k-1 and within the window; per user the chain reaching furthest (earliest on ties)."""
+    by_user: dict[str, list[EventRecord]] = defaultdict(list)
+    for r in records:
+        if start <= r.timestamp < end:
+            by_user[r.distinct_id].append(r)
+    seconds: list[list[float]] = [[] for _ in steps[1:]]
+    for rows in by_user.values():
+        rows.sort(key=lambda r: r.timestamp)
+        best: list[datetime] = []
+        for r in rows:
+            if not (r.event == steps[0][0] and steps[0][1](r)):
+                continue
+            chain = [r.timestamp]
+            for event, keep in steps[1:]:
+                later = [
+                    x.timestamp
+                    for x in rows
+                    if x.event == event and keep(x) and chain[-1] < x.timestamp
+                ]
+                if not later or min(later) > r.timestamp + window:
+                    break
+                chain.append(min(later))
+            if len(chain) > len(best):
+                best = chain
+        for k in range(1, len(best)):
+            seconds[k - 1].append((best[k] - best[k - 1]).total_seconds())
+    return [statistics.median(s) if s else None for s in seconds]

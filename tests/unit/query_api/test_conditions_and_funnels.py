@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 from query_api.conditions import raw_filters, value_filters
 from query_api.freshness import describe
-from query_api.funnels import conversion_steps, funnel_statement
+from query_api.funnels import conversion_steps, funnel_sql, funnel_statement
 from query_api.model import Filter, Funnel, Range, Step
 
 HOSTILE = "'; DROP TABLE events; --"
@@ -44,7 +44,33 @@ def test_funnel_statement_binds_events_filters_and_window():
     sql, params = funnel_statement(q, "project-id")
     assert HOSTILE not in sql and "{" not in sql
     assert sql.count("%s") == len(params)
-    assert params.count(timedelta(hours=1)) == 2
+    assert params.count(timedelta(hours=1)) == 1
+
+
+def test_each_slice_repeats_the_parameters_with_its_own_bounds():
+    q = Funnel(
+        "p",
+        Range(datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 2, 2, tzinfo=UTC)),
+        (Step("a", (Filter("k", "eq", "v"),)), Step("b", ())),
+        timedelta(hours=1),
+        (Filter("g", "is_set"),),
+    )
+    one, one_params = funnel_statement(q, "project-id")
+    sql, params = funnel_statement(q, "project-id", [HOSTILE, "u5"])
+    assert HOSTILE not in sql and "{" not in sql
+    assert sql.count("%s") == len(params) == 3 * len(one_params) + 4
+    assert sql.count(" UNION ALL ") == 2 and " UNION ALL " not in one
+    # Branches in order, each ending with its bounds: < first; >= first and < second; >= second.
+    assert params[len(one_params)] == HOSTILE and params[-1] == "u5"
+    assert [p for p in params if p in (HOSTILE, "u5")] == [HOSTILE, HOSTILE, "u5", "u5"]
+    assert params.count(timedelta(hours=1)) == 3
+
+
+def test_statement_text_depends_only_on_the_numbers_of_steps_and_slices():
+    assert funnel_sql(3, 2) == funnel_sql(3, 2)
+    assert funnel_sql(3, 2) != funnel_sql(3, 1) != funnel_sql(4, 1)
+    # Every later step's time is computed once, in a layer of its own.
+    assert funnel_sql(10).count("width_bucket") == 9
 
 
 def test_conversion_rates_and_medians():
