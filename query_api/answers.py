@@ -14,7 +14,7 @@ from psycopg import AsyncConnection
 from query_api import queries
 from query_api.model import Breakdown, Filter, MetricQuery, Timeseries
 from query_api.planner import RAW, Plan, plan
-from query_api.timebuckets import buckets, label
+from query_api.timebuckets import buckets, labels_in
 
 Answer = dict[str, Any]
 
@@ -52,7 +52,7 @@ async def timeseries(
     labels, edges = buckets(q.range, q.interval, q.timezone)
     values, used = await _parts(conn, project, q.event, q.metric, edges, q.filters, force_raw)
     data = [
-        {"t": label(start, q.timezone), "value": values.get(i, 0)} for i, start in enumerate(labels)
+        {"t": t, "value": values.get(i, 0)} for i, t in enumerate(labels_in(labels, q.timezone))
     ]
     answer = {"type": "timeseries", "interval": q.interval, "timezone": q.timezone, "data": data}
     return answer, used

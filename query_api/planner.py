@@ -13,10 +13,10 @@ breakdown rows of a covered bucket sum to its total. Pure functions, no I/O.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from itertools import pairwise
 
-from contracts.buckets import GRANULARITIES, MAX_VALUE_CHARS, bucket_start, value_text
+from contracts.buckets import EPOCH, GRANULARITIES, MAX_VALUE_CHARS, bucket_start, value_text
 from query_api.model import Filter
 
 ROLLUP_OPS = frozenset({"eq", "neq", "in", "not_in", "is_set", "is_not_set"})
@@ -36,12 +36,14 @@ class Plan:
 
 
 RAW = Plan("raw")
+ZERO = timedelta(0)
 
 
 def coarsest(edges: Sequence[datetime]) -> str | None:
     """The widest granularity whose buckets tile every ``[edges[i], edges[i+1])`` exactly."""
     for name in reversed(GRANULARITIES):
-        if all(bucket_start(e, name) == e.astimezone(UTC) for e in edges):
+        width = GRANULARITIES[name]
+        if all((e - EPOCH) % width == ZERO for e in edges):  # on the epoch-aligned grid
             return name
     return None
 

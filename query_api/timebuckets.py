@@ -6,6 +6,7 @@ Mondays (ISO 8601), months on the 1st. Every zone's offset is a whole number of 
 steps, so walking the UTC 15-minute grid finds every local hour start.
 """
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -90,4 +91,10 @@ def buckets(
 
 def label(moment: datetime, timezone: str) -> str:
     """ISO 8601 with the zone's offset at that moment: ``2026-02-01T00:00:00+05:30``."""
-    return moment.astimezone(ZoneInfo(timezone)).isoformat()
+    return labels_in([moment], timezone)[0]
+
+
+def labels_in(moments: Sequence[datetime], timezone: str) -> list[str]:
+    """``label`` of each moment (the zone looked up once)."""
+    zone = ZoneInfo(timezone)
+    return [moment.astimezone(zone).isoformat() for moment in moments]
