@@ -1,11 +1,12 @@
 """The projection writes of one batch: staged COPY, raw rows, rollups and breakdowns.
 
-Rollups and breakdowns are one ``GROUP BY ... ROLLUP(day, hour, 15min, minute)`` each: the
-four granularities nest (all epoch-aligned, each width divides the next), so one sort of
-the batch yields every level in one pass, and each row's HLL hashes are computed once. The
-previous form cross-joined every row with the four granularities and sorted four times as
-many rows (profiled: most of a batch's time; see the README's Stream workers section).
-Rows are upserted in key order, so concurrent workers lock them in one order.
+Rollups and breakdowns are one statement of ``GROUP BY ... ROLLUP(day, hour, 15min,
+minute)`` aggregations: the four granularities nest (all epoch-aligned, each width divides
+the next), so one sort of the batch yields every level in one pass, and each row's HLL
+hashes are computed once. The previous form cross-joined every row with the four
+granularities and sorted four times as many rows (profiled: most of a batch's time; see
+the README's Stream workers section). Rows are upserted in key order, so concurrent
+workers lock them in one order.
 """
 
 from collections.abc import Mapping, Sequence
@@ -54,34 +55,55 @@ _MERGE = """
     users = public.hll_union(r.users, EXCLUDED.users),
     sessions = public.hll_union(r.sessions, EXCLUDED.sessions)"""
 
-_ROLLUPS = f"""
-WITH a AS (
+# Rollups and breakdowns in one statement. A (project, event, key) of the batch where no
+# event has the key has one breakdown value, null, whose rows are exactly the rollup rows
+# (same events, same hashes: HLL sketches do not depend on insertion order), so they are
+# copied from the rollup aggregation instead of aggregated again; only keys some event of
+# that (project, event) has are aggregated by value. ->> renders the value as text
+# (strings bare, other JSON as JSON, null/absent as NULL).
+_AGGREGATES = f"""
+WITH keys AS (
+    SELECT * FROM unnest(%(key_projects)s::uuid[], %(keys)s::text[]) k(project_id, key)
+),
+totals AS MATERIALIZED (
     SELECT project_id, event, d, h, q, m, {_LEVELS}
     FROM (SELECT b.project_id, b.event, {_BINS} FROM batch_events b) x
     GROUP BY project_id, event, ROLLUP (d, h, q, m) HAVING GROUPING(d) = 0
-)
-INSERT INTO rollups AS r (project_id, event, granularity, bucket, events, users, sessions)
-SELECT project_id, event, {_GRANULARITY}, {_BUCKET}, n, u, s FROM a ORDER BY 1, 2, 3, 4
-ON CONFLICT (project_id, event, granularity, bucket) DO UPDATE SET {_MERGE}
-"""  # noqa: S608 - constant SQL text, values bound
-
-# ->> renders the value as text (strings bare, other JSON as JSON, null/absent as NULL).
-_BREAKDOWNS = f"""
-WITH a AS (
+),
+present AS MATERIALIZED (
+    SELECT DISTINCT b.project_id, b.event, k.key
+    FROM batch_events b JOIN keys k ON k.project_id = b.project_id
+    WHERE b.properties ->> k.key IS NOT NULL
+),
+valued AS (
     SELECT project_id, event, key, value, d, h, q, m, {_LEVELS}
     FROM (
         SELECT b.project_id, b.event, k.key, left(b.properties ->> k.key, %(max_chars)s) AS value,
                {_BINS}
         FROM batch_events b
-        JOIN unnest(%(key_projects)s::uuid[], %(keys)s::text[]) k(project_id, key)
-            ON k.project_id = b.project_id
+        JOIN present k ON k.project_id = b.project_id AND k.event = b.event
     ) x
     GROUP BY project_id, event, key, value, ROLLUP (d, h, q, m) HAVING GROUPING(d) = 0
+),
+absent AS (
+    SELECT t.project_id, t.event, k.key, NULL::text AS value, t.d, t.h, t.q, t.m,
+           t.n, t.u, t.s, t.lvl
+    FROM totals t JOIN keys k ON k.project_id = t.project_id
+    WHERE NOT EXISTS (
+        SELECT FROM present p
+        WHERE p.project_id = t.project_id AND p.event = t.event AND p.key = k.key
+    )
+),
+rolled_up AS (
+    INSERT INTO rollups AS r (project_id, event, granularity, bucket, events, users, sessions)
+    SELECT project_id, event, {_GRANULARITY}, {_BUCKET}, n, u, s FROM totals
+    ORDER BY 1, 2, 3, 4
+    ON CONFLICT (project_id, event, granularity, bucket) DO UPDATE SET {_MERGE}
 )
 INSERT INTO breakdown_rollups AS r
     (project_id, event, key, granularity, bucket, value, events, users, sessions)
 SELECT project_id, event, key, {_GRANULARITY}, {_BUCKET}, value, n, u, s
-FROM a ORDER BY 1, 2, 3, 4, 5, 6
+FROM (SELECT * FROM valued UNION ALL SELECT * FROM absent) a ORDER BY 1, 2, 3, 4, 5, 6
 ON CONFLICT ON CONSTRAINT breakdown_rollups_key DO UPDATE SET {_MERGE}
 """  # noqa: S608 - constant SQL text, values bound
 
@@ -123,16 +145,13 @@ async def write_events(
                     )
                 )
         await cursor.execute(_INSERT_RAW)
-        levels = level_parameters()
-        await cursor.execute(_ROLLUPS, levels)
         pairs = [(p, k) for p, ks in sorted(keys.items()) for k in ks]
-        if pairs:
-            await cursor.execute(
-                _BREAKDOWNS,
-                {
-                    **levels,
-                    "max_chars": MAX_VALUE_CHARS,
-                    "key_projects": [p for p, _ in pairs],
-                    "keys": [k for _, k in pairs],
-                },
-            )
+        await cursor.execute(
+            _AGGREGATES,
+            {
+                **level_parameters(),
+                "max_chars": MAX_VALUE_CHARS,
+                "key_projects": [p for p, _ in pairs],
+                "keys": [k for _, k in pairs],
+            },
+        )
