@@ -4,11 +4,13 @@ or rebuild every projection from the log into a schema of its own."""
 import argparse
 import asyncio
 import dataclasses
+import gc
 import logging
 import sys
 from datetime import UTC, datetime
 
 import orjson
+import uvloop
 
 from stream_workers.settings import load_settings
 
@@ -20,6 +22,12 @@ def run_worker() -> None:
 
     settings = load_settings()
     app, _ = create_app(settings)
+    # Two batches of decoded records are alive at once; with the default thresholds the
+    # collector kept rescanning them (worker CPU 64 -> 51 µs an event with these, as in
+    # the gateway). uvloop for the worker's loop and Faust's consumer thread: 51 -> 47 µs.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     worker = faust.Worker(app, loglevel="INFO", quiet=True)
     worker.execute_from_commandline()  # runs until stopped, then exits the process
 
