@@ -91,34 +91,6 @@ def event_fields(
     return event, stamp, distinct_id, session_id, props, insert_id
 
 
-def build_event(
-    event: str,
-    distinct_id: str,
-    properties: Mapping[str, Any] | None = None,
-    *,
-    session_id: str | None = None,
-    timestamp: datetime | str | None = None,
-    insert_id: str | None = None,
-) -> dict[str, Any]:
-    """One event as a dict in the contract's shape (what ``encode`` puts on the wire)."""
-    name, stamp, distinct, session, props, insert = event_fields(
-        event,
-        distinct_id,
-        properties,
-        session_id=session_id,
-        timestamp=timestamp,
-        insert_id=insert_id,
-    )
-    return {
-        "event": name,
-        "timestamp": stamp,
-        "distinctId": distinct,
-        "sessionId": session,
-        "properties": dict(props),
-        "insertId": insert,
-    }
-
-
 def encode(
     event: str,
     distinct_id: str,

@@ -1,9 +1,11 @@
 """The Python SDK's decisions: answers to actions, backoff, the monthly pause, events."""
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
-from realanalytics_sdk.events import build_event, format_timestamp
+from realanalytics_sdk.encoding import decode_fragments
+from realanalytics_sdk.events import encode, format_timestamp
 from realanalytics_sdk.ledger import Done, Ledger, Retry, Split
 from realanalytics_sdk.policy import (
     Action,
@@ -122,6 +124,11 @@ def test_ledger_pauses_until_next_month_on_event_limit() -> None:
     assert not ledger.paused(datetime(2026, 3, 1, tzinfo=UTC))
     assert ledger.paused_until is None
     assert len(errors) == 1 and "2026-03-01" in errors[0]
+
+
+def build_event(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The event as ``track`` sends it, back as a dict."""
+    return decode_fragments([encode(*args, **kwargs)])[0]
 
 
 def test_build_event_fills_defaults_in_the_contract_shape() -> None:
