@@ -31,8 +31,8 @@ def seconds_left_in_window(redis_url: str, window: int = 60) -> float:
     return window - (now % window)
 
 
-async def wait_for_fresh_window(redis_url: str, needed: float) -> None:
-    left = seconds_left_in_window(redis_url)
+async def wait_for_fresh_window(redis_url: str, needed: float, window: int = 60) -> None:
+    left = seconds_left_in_window(redis_url, window)
     if left < needed:
         await asyncio.sleep(left + 0.05)
 

@@ -20,7 +20,7 @@ from contracts.usage import month_of, usage_key
 from control_plane.projects import CreatedProject
 from ingest_gateway.settings import Settings
 from tests.integration.ingest_gateway.conftest import start_gateway
-from tests.integration.ingest_gateway.test_limits import seconds_left_in_window
+from tests.integration.ingest_gateway.test_limits import wait_for_fresh_window
 from tests.integration.sdks.conftest import gateway_url
 from tests.integration.sdks.fault_proxy import FaultProxy
 from tests.support.kafka import read_topic
@@ -98,9 +98,7 @@ async def test_the_real_rate_limit_429_is_waited_out(
     try:
         proxy = await FaultProxy(gateway_url(gateway)).start()
         # Both batches must fall in one window for the second to be refused.
-        left = seconds_left_in_window(services.redis_url, window=2)
-        if left < 1.0:
-            await asyncio.sleep(left + 0.05)
+        await wait_for_fresh_window(services.redis_url, needed=1.0, window=2)
         client = Client(
             project.public_key, proxy.url, batch_size=10, flush_interval=30, concurrency=1
         )
@@ -207,9 +205,7 @@ async def test_async_client_waits_out_the_real_rate_limit_and_delivers_each_even
     gateway = await start_gateway(settings)
     try:
         proxy = await FaultProxy(gateway_url(gateway)).start()
-        left = seconds_left_in_window(services.redis_url, window=2)
-        if left < 1.0:
-            await asyncio.sleep(left + 0.05)
+        await wait_for_fresh_window(services.redis_url, needed=1.0, window=2)
         async with AsyncClient(
             project.public_key, proxy.url, batch_size=10, flush_interval=30
         ) as client:
