@@ -144,6 +144,22 @@ async def test_step_filters_and_a_shorter_window(world, client):
     assert answer["steps"][1]["medianSecondsToConvert"] == 120.0
 
 
+async def random_funnel(world, client, events, window):  # type: ignore[no-untyped-def]
+    """The answer for ``events`` over the random load's two days, with the project's
+    records, the steps, and the range, to compute the expected answer from."""
+    w, records = world
+    start, end = RANDOM_START, RANDOM_START + timedelta(days=2)
+    mine = [r for r in records if r.project_id == w.project]
+    steps = [(e, lambda r: True) for e in events]
+    document = funnel(
+        [{"event": e} for e in events],
+        start,
+        end,
+        {"value": int(window.total_seconds()), "unit": "second"},
+    )
+    return await ask(client, w, document), (mine, steps, start, end, window)
+
+
 @pytest.mark.parametrize(
     ("events", "window"),
     [
@@ -153,17 +169,8 @@ async def test_step_filters_and_a_shorter_window(world, client):
     ],
 )
 async def test_random_load_matches_brute_force(world, client, events, window):
-    w, records = world
-    start, end = RANDOM_START, RANDOM_START + timedelta(days=2)
-    mine = [r for r in records if r.project_id == w.project]
-    expected = truth.funnel(mine, [(e, lambda r: True) for e in events], start, end, window)
-    document = funnel(
-        [{"event": e} for e in events],
-        start,
-        end,
-        {"value": int(window.total_seconds()), "unit": "second"},
-    )
-    answer = await ask(client, w, document)
+    answer, load = await random_funnel(world, client, events, window)
+    expected = truth.funnel(*load)
     assert [s["users"] for s in answer["steps"]] == expected
     assert expected[-1] > 0
 
@@ -186,19 +193,9 @@ def same_seconds(answer: dict[str, Any], expected: list[float | None]) -> bool:
     ],
 )
 async def test_medians_are_those_of_each_users_best_chain(world, client, events, window):
-    w, records = world
-    start, end = RANDOM_START, RANDOM_START + timedelta(days=2)
-    mine = [r for r in records if r.project_id == w.project]
-    steps = [(e, lambda r: True) for e in events]
-    document = funnel(
-        [{"event": e} for e in events],
-        start,
-        end,
-        {"value": int(window.total_seconds()), "unit": "second"},
-    )
-    answer = await ask(client, w, document)
-    assert [s["users"] for s in answer["steps"]] == truth.funnel(mine, steps, start, end, window)
-    expected = truth.funnel_medians(mine, steps, start, end, window)
+    answer, load = await random_funnel(world, client, events, window)
+    assert [s["users"] for s in answer["steps"]] == truth.funnel(*load)
+    expected = truth.funnel_medians(*load)
     assert expected[-1] is not None
     assert same_seconds(answer, expected), (answer, expected)
 
