@@ -7,6 +7,7 @@ limits) under row locks, calls these functions, and writes what they return.
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from contracts.events import EventRecord
 
@@ -17,9 +18,8 @@ MonthKey = tuple[str, date]  # (project_id, first day of the month, UTC by recei
 PartMonthKey = tuple[str, date, int]  # (project_id, month, partition)
 
 
-@dataclass(frozen=True, slots=True)
-class Positioned:
-    """A decoded record and where it sits on the topic."""
+class Positioned(NamedTuple):
+    """A decoded record and where it sits on the topic (a tuple: one is made per record)."""
 
     partition: int
     offset: int
@@ -28,13 +28,6 @@ class Positioned:
 
 def month_start(moment: datetime) -> date:
     return date(moment.year, moment.month, 1)
-
-
-def unapplied(
-    offsets: Iterable[tuple[int, int]], stored: Mapping[int, int]
-) -> set[tuple[int, int]]:
-    """The (partition, offset) pairs at or past the stored next offset of their partition."""
-    return {(p, o) for p, o in offsets if o >= stored.get(p, 0)}
 
 
 def arrival_order(items: Iterable[Positioned]) -> list[Positioned]:
@@ -64,6 +57,36 @@ def select_new(
             kept.append(item)
             changed[key] = received
     return kept, changed
+
+
+def dedup_keys(items: Iterable[Positioned]) -> list[DedupKey]:
+    """The (project, insertId) of every record that has an insertId, in input order."""
+    return [
+        (i.record.project_id, i.record.insert_id) for i in items if i.record.insert_id is not None
+    ]
+
+
+def order_matters(keys: Sequence[DedupKey], stored: Mapping[DedupKey, datetime]) -> bool:
+    """Whether dedup can depend on the order of the batch: some key was counted before, or
+    repeats within it. Otherwise every record is new and the order is irrelevant."""
+    return bool(stored) or len(set(keys)) < len(keys)
+
+
+def dedup_rewrites(
+    keys: Sequence[DedupKey],
+    items: Sequence[Positioned],
+    stored: Mapping[DedupKey, datetime],
+    changed: Mapping[DedupKey, datetime],
+) -> dict[DedupKey, datetime]:
+    """The ``changed`` keys whose row the batch's claim left wrong: keys counted before
+    (``stored``), and new keys counted again later in the batch (a claim records a new key
+    at its first sighting). ``keys`` are ``dedup_keys(items)``."""
+    first: dict[DedupKey, datetime] = {}
+    for key, item in zip(keys, (i for i in items if i.record.insert_id is not None), strict=True):
+        seen = first.get(key)
+        if seen is None or item.record.received_at < seen:
+            first[key] = item.record.received_at
+    return {k: v for k, v in changed.items() if k in stored or v != first.get(k)}
 
 
 @dataclass(slots=True)

@@ -1,4 +1,9 @@
-"""The projection writes of one batch: staged COPY, raw rows, rollups and breakdowns.
+"""The projection writes of one batch: the staged records, raw rows, rollups and breakdowns.
+
+Each record is formatted as a line of the staging table's COPY as soon as it arrives
+(``staged_row``), so a batch is staged with one ``COPY`` write; the sink then decides
+dedup and limits, removes the records it refused, and writes everything else set-based
+from the staging table.
 
 Rollups and breakdowns are one statement of ``GROUP BY ... ROLLUP(day, hour, 15min,
 minute)`` aggregations: the four granularities nest (all epoch-aligned, each width divides
@@ -13,13 +18,17 @@ from collections.abc import Mapping, Sequence
 
 import orjson
 from psycopg import AsyncConnection
+from psycopg._copy_base import format_row_text  # the C formatter behind Copy.write_row
+from psycopg.adapt import Transformer
 
-from stream_workers.decisions import Positioned
+from contracts.events import EventRecord
 from stream_workers.rollups import GRANULARITIES, MAX_VALUE_CHARS
 
 # Session-lifetime staging table: rows vanish at commit, the table stays for the next batch.
+# (part, pos) is each record's place on the topic, by which refused records are removed.
 CREATE_STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS batch_events (
+    part int, pos bigint,
     id uuid, project_id uuid, event text, ts timestamptz, received_at timestamptz,
     distinct_id text, session_id text, properties jsonb, insert_id text, context jsonb
 ) ON COMMIT DELETE ROWS
@@ -29,6 +38,51 @@ COLUMNS = (
     "id, project_id, event, ts, received_at, distinct_id, session_id, properties,"
     " insert_id, context"
 )
+
+_STAGE = f"COPY batch_events (part, pos, {COLUMNS}) FROM STDIN"
+
+_UNSTAGE = (
+    "DELETE FROM batch_events b USING unnest(%s::int[], %s::bigint[]) r(part, pos)"
+    " WHERE b.part = r.part AND b.pos = r.pos"
+)
+
+_TRANSFORMER = Transformer()
+
+
+def staged_row(partition: int, offset: int, r: EventRecord) -> bytes:
+    """The record as one line of the staging table's text COPY (psycopg's own C
+    formatter; times as ISO 8601 text, which is cheaper to format than datetimes)."""
+    dumps = orjson.dumps
+    row = (
+        partition,
+        offset,
+        r.id,
+        r.project_id,
+        r.event,
+        r.timestamp.isoformat(),
+        r.received_at.isoformat(),
+        r.distinct_id,
+        r.session_id,
+        dumps(r.properties).decode(),
+        r.insert_id,
+        dumps(r.context).decode(),
+    )
+    line = bytearray()
+    format_row_text(row, _TRANSFORMER, line)
+    return bytes(line)
+
+
+async def stage(conn: AsyncConnection, lines: Sequence[bytes]) -> None:
+    """Copy the batch's records (``staged_row`` lines) into the staging table."""
+    async with conn.cursor() as cursor, cursor.copy(_STAGE) as copy:
+        await copy.write(b"".join(lines))
+
+
+async def unstage(conn: AsyncConnection, positions: Sequence[tuple[int, int]]) -> None:
+    """Remove refused records (duplicates, over the limit) from the staging table."""
+    if positions:
+        await conn.execute(_UNSTAGE, ([p for p, _ in positions], [o for _, o in positions]))
+
 
 _INSERT_RAW = f"INSERT INTO events ({COLUMNS}) SELECT {COLUMNS} FROM batch_events"  # noqa: S608 - constant column list
 
@@ -119,31 +173,11 @@ def level_parameters() -> dict[str, object]:
     return params
 
 
-async def write_events(
-    conn: AsyncConnection, items: Sequence[Positioned], keys: Mapping[str, Sequence[str]]
-) -> None:
-    """Stage the accepted records, then raw rows, rollups and breakdowns set-based."""
+async def write_events(conn: AsyncConnection, keys: Mapping[str, Sequence[str]]) -> None:
+    """Raw rows, rollups and breakdowns of the staged records, set-based."""
     async with conn.cursor() as cursor:
         # The sorts of a large batch stay in memory (the default 4 MB spilled to disk).
         await cursor.execute("SET LOCAL work_mem = '64MB'")
-        async with cursor.copy(f"COPY batch_events ({COLUMNS}) FROM STDIN") as copy:
-            dumps = orjson.dumps
-            for item in items:
-                r = item.record
-                await copy.write_row(
-                    (
-                        r.id,
-                        r.project_id,
-                        r.event,
-                        r.timestamp,
-                        r.received_at,
-                        r.distinct_id,
-                        r.session_id,
-                        dumps(r.properties).decode(),
-                        r.insert_id,
-                        dumps(r.context).decode(),
-                    )
-                )
         await cursor.execute(_INSERT_RAW)
         pairs = [(p, k) for p, ks in sorted(keys.items()) for k in ks]
         await cursor.execute(

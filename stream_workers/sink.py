@@ -1,10 +1,12 @@
 """The exactly-once sink: one PostgreSQL transaction per batch, then Redis usage state.
 
 Per batch: lock the stored offsets of its partitions, keep only records at or past them
-(a re-delivered record was applied before), dead-letter the malformed ones, decide dedup
-and plan limits under row locks, write raw rows, rollups, usage and the new offsets, and
-commit. Only then are the absolute usage counts written to Redis, each guarded by its
-offset, so a replay or a late writer never moves a count backwards.
+(a re-delivered record was applied before), dead-letter the malformed ones, stage the rest
+(each record was formatted for the staging COPY when it arrived), decide dedup and plan
+limits under row locks, remove the refused records from the stage, write raw rows,
+rollups, usage and the new offsets, and commit. Only then are the absolute usage counts
+written to Redis, each guarded by its offset, so a replay or a late writer never moves
+a count backwards.
 """
 
 import asyncio
@@ -18,16 +20,21 @@ from psycopg import AsyncConnection, errors
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from contracts.events import EventRecord, RecordError
+from contracts.events import RecordError
 from contracts.usage import SET_IF_NEWER_SCRIPT, USAGE_TTL_SECONDS, usage_key
 from stream_workers import projections, store
 from stream_workers.decisions import (
+    DedupKey,
+    LimitOutcome,
+    MonthKey,
     Positioned,
     apply_limits,
     arrival_order,
+    dedup_keys,
+    dedup_rewrites,
     month_start,
+    order_matters,
     select_new,
-    unapplied,
 )
 from stream_workers.decoding import decode
 from stream_workers.metrics import Metrics
@@ -60,31 +67,31 @@ class BatchResult:
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """A record off the topic, decoded (as soon as it arrives, while the previous batch
-    is being written), or with the reason it goes to the dead-letter topic."""
+    """A record off the topic, decoded and formatted for the staging COPY as soon as it
+    arrives (while the previous batch is being written), or with the reason it goes to
+    the dead-letter topic."""
 
     raw: RawRecord
-    record: EventRecord | None
+    item: Positioned | None
     reason: str | None = None
+    staged: bytes = b""
 
 
 def receive(raw: RawRecord) -> Received:
     try:
-        return Received(raw, decode(raw.value))
+        record = decode(raw.value)
     except RecordError as exc:
         return Received(raw, None, str(exc))
+    staged = projections.staged_row(raw.partition, raw.offset, record)
+    return Received(raw, Positioned(raw.partition, raw.offset, record), None, staged)
 
 
-def split(batch: Sequence[Received]) -> tuple[list[Positioned], list[tuple[RawRecord, str]]]:
-    good: list[Positioned] = []
-    bad: list[tuple[RawRecord, str]] = []
-    for item in batch:
-        raw = item.raw
-        if item.record is None:
-            bad.append((raw, item.reason or "undecodable"))
-        else:
-            good.append(Positioned(raw.partition, raw.offset, item.record))
-    return good, bad
+def refused(items: Sequence[Positioned], accepted: Sequence[Positioned]) -> list[tuple[int, int]]:
+    """The (partition, offset) of the records not accepted (duplicates, over the limit)."""
+    if len(accepted) == len(items):
+        return []
+    taken = {(i.partition, i.offset) for i in accepted}
+    return [(i.partition, i.offset) for i in items if (i.partition, i.offset) not in taken]
 
 
 def month_label(month: date) -> str:
@@ -131,13 +138,11 @@ class Sink:
         if not received:
             return BatchResult(0, 0, 0, 0, 0)
         started = time.perf_counter()
-        batch = [item.raw for item in received]
-        good, bad = split(received)
-        stamps = [(i.record.timestamp, i.record.received_at) for i in good]
+        stamps = [(i.item.record.timestamp, i.item.record.received_at) for i in received if i.item]
         await self._partitioner.ensure(self._conn, partition_months(stamps))
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                result, usage_rows, limits = await self._transaction(batch, good, bad)
+                result, usage_rows, limits = await self._transaction(received)
                 break
             except (errors.DeadlockDetected, errors.SerializationFailure):
                 if attempt == MAX_ATTEMPTS:
@@ -145,60 +150,76 @@ class Sink:
                 self.metrics.retries.inc()
                 logger.warning("batch transaction retried after a lock conflict (%d)", attempt)
         await self._publish_usage(usage_rows, limits)
-        self._observe(result, len(batch), time.perf_counter() - started)
+        self._observe(result, len(received), time.perf_counter() - started)
         return result
 
     async def _transaction(
-        self,
-        batch: Sequence[RawRecord],
-        good: list[Positioned],
-        bad: list[tuple[RawRecord, str]],
+        self, batch: Sequence[Received]
     ) -> tuple[BatchResult, list[tuple[str, date, int, int, int]], dict[str, int]]:
         conn = self._conn
         async with conn.transaction():
-            partitions = sorted({raw.partition for raw in batch})
+            partitions = sorted({i.raw.partition for i in batch})
             stored = await store.lock_offsets(conn, self._consumer, self._topic, partitions)
-            todo = unapplied(((r.partition, r.offset) for r in batch), stored)
-            fresh = [i for i in good if (i.partition, i.offset) in todo]
-            fresh_bad = [(r, why) for r, why in bad if (r.partition, r.offset) in todo]
-            if fresh_bad:
+            fresh = [i for i in batch if i.raw.offset >= stored.get(i.raw.partition, 0)]
+            bad = [(i.raw, i.reason or "undecodable") for i in fresh if i.item is None]
+            if bad:
                 # Sent before commit: a crash here re-sends them (at least once), never loses.
-                await self._dead_letter(fresh_bad)
-            ordered = arrival_order(fresh)
+                await self._dead_letter(bad)
+            good = [i for i in fresh if i.item is not None]
+            await projections.stage(conn, [i.staged for i in good])
+            items = [i.item for i in good if i.item is not None]
             usage = await store.lock_usage(
-                conn, {(i.record.project_id, month_start(i.record.received_at)) for i in ordered}
+                conn, {(i.record.project_id, month_start(i.record.received_at)) for i in items}
             )
-            limits = await store.plan_limits(conn, {i.record.project_id for i in ordered})
-            seen = await store.lock_dedup(
-                conn,
-                {(i.record.project_id, i.record.insert_id) for i in ordered if i.record.insert_id},
-            )
-            kept, changed = select_new(ordered, seen)
-            if changed:
-                await store.save_dedup(conn, changed)
-            outcome = apply_limits(kept, usage, limits)
+            limits = await store.plan_limits(conn, {i.record.project_id for i in items})
+            seen = await store.claim_dedup(conn)
+            kept, outcome, rewrites = self._decide(items, seen, usage, limits)
+            await projections.unstage(conn, refused(items, outcome.accepted))
+            await store.save_dedup(conn, rewrites)
             if outcome.accepted:
                 keys = {p: self._keys_for(p) for p in {i.record.project_id for i in kept}}
-                await projections.write_events(conn, outcome.accepted, keys)
+                await projections.write_events(conn, keys)
             usage_rows = await store.save_usage(conn, outcome) if outcome.parts else []
             await store.save_offsets(
-                conn, self._consumer, self._topic, self._positions(batch, fresh, stored)
+                conn, self._consumer, self._topic, self._positions(batch, items, stored)
             )
         result = BatchResult(
             applied=len(outcome.accepted),
-            duplicates=len(ordered) - len(kept),
+            duplicates=len(items) - len(kept),
             dropped=outcome.dropped,
-            dead_lettered=len(fresh_bad),
-            redelivered=len(batch) - len(todo),
+            dead_lettered=len(bad),
+            redelivered=len(batch) - len(fresh),
         )
         return result, usage_rows, limits
 
     @staticmethod
+    def _decide(
+        items: list[Positioned],
+        seen: dict[DedupKey, datetime],
+        usage: dict[MonthKey, int],
+        limits: dict[str, int],
+    ) -> tuple[list[Positioned], LimitOutcome, dict[DedupKey, datetime]]:
+        """Dedup and limits. Arrival order decides only when a key repeats or was counted
+        before, or a limit is reached in the batch; otherwise the batch is not sorted."""
+        keys = dedup_keys(items)
+        if order_matters(keys, seen):
+            items = arrival_order(items)
+            keys = dedup_keys(items)
+            kept, changed = select_new(items, seen)
+            rewrites = dedup_rewrites(keys, items, seen, changed)
+        else:
+            kept, rewrites = items, {}
+        outcome = apply_limits(kept, usage, limits)
+        if outcome.dropped and kept is items:
+            outcome = apply_limits(arrival_order(kept), usage, limits)
+        return kept, outcome, rewrites
+
+    @staticmethod
     def _positions(
-        batch: Sequence[RawRecord], fresh: list[Positioned], stored: dict[int, int]
+        batch: Sequence[Received], fresh: list[Positioned], stored: dict[int, int]
     ) -> dict[int, tuple[int, datetime | None]]:
         positions: dict[int, tuple[int, datetime | None]] = {}
-        for raw in batch:
+        for raw in (i.raw for i in batch):
             next_offset = max(stored.get(raw.partition, 0), raw.offset + 1)
             previous = positions.get(raw.partition, (0, None))
             positions[raw.partition] = (max(previous[0], next_offset), previous[1])

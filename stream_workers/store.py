@@ -85,33 +85,35 @@ async def lock_usage(conn: AsyncConnection, keys: Iterable[MonthKey]) -> dict[Mo
     return {(str(p), m): int(u) for p, m, u in await cursor.fetchall()}
 
 
-async def lock_dedup(
-    conn: AsyncConnection, keys: Iterable[DedupKey]
-) -> dict[DedupKey, datetime | None]:
-    """Lock each insertId's row, inserting a '-infinity' placeholder for new ones so a
-    concurrent worker with the same id waits here; None means never counted."""
-    ordered = sorted(set(keys))
-    if not ordered:
-        return {}
-    projects, ids = [k[0] for k in ordered], [k[1] for k in ordered]
+async def claim_dedup(conn: AsyncConnection) -> dict[DedupKey, datetime]:
+    """Record the staged insertIds never seen before, each at its first sighting in the
+    batch; lock and return those counted before (key -> received_at last counted).
+
+    The new keys are inserted first, in key order, so a concurrent worker holding the
+    same new key waits on the unique index until this transaction ends, and then finds
+    it counted. Rows this transaction inserted (``xmin``: the sink's transactions are
+    never subtransactions) are the new keys, so only older rows come back."""
     await conn.execute(
         "INSERT INTO event_dedup (project_id, insert_id, received_at)"
-        " SELECT p, i, '-infinity' FROM unnest(%s::uuid[], %s::text[]) u(p, i)"
-        " ON CONFLICT DO NOTHING",
-        (projects, ids),
+        " SELECT project_id, insert_id, min(received_at) FROM batch_events"
+        " WHERE insert_id IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2 ON CONFLICT DO NOTHING"
     )
     cursor = await conn.execute(
-        "SELECT d.project_id::text, d.insert_id, NULLIF(d.received_at, '-infinity')"
-        " FROM event_dedup d"
-        " JOIN unnest(%s::uuid[], %s::text[]) k(p, i) ON d.project_id = k.p AND d.insert_id = k.i"
-        " ORDER BY d.project_id, d.insert_id FOR UPDATE OF d",
-        (projects, ids),
+        "SELECT d.project_id::text, d.insert_id, d.received_at FROM event_dedup d"
+        " JOIN (SELECT DISTINCT project_id, insert_id FROM batch_events"
+        "       WHERE insert_id IS NOT NULL) k"
+        " ON d.project_id = k.project_id AND d.insert_id = k.insert_id"
+        " WHERE d.xmin <> pg_current_xact_id()::xid"
+        " ORDER BY 1, 2 FOR UPDATE OF d"
     )
     return {(str(p), str(i)): r for p, i, r in await cursor.fetchall()}
 
 
 async def save_dedup(conn: AsyncConnection, changed: Mapping[DedupKey, datetime]) -> None:
+    """Rewrite the received_at last counted of keys ``claim_dedup`` did not leave right."""
     ordered = sorted(changed)
+    if not ordered:
+        return
     await conn.execute(
         "UPDATE event_dedup d SET received_at = u.r"
         " FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[]) u(p, i, r)"

@@ -1,4 +1,4 @@
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -47,25 +47,37 @@ def dead_letters() -> DeadLetters:
 
 
 @pytest.fixture
-async def sink(
+async def open_sink(
     services: Any, database: str, redis_prefix: str, dead_letters: DeadLetters
-) -> AsyncIterator[Sink]:
-    conn = await psycopg.AsyncConnection.connect(database, autocommit=True)
-    redis = Redis.from_url(services.redis_url)
-    sink = Sink(
-        conn,
-        redis,
-        consumer="test",
-        topic="events",
-        redis_prefix=redis_prefix,
-        dead_letter=dead_letters,
-        keys_for=lambda _: DEFAULT_BREAKDOWN_KEYS,
-        metrics=Metrics(),
-    )
-    await sink.start()
-    yield sink
-    await conn.close()
-    await redis.aclose()
+) -> AsyncIterator[Callable[[], Awaitable[Sink]]]:
+    """Sinks on connections of their own, as separate workers have; closed at the end."""
+    closing: list[Callable[[], Awaitable[None]]] = []
+
+    async def open_one() -> Sink:
+        conn = await psycopg.AsyncConnection.connect(database, autocommit=True)
+        redis = Redis.from_url(services.redis_url)
+        closing.extend([conn.close, redis.aclose])
+        sink = Sink(
+            conn,
+            redis,
+            consumer="test",
+            topic="events",
+            redis_prefix=redis_prefix,
+            dead_letter=dead_letters,
+            keys_for=lambda _: DEFAULT_BREAKDOWN_KEYS,
+            metrics=Metrics(),
+        )
+        await sink.start()
+        return sink
+
+    yield open_one
+    for close in closing:
+        await close()
+
+
+@pytest.fixture
+async def sink(open_sink: Callable[[], Awaitable[Sink]]) -> Sink:
+    return await open_sink()
 
 
 def as_raw(records: Sequence[EventRecord], partitions: int = 3) -> list[RawRecord]:

@@ -1,5 +1,6 @@
 """The exactly-once sink against real PostgreSQL and Redis, fed batches directly."""
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
@@ -7,6 +8,7 @@ import pytest
 import redis
 from redis.asyncio import Redis
 
+from contracts.events import encode_record
 from contracts.usage import total_used, usage_key
 from ingest_gateway.quota import QuotaReader
 from stream_workers.rollups import cover, local_day
@@ -44,6 +46,35 @@ async def test_duplicate_insert_ids_count_once_within_a_batch_and_across(
     r2 = await sink.apply(raws[3:])
     assert (r1.applied, r1.duplicates, r2.applied, r2.duplicates) == (1, 2, 1, 1)
     assert_projections(database, [first[0], again])
+
+
+async def test_two_sinks_racing_on_the_same_new_insert_ids_count_each_once(
+    open_sink, make_project, database
+):
+    # Two workers' batches (partitions 0 and 1) carry the same never-seen insertIds at the
+    # same moment: whichever commits first counts each id, the other finds it counted.
+    p = await make_project()
+    first, second = await open_sink(), await open_sink()
+    now = datetime.now(UTC)
+    for round_ in range(5):
+        ids = [f"r{round_}-{n}" for n in range(400)]
+        batches = [
+            [
+                RawRecord(
+                    part,
+                    round_ * 400 + n,
+                    encode_record(record(p, "e", now, f"u{part}{n}", insert_id=i, received_at=now)),
+                )
+                for n, i in enumerate(ids)
+            ]
+            for part in (0, 1)
+        ]
+        a, b = await asyncio.gather(first.apply(batches[0]), second.apply(batches[1]))
+        assert (a.applied + b.applied, a.duplicates + b.duplicates) == (400, 400)
+    with psycopg.connect(database) as conn:
+        row = conn.execute("SELECT count(*), count(DISTINCT insert_id) FROM events").fetchone()
+        assert row == (2000, 2000)
+        assert conn.execute("SELECT count(*) FROM event_dedup").fetchone() == (2000,)
 
 
 async def test_plan_limit_is_exact_and_redis_usage_says_so(

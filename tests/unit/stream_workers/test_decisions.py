@@ -5,8 +5,10 @@ from stream_workers.decisions import (
     Positioned,
     apply_limits,
     arrival_order,
+    dedup_keys,
+    dedup_rewrites,
+    order_matters,
     select_new,
-    unapplied,
 )
 
 NOW = datetime(2026, 2, 10, tzinfo=UTC)
@@ -31,10 +33,6 @@ def item(
         insert_id=insert_id,
     )
     return Positioned(partition, offset, record)
-
-
-def test_unapplied_keeps_offsets_at_or_past_the_stored_next_offset() -> None:
-    assert unapplied([(0, 4), (0, 5), (1, 0)], {0: 5}) == {(0, 5), (1, 0)}
 
 
 def test_arrival_order_is_receive_time_then_topic_position() -> None:
@@ -79,3 +77,30 @@ def test_apply_limits_counts_months_by_receive_time() -> None:
 
 def test_unknown_project_gets_nothing() -> None:
     assert apply_limits([item(0, project="gone")], {}, {}).dropped == 1
+
+
+def test_order_matters_only_when_a_key_repeats_or_was_counted_before() -> None:
+    fresh = [item(0, insert_id="a"), item(1), item(2, insert_id="b")]
+    assert dedup_keys(fresh) == [("p", "a"), ("p", "b")]
+    assert not order_matters(dedup_keys(fresh), {})
+    assert order_matters(dedup_keys(fresh), {("p", "z"): NOW})
+    repeated = [item(0, insert_id="a"), item(1, insert_id="a", project="q"), item(2, insert_id="a")]
+    assert order_matters(dedup_keys(repeated), {})
+
+
+def test_dedup_rewrites_keys_counted_before_and_new_keys_counted_twice() -> None:
+    week = timedelta(days=7)
+    items = arrival_order(
+        [
+            item(0, insert_id="new"),  # claimed at its first sighting: right as it is
+            item(1, insert_id="twice"),
+            item(2, insert_id="twice", received=NOW + week),  # counted again a week on
+            item(3, insert_id="old", received=NOW + week),  # counted before, 8 days ago
+            item(4, insert_id="dup", received=NOW + timedelta(days=1)),  # counted 1 day ago
+        ]
+    )
+    stored = {("p", "old"): NOW - timedelta(days=1), ("p", "dup"): NOW}
+    kept, changed = select_new(items, stored)
+    assert [i.offset for i in kept] == [0, 1, 2, 3]
+    rewrites = dedup_rewrites(dedup_keys(items), items, stored, changed)
+    assert rewrites == {("p", "twice"): NOW + week, ("p", "old"): NOW + week}
