@@ -115,10 +115,24 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     runtime = Runtime(settings)
     events = app.topic(settings.events_topic, schema=RawBytes())
 
+    # The running agent's batcher, which directly delivered records go to (see below).
+    batchers: list[Batcher[Received, Any]] = []
+    batcher_ready = asyncio.Event()
+
+    async def take(message: Any) -> None:
+        if not batcher_ready.is_set():
+            await batcher_ready.wait()
+        await batchers[0].add(receive(raw_record(message)), message)
+
+    # The fetch loop hands the topic's records straight to the agent's batcher (faust's
+    # per-record stream machinery bypassed: stream_workers/fastdrain.py); with faust's own
+    # fetch loop they come through the agent's stream instead.
+    direct = app.deliver_directly(settings.events_topic, take)
+
     # concurrency=1: Faust can commit past an in-flight event with more (bug #606).
-    # Acks are manual (noack): an event is acknowledged only after its batch's
-    # transaction committed, so Kafka's committed offset never passes PostgreSQL's; the
-    # next batch gathers while one is written (stream_workers/batcher.py).
+    # Acks are manual: a record is acknowledged only after its batch's transaction
+    # committed, so Kafka's committed offset never passes PostgreSQL's; the next batch
+    # gathers while one is written (stream_workers/batcher.py).
     @app.agent(events, concurrency=1, name="apply-events")
     async def apply_events(stream: Any) -> None:  # faust's StreamT lacks noack/events
         await runtime.start()
@@ -128,17 +142,27 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
             await apply_until_done(functools.partial(runtime.sink.apply_received, batch))
 
         async def ack(applied: Sequence[Any]) -> None:
-            for event in applied:
-                await manual.ack(event)
+            if direct:  # faust messages: faust's own commit bookkeeping
+                for message in applied:
+                    app.consumer.ack(message)
+            else:  # stream events
+                for event in applied:
+                    await manual.ack(event)
 
         batcher: Batcher[Received, Any] = Batcher(
             apply, ack, settings.batch_max, settings.batch_seconds
         )
         batcher.start()
         try:
-            async for event in manual.events():
-                await batcher.add(receive(raw_record(event)), event)
+            if direct:
+                batchers[:] = [batcher]
+                batcher_ready.set()
+                await batcher.wait()
+            else:
+                async for event in manual.events():
+                    await batcher.add(receive(raw_record(event.message)), event)
         finally:
+            batcher_ready.clear()
             await batcher.stop()
 
     @app.timer(interval=settings.usage_resync_seconds)  # type: ignore[untyped-decorator]
@@ -164,6 +188,5 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     return app, runtime
 
 
-def raw_record(event: Any) -> RawRecord:
-    message = event.message
+def raw_record(message: Any) -> RawRecord:
     return RawRecord(int(message.partition), int(message.offset), bytes(message.value))

@@ -61,6 +61,11 @@ class Batcher(Generic[Item, Ack]):
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
+    async def wait(self) -> None:
+        """Until the sink task ends: only by an error, raised here (or by ``stop``)."""
+        assert self._task is not None, "batcher not started"
+        await self._task
+
     async def add(self, item: Item, ack: Ack) -> None:
         while len(self._items) >= self._max_size:
             self._check_running()

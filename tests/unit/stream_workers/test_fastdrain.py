@@ -103,3 +103,34 @@ async def test_a_callback_error_after_waiting_reaches_the_fetch_loop() -> None:
     gate.set_result(None)
     with pytest.raises(ValueError, match="late"):
         await asyncio.wait_for(delivery, 1)
+
+
+class Message:
+    def __init__(self, topic: str, offset: int) -> None:
+        self.topic, self.offset = topic, offset
+
+
+class Consumer(Flow):
+    """What ``FastConsumer._deliver`` uses of itself: the app's handlers, message tracking."""
+
+    def __init__(self, app: WorkerApp) -> None:
+        super().__init__()
+        self.app = app
+        self.tracked: list[Message] = []
+
+    def track_message(self, message: Message) -> None:
+        self.tracked.append(message)
+
+
+async def test_a_directly_delivered_topic_skips_the_stream_and_is_tracked_for_acks() -> None:
+    app = WorkerApp("fastdrain-direct", broker="kafka://127.0.0.1:9", store="memory://")
+    direct, streamed = Buffer(10), Buffer(10)
+    assert app.deliver_directly("events", direct.put)
+    consumer = Consumer(app)
+    records = [Message("events", 0), Message("other", 0), Message("events", 1)]
+    for message in records:
+        await FastConsumer._deliver(consumer, streamed.put, message)  # type: ignore[arg-type]
+    assert [direct.queue.get_nowait() for _ in range(2)] == [records[0], records[2]]
+    assert streamed.queue.get_nowait() is records[1] and streamed.queue.empty()
+    # Tracked as faust's conductor tracks what it delivers: a revocation waits for its ack.
+    assert consumer.tracked == [records[0], records[2]]
