@@ -1,12 +1,13 @@
 """Batches for the sink, gathered while the previous batch is being written.
 
 Faust's ``take``/``take_events`` stop the stream while their loop body runs, so a worker
-using them either reads from Kafka or writes to PostgreSQL, never both. The events agent
-instead reads every event (``stream.noack()``) into a ``Batcher``; one sink task takes
-what has gathered, applies it, and only then acknowledges its events — so Kafka's
-committed offset never passes what PostgreSQL holds, and the next batch gathers during
-the write. At most one batch waits beside the one being written: when both are full,
-``add`` waits, the stream stops and Faust's own buffers push back on the fetcher.
+using them either reads from Kafka or writes to PostgreSQL, never both. Instead every
+record of the events topic goes into a ``Batcher`` (handed over by the fetch loop, or read
+from the agent's ``stream.noack()``); one sink task takes what has gathered, applies it,
+and only then acknowledges its records — so Kafka's committed offset never passes what
+PostgreSQL holds, and the next batch gathers during the write. At most one batch waits
+beside the one being written: when both are full, ``add`` waits, and with it the fetch
+loop (or the stream, whose buffers then push back on the fetcher).
 
 Batches are cut by size (``max_size``) and by time: a batch is taken once the sink is
 free and its first event has waited ``linger`` seconds (or it is full). Under load the
