@@ -4,6 +4,7 @@ The sink loads the state these need (stored offsets, insertIds seen, usage so fa
 limits) under row locks, calls these functions, and writes what they return.
 """
 
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -19,11 +20,24 @@ PartMonthKey = tuple[str, date, int]  # (project_id, month, partition)
 
 
 class Positioned(NamedTuple):
-    """A decoded record and where it sits on the topic (a tuple: one is made per record)."""
+    """What the decisions need of a decoded record, and where it sits on the topic. A small
+    tuple: one is held per record of the batches in flight, whose full records are already
+    formatted for the staging COPY."""
 
     partition: int
     offset: int
-    record: EventRecord
+    project_id: str
+    insert_id: str | None
+    received_at: datetime
+    timestamp: datetime
+
+    @classmethod
+    def of(cls, partition: int, offset: int, record: EventRecord) -> "Positioned":
+        # Interned: a batch holds a few project ids, each once instead of once per record.
+        project = sys.intern(record.project_id)
+        return cls(
+            partition, offset, project, record.insert_id, record.received_at, record.timestamp
+        )
 
 
 def month_start(moment: datetime) -> date:
@@ -32,7 +46,7 @@ def month_start(moment: datetime) -> date:
 
 def arrival_order(items: Iterable[Positioned]) -> list[Positioned]:
     """Receive order, then topic order: who came first gets the last unit of a quota."""
-    return sorted(items, key=lambda i: (i.record.received_at, i.partition, i.offset))
+    return sorted(items, key=lambda i: (i.received_at, i.partition, i.offset))
 
 
 def select_new(
@@ -46,13 +60,13 @@ def select_new(
     kept: list[Positioned] = []
     changed: dict[DedupKey, datetime] = {}
     for item in items:
-        insert_id = item.record.insert_id
+        insert_id = item.insert_id
         if insert_id is None:
             kept.append(item)
             continue
-        key = (item.record.project_id, insert_id)
+        key = (item.project_id, insert_id)
         last = changed.get(key, stored.get(key))
-        received = item.record.received_at
+        received = item.received_at
         if last is None or received >= last + DEDUP_WINDOW:
             kept.append(item)
             changed[key] = received
@@ -61,9 +75,7 @@ def select_new(
 
 def dedup_keys(items: Iterable[Positioned]) -> list[DedupKey]:
     """The (project, insertId) of every record that has an insertId, in input order."""
-    return [
-        (i.record.project_id, i.record.insert_id) for i in items if i.record.insert_id is not None
-    ]
+    return [(i.project_id, i.insert_id) for i in items if i.insert_id is not None]
 
 
 def order_matters(keys: Sequence[DedupKey], stored: Mapping[DedupKey, datetime]) -> bool:
@@ -82,10 +94,10 @@ def dedup_rewrites(
     (``stored``), and new keys counted again later in the batch (a claim records a new key
     at its first sighting). ``keys`` are ``dedup_keys(items)``."""
     first: dict[DedupKey, datetime] = {}
-    for key, item in zip(keys, (i for i in items if i.record.insert_id is not None), strict=True):
+    for key, item in zip(keys, (i for i in items if i.insert_id is not None), strict=True):
         seen = first.get(key)
-        if seen is None or item.record.received_at < seen:
-            first[key] = item.record.received_at
+        if seen is None or item.received_at < seen:
+            first[key] = item.received_at
     return {k: v for k, v in changed.items() if k in stored or v != first.get(k)}
 
 
@@ -116,14 +128,13 @@ def apply_limits(
     as dropped. A project missing from ``limits`` (deleted) has nothing accepted."""
     outcome = LimitOutcome()
     for item in items:
-        record = item.record
-        month = month_start(record.received_at)
-        month_key = (record.project_id, month)
-        part_key = (record.project_id, month, item.partition)
+        month = month_start(item.received_at)
+        month_key = (item.project_id, month)
+        part_key = (item.project_id, month, item.partition)
         month_delta = outcome.months.setdefault(month_key, UsageDelta())
         part_delta = outcome.parts.setdefault(part_key, UsageDelta())
         part_delta.last_offset = max(part_delta.last_offset, item.offset)
-        limit = limits.get(record.project_id, 0)
+        limit = limits.get(item.project_id, 0)
         if used.get(month_key, 0) + month_delta.used < limit:
             month_delta.used += 1
             part_delta.used += 1

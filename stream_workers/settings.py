@@ -20,7 +20,7 @@ class Settings:
     # Static membership: a copy restarted with the same id takes its partitions back
     # at once instead of after the session timeout. One distinct id per running copy.
     instance_id: str | None = None
-    batch_max: int = 50000
+    batch_max: int = 100000
     batch_seconds: float = 0.2
     # Records Faust may hold per partition queue while a batch is being written: under a
     # backlog the next batch is then ready when the transaction commits.
@@ -47,7 +47,7 @@ def load_settings(env: Env | None = None) -> Settings:
         redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
         group_id=env.str("RA_WORKER_GROUP", "stream-workers"),
         instance_id=env.str("RA_WORKER_INSTANCE_ID", None),
-        batch_max=env.int("RA_WORKER_BATCH_MAX", 50000),
+        batch_max=env.int("RA_WORKER_BATCH_MAX", 100000),
         batch_seconds=env.float("RA_WORKER_BATCH_SECONDS", 0.2),
         stream_buffer_maxsize=env.int("RA_WORKER_STREAM_BUFFER", 20000),
         session_timeout_seconds=env.float("RA_WORKER_SESSION_TIMEOUT_SECONDS", 10.0),

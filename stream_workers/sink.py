@@ -83,7 +83,7 @@ def receive(raw: RawRecord) -> Received:
     except RecordError as exc:
         return Received(raw, None, str(exc))
     staged = projections.staged_row(raw.partition, raw.offset, record)
-    return Received(raw, Positioned(raw.partition, raw.offset, record), None, staged)
+    return Received(raw, Positioned.of(raw.partition, raw.offset, record), None, staged)
 
 
 def refused(items: Sequence[Positioned], accepted: Sequence[Positioned]) -> list[tuple[int, int]]:
@@ -138,7 +138,7 @@ class Sink:
         if not received:
             return BatchResult(0, 0, 0, 0, 0)
         started = time.perf_counter()
-        stamps = [(i.item.record.timestamp, i.item.record.received_at) for i in received if i.item]
+        stamps = [(i.item.timestamp, i.item.received_at) for i in received if i.item]
         await self._partitioner.ensure(self._conn, partition_months(stamps))
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
@@ -169,15 +169,15 @@ class Sink:
             await projections.stage(conn, [i.staged for i in good])
             items = [i.item for i in good if i.item is not None]
             usage = await store.lock_usage(
-                conn, {(i.record.project_id, month_start(i.record.received_at)) for i in items}
+                conn, {(i.project_id, month_start(i.received_at)) for i in items}
             )
-            limits = await store.plan_limits(conn, {i.record.project_id for i in items})
+            limits = await store.plan_limits(conn, {i.project_id for i in items})
             seen = await store.claim_dedup(conn)
             kept, outcome, rewrites = self._decide(items, seen, usage, limits)
             await projections.unstage(conn, refused(items, outcome.accepted))
             await store.save_dedup(conn, rewrites)
             if outcome.accepted:
-                keys = {p: self._keys_for(p) for p in {i.record.project_id for i in kept}}
+                keys = {p: self._keys_for(p) for p in {i.project_id for i in kept}}
                 await projections.write_events(conn, keys)
             usage_rows = await store.save_usage(conn, outcome) if outcome.parts else []
             await store.save_offsets(
@@ -226,7 +226,7 @@ class Sink:
         last: dict[int, tuple[int, datetime]] = {}
         for item in fresh:
             if item.offset >= last.get(item.partition, (-1, None))[0]:
-                last[item.partition] = (item.offset, item.record.received_at)
+                last[item.partition] = (item.offset, item.received_at)
         for partition, (_, received) in last.items():
             positions[partition] = (positions[partition][0], received)
         return positions

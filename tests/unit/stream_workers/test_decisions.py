@@ -32,7 +32,7 @@ def item(
         properties={},
         insert_id=insert_id,
     )
-    return Positioned(partition, offset, record)
+    return Positioned.of(partition, offset, record)
 
 
 def test_arrival_order_is_receive_time_then_topic_position() -> None:
