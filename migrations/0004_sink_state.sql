@@ -14,7 +14,8 @@ CREATE TABLE consumer_offsets (
 );
 
 -- insertIds seen per project; a repeat within 7 days (by receivedAt) is a duplicate.
--- received_at '-infinity' is a placeholder row the sink inserts to lock a new id.
+-- A new id's row is inserted at its first sighting, before the batch's decisions, so a
+-- concurrent worker with the same new id waits on it (stream_workers/store.claim_dedup).
 CREATE TABLE event_dedup (
     project_id   uuid NOT NULL,
     insert_id    text NOT NULL,
