@@ -26,6 +26,9 @@ from stream_workers.sink import RawRecord, Received, Sink, receive
 
 logger = logging.getLogger(__name__)
 
+# Acks of a batch run beside the next batch's transaction, this many between yields.
+ACK_CHUNK = 5000
+
 # Prometheus' text format; aiohttp refuses a charset inside content_type (utf-8 is implied).
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
@@ -143,8 +146,11 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
 
         async def ack(applied: Sequence[Any]) -> None:
             if direct:  # faust messages: faust's own commit bookkeeping
-                for message in applied:
-                    app.consumer.ack(message)
+                consumer_ack = app.consumer.ack
+                for n, message in enumerate(applied, 1):
+                    consumer_ack(message)
+                    if n % ACK_CHUNK == 0:
+                        await asyncio.sleep(0)  # the next batch's statements go out meanwhile
             else:  # stream events
                 for event in applied:
                     await manual.ack(event)

@@ -94,16 +94,25 @@ class Batcher(Generic[Item, Ack]):
             self._room.set()  # wakes an add() waiting for room, which then sees why
 
     async def _write_batches(self) -> None:
-        while True:
-            await self._started.wait()
-            wait = linger_left(self._first_at, time.monotonic(), self._linger)
-            if wait > 0 and not self._full.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._full.wait(), wait)
-            items, acks = self._items, self._acks
-            self._items, self._acks, self._first_at = [], [], None
-            self._started.clear()
-            self._full.clear()
-            self._room.set()
-            await self._apply(items)
-            await self._ack(acks)
+        acking: asyncio.Future[None] | None = None
+        try:
+            while True:
+                await self._started.wait()
+                wait = linger_left(self._first_at, time.monotonic(), self._linger)
+                if wait > 0 and not self._full.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._full.wait(), wait)
+                items, acks = self._items, self._acks
+                self._items, self._acks, self._first_at = [], [], None
+                self._started.clear()
+                self._full.clear()
+                self._room.set()
+                await self._apply(items)
+                if acking is not None:
+                    await acking  # batches are acknowledged in order; an error stops here
+                # Acknowledged while the next batch is written (acks are bookkeeping only:
+                # a batch is acked after it applied, and acking less is always safe).
+                acking = asyncio.ensure_future(self._ack(acks))
+        finally:
+            if acking is not None and not acking.done():
+                acking.cancel()

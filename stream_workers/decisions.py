@@ -5,12 +5,14 @@ limits) under row locks, calls these functions, and writes what they return.
 """
 
 import sys
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 from contracts.events import EventRecord
+from stream_workers.partitions import partition_month
 
 DEDUP_WINDOW = timedelta(days=7)
 
@@ -29,14 +31,21 @@ class Positioned(NamedTuple):
     project_id: str
     insert_id: str | None
     received_at: datetime
-    timestamp: datetime
+    month: date  # of receivedAt: the usage month
+    partition_month: date | None  # of timestamp: the raw table's partition (None: DEFAULT)
 
     @classmethod
     def of(cls, partition: int, offset: int, record: EventRecord) -> "Positioned":
-        # Interned: a batch holds a few project ids, each once instead of once per record.
-        project = sys.intern(record.project_id)
+        received = record.received_at
         return cls(
-            partition, offset, project, record.insert_id, record.received_at, record.timestamp
+            partition,
+            offset,
+            # Interned: a batch holds a few project ids, each once instead of once per record.
+            sys.intern(record.project_id),
+            record.insert_id,
+            received,
+            month_start(received),
+            partition_month(record.timestamp, received),
         )
 
 
@@ -126,11 +135,39 @@ def apply_limits(
 ) -> LimitOutcome:
     """Accept records while their project-month is under its plan limit; count the rest
     as dropped. A project missing from ``limits`` (deleted) has nothing accepted."""
+    totals = Counter((i.project_id, i.month) for i in items)
+    if all(used.get(key, 0) + n <= limits.get(key[0], 0) for key, n in totals.items()):
+        return accept_all(items, totals)
+    return apply_limits_in_order(items, used, limits)
+
+
+def accept_all(items: Sequence[Positioned], totals: Mapping[MonthKey, int]) -> LimitOutcome:
+    """``apply_limits`` when every project-month has room for all its records (the
+    common case): the same outcome without deciding record by record."""
+    parts: dict[PartMonthKey, UsageDelta] = {}
+    for item in items:
+        key = (item.project_id, item.month, item.partition)
+        delta = parts.get(key)
+        if delta is None:
+            parts[key] = UsageDelta(used=1, last_offset=item.offset)
+        else:
+            delta.used += 1
+            if item.offset > delta.last_offset:
+                delta.last_offset = item.offset
+    months = {key: UsageDelta(used=n) for key, n in totals.items()}
+    return LimitOutcome(accepted=list(items), months=months, parts=parts)
+
+
+def apply_limits_in_order(
+    items: Sequence[Positioned],
+    used: Mapping[MonthKey, int],
+    limits: Mapping[str, int],
+) -> LimitOutcome:
+    """``apply_limits`` record by record, in the order given."""
     outcome = LimitOutcome()
     for item in items:
-        month = month_start(item.received_at)
-        month_key = (item.project_id, month)
-        part_key = (item.project_id, month, item.partition)
+        month_key = (item.project_id, item.month)
+        part_key = (item.project_id, item.month, item.partition)
         month_delta = outcome.months.setdefault(month_key, UsageDelta())
         part_delta = outcome.parts.setdefault(part_key, UsageDelta())
         part_delta.last_offset = max(part_delta.last_offset, item.offset)

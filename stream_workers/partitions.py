@@ -20,13 +20,11 @@ PAST_WINDOW = timedelta(days=5 * 366)
 FUTURE_WINDOW = timedelta(days=31)
 
 
-def partition_months(stamps: Iterable[tuple[datetime, datetime]]) -> set[date]:
-    """Months (first days) that get a partition, from (timestamp, receivedAt) pairs."""
-    return {
-        date(ts.year, ts.month, 1)
-        for ts, received in stamps
-        if received - PAST_WINDOW <= ts <= received + FUTURE_WINDOW
-    }
+def partition_month(ts: datetime, received: datetime) -> date | None:
+    """The month (first day) whose partition a row of ``ts`` goes to, or None for DEFAULT."""
+    if received - PAST_WINDOW <= ts <= received + FUTURE_WINDOW:
+        return date(ts.year, ts.month, 1)
+    return None
 
 
 def partition_name(month: date) -> str:

@@ -32,13 +32,12 @@ from stream_workers.decisions import (
     arrival_order,
     dedup_keys,
     dedup_rewrites,
-    month_start,
     order_matters,
     select_new,
 )
 from stream_workers.decoding import decode
 from stream_workers.metrics import Metrics
-from stream_workers.partitions import Partitioner, partition_months
+from stream_workers.partitions import Partitioner
 
 logger = logging.getLogger(__name__)
 
@@ -138,8 +137,8 @@ class Sink:
         if not received:
             return BatchResult(0, 0, 0, 0, 0)
         started = time.perf_counter()
-        stamps = [(i.item.timestamp, i.item.received_at) for i in received if i.item]
-        await self._partitioner.ensure(self._conn, partition_months(stamps))
+        months = {i.item.partition_month for i in received if i.item}
+        await self._partitioner.ensure(self._conn, {m for m in months if m is not None})
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 result, usage_rows, limits = await self._transaction(received)
@@ -168,9 +167,7 @@ class Sink:
             good = [i for i in fresh if i.item is not None]
             await projections.stage(conn, [i.staged for i in good])
             items = [i.item for i in good if i.item is not None]
-            usage = await store.lock_usage(
-                conn, {(i.project_id, month_start(i.received_at)) for i in items}
-            )
+            usage = await store.lock_usage(conn, {(i.project_id, i.month) for i in items})
             limits = await store.plan_limits(conn, {i.project_id for i in items})
             seen = await store.claim_dedup(conn)
             kept, outcome, rewrites = self._decide(items, seen, usage, limits)
@@ -218,18 +215,24 @@ class Sink:
     def _positions(
         batch: Sequence[Received], fresh: list[Positioned], stored: dict[int, int]
     ) -> dict[int, tuple[int, datetime | None]]:
-        positions: dict[int, tuple[int, datetime | None]] = {}
+        """Per partition of the batch: the next offset to store, and the receivedAt of the
+        last record applied (None: keep the stored one)."""
+        top: dict[int, int] = {}
         for raw in (i.raw for i in batch):
-            next_offset = max(stored.get(raw.partition, 0), raw.offset + 1)
-            previous = positions.get(raw.partition, (0, None))
-            positions[raw.partition] = (max(previous[0], next_offset), previous[1])
-        last: dict[int, tuple[int, datetime]] = {}
+            if raw.offset > top.get(raw.partition, -1):
+                top[raw.partition] = raw.offset
+        last: dict[int, Positioned] = {}
         for item in fresh:
-            if item.offset >= last.get(item.partition, (-1, None))[0]:
-                last[item.partition] = (item.offset, item.received_at)
-        for partition, (_, received) in last.items():
-            positions[partition] = (positions[partition][0], received)
-        return positions
+            seen = last.get(item.partition)
+            if seen is None or item.offset >= seen.offset:
+                last[item.partition] = item
+        return {
+            p: (
+                max(stored.get(p, 0), offset + 1),
+                last[p].received_at if p in last else None,
+            )
+            for p, offset in top.items()
+        }
 
     async def _publish_usage(
         self, rows: list[tuple[str, date, int, int, int]], limits: dict[str, int]

@@ -122,3 +122,24 @@ async def test_a_sink_task_error_wakes_an_agent_waiting_for_room() -> None:
     with pytest.raises(RuntimeError, match="database gone"):
         await asyncio.wait_for(blocked, 1)
     await batcher.stop()
+
+
+async def test_a_slow_ack_lets_the_next_batch_be_written_but_acks_stay_in_order() -> None:
+    sink, ack_gate = Sink(), asyncio.Event()
+
+    async def slow_ack(acks: Sequence[str]) -> None:
+        sink.log.append(f"ack {list(acks)} started")
+        if acks == ["e1"]:
+            await ack_gate.wait()
+        await sink.ack(acks)
+
+    batcher: Batcher[int, str] = Batcher(sink.apply, slow_ack, max_size=1, linger=0)
+    batcher.start()
+    await batcher.add(1, "e1")
+    await batcher.add(2, "e2")
+    await until(lambda: sink.applied == [[1], [2]])  # written while batch 1's ack waits
+    await asyncio.sleep(0.02)
+    assert sink.acked == []  # batch 2 is not acked before batch 1
+    ack_gate.set()
+    await until(lambda: sink.acked == ["e1", "e2"])
+    await batcher.stop()

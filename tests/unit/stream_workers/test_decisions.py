@@ -1,9 +1,11 @@
+import random
 from datetime import UTC, date, datetime, timedelta
 
 from contracts.events import EventRecord
 from stream_workers.decisions import (
     Positioned,
     apply_limits,
+    apply_limits_in_order,
     arrival_order,
     dedup_keys,
     dedup_rewrites,
@@ -12,6 +14,19 @@ from stream_workers.decisions import (
 )
 
 NOW = datetime(2026, 2, 10, tzinfo=UTC)
+
+
+def record_at(received: datetime, timestamp: datetime) -> EventRecord:
+    return EventRecord(
+        id="r",
+        project_id="p",
+        event="e",
+        timestamp=timestamp,
+        received_at=received,
+        distinct_id="u",
+        session_id="s",
+        properties={},
+    )
 
 
 def item(
@@ -104,3 +119,31 @@ def test_dedup_rewrites_keys_counted_before_and_new_keys_counted_twice() -> None
     assert [i.offset for i in kept] == [0, 1, 2, 3]
     rewrites = dedup_rewrites(dedup_keys(items), items, stored, changed)
     assert rewrites == {("p", "twice"): NOW + week, ("p", "old"): NOW + week}
+
+
+def test_a_record_knows_its_usage_month_and_its_raw_partition_month() -> None:
+    received = datetime(2026, 3, 1, 0, 0, 1, tzinfo=UTC)
+    late = Positioned.of(0, 0, record_at(received, timestamp=received - timedelta(days=40)))
+    assert (late.month, late.partition_month) == (date(2026, 3, 1), date(2026, 1, 1))
+    wild = Positioned.of(0, 1, record_at(received, timestamp=received + timedelta(days=90)))
+    assert wild.partition_month is None  # a wild client clock: the DEFAULT partition
+
+
+def test_accepting_everything_at_once_decides_as_record_by_record() -> None:
+    rng = random.Random(7)
+    items = [
+        item(
+            offset,
+            project=rng.choice(["p", "q"]),
+            received=NOW + timedelta(days=rng.choice([0, 25])),
+            partition=rng.randrange(3),
+        )
+        for offset in rng.sample(range(1000), 200)
+    ]
+    used = {("p", date(2026, 2, 1)): 10}
+    roomy = {"p": 1000, "q": 1000}
+    assert apply_limits(items, used, roomy) == apply_limits_in_order(items, used, roomy)
+    tight = {"p": 50, "q": 1000}  # p's February fills up: record by record
+    outcome = apply_limits(items, used, tight)
+    assert outcome == apply_limits_in_order(items, used, tight)
+    assert outcome.dropped > 0
