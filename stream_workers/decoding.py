@@ -98,6 +98,12 @@ def without_nul(value: Any) -> Any:
 def decode(raw: bytes) -> EventRecord:
     """As ``contracts.events.decode_record``, plus a projectId that must be a UUID (the
     tables key on it) and NULs replaced; raises RecordError with the reason."""
+    return decode_with_stamps(raw)[0]
+
+
+def decode_with_stamps(raw: bytes) -> tuple[EventRecord, str, str]:
+    """``decode``, with the record's timestamp and receivedAt as ISO 8601 text (as on the
+    topic when the record is in the gateway's shape: formatting datetimes costs more)."""
     try:
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -108,9 +114,12 @@ def decode(raw: bytes) -> EventRecord:
     record = fast_record(payload)
     if record is None:
         record = decode_record(raw)
+        stamps = (record.timestamp.isoformat(), record.received_at.isoformat())
+    else:  # fast_record checked both are exactly what format_time writes
+        stamps = (payload["timestamp"], payload["receivedAt"])
     if not is_uuid(record.project_id):
         raise RecordError("projectId is not a UUID")
-    return record
+    return record, *stamps
 
 
 @functools.lru_cache(maxsize=4096)

@@ -49,18 +49,22 @@ _UNSTAGE = (
 _TRANSFORMER = Transformer()
 
 
-def staged_row(partition: int, offset: int, r: EventRecord) -> bytes:
+def staged_row(
+    partition: int, offset: int, r: EventRecord, stamps: tuple[str, str] | None = None
+) -> bytes:
     """The record as one line of the staging table's text COPY (psycopg's own C
-    formatter; times as ISO 8601 text, which is cheaper to format than datetimes)."""
+    formatter). Times go as ISO 8601 text: ``stamps`` (timestamp, receivedAt) when the
+    caller has them, as decoding does, else formatted here."""
     dumps = orjson.dumps
+    ts, received = stamps or (r.timestamp.isoformat(), r.received_at.isoformat())
     row = (
         partition,
         offset,
         r.id,
         r.project_id,
         r.event,
-        r.timestamp.isoformat(),
-        r.received_at.isoformat(),
+        ts,
+        received,
         r.distinct_id,
         r.session_id,
         dumps(r.properties).decode(),

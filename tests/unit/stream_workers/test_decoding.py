@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from contracts.events import EventRecord, RecordError, decode_record, encode_record
-from stream_workers.decoding import decode, fast_record
+from stream_workers.decoding import decode, decode_with_stamps, fast_record
 
 PROJECT = str(uuid.uuid4())
 
@@ -104,3 +104,16 @@ def test_nul_characters_become_replacement_characters(fast: bool) -> None:
 def test_a_literal_backslash_u0000_is_text_not_a_nul() -> None:
     record = decode(orjson.dumps(payload(distinctId="\\u0000")))
     assert record.distinct_id == "\\u0000"
+
+
+def test_stamps_come_as_text_for_the_same_instants_on_both_paths() -> None:
+    fast = payload()
+    record, ts, received = decode_with_stamps(orjson.dumps(fast))
+    assert (ts, received) == (fast["timestamp"], fast["receivedAt"])  # as on the topic
+    assert datetime.fromisoformat(ts) == record.timestamp
+    assert datetime.fromisoformat(received) == record.received_at
+    zoned = payload(timestamp="2026-02-01T13:30:15.123456+01:00")  # the schema's path
+    other, ts, received = decode_with_stamps(orjson.dumps(zoned))
+    assert ts == "2026-02-01T12:30:15.123456+00:00"
+    assert datetime.fromisoformat(ts) == other.timestamp
+    assert datetime.fromisoformat(received) == other.received_at
