@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 from contracts.events import EventRecord
+from stream_workers.decoding import Decoded
 from stream_workers.partitions import partition_month
 
 DEDUP_WINDOW = timedelta(days=7)
@@ -35,7 +36,7 @@ class Positioned(NamedTuple):
     partition_month: date | None  # of timestamp: the raw table's partition (None: DEFAULT)
 
     @classmethod
-    def of(cls, partition: int, offset: int, record: EventRecord) -> "Positioned":
+    def of(cls, partition: int, offset: int, record: EventRecord | Decoded) -> "Positioned":
         received = record.received_at
         return cls(
             partition,

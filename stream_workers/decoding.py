@@ -11,7 +11,7 @@ import functools
 import re
 import uuid
 from datetime import datetime
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard, cast
 
 import orjson
 
@@ -42,8 +42,64 @@ def _text(value: Any) -> TypeGuard[str]:
     return type(value) is str and len(value) > 0
 
 
+class Decoded(NamedTuple):
+    """A record off the topic as the sink uses it: ``EventRecord``'s fields (a tuple is
+    cheaper to build than the frozen dataclass, once per record) and its two times as ISO
+    8601 text for the staging COPY (as on the topic when in the gateway's shape)."""
+
+    id: str
+    project_id: str
+    event: str
+    timestamp: datetime
+    received_at: datetime
+    distinct_id: str
+    session_id: str
+    properties: dict[str, Any]
+    insert_id: str | None
+    context: dict[str, str]
+    timestamp_text: str
+    received_text: str
+
+    @classmethod
+    def of(cls, r: EventRecord) -> "Decoded":
+        return cls(
+            r.id,
+            r.project_id,
+            r.event,
+            r.timestamp,
+            r.received_at,
+            r.distinct_id,
+            r.session_id,
+            r.properties,
+            r.insert_id,
+            r.context,
+            r.timestamp.isoformat(),
+            r.received_at.isoformat(),
+        )
+
+    def record(self) -> EventRecord:
+        return EventRecord(
+            id=self.id,
+            project_id=self.project_id,
+            event=self.event,
+            timestamp=self.timestamp,
+            received_at=self.received_at,
+            distinct_id=self.distinct_id,
+            session_id=self.session_id,
+            properties=self.properties,
+            insert_id=self.insert_id,
+            context=self.context,
+        )
+
+
 def fast_record(payload: Any) -> EventRecord | None:
     """The record if ``payload`` is in the gateway's own shape, else None (no judgement)."""
+    decoded = fast_decoded(payload)
+    return None if decoded is None else decoded.record()
+
+
+def fast_decoded(payload: Any) -> Decoded | None:
+    """``fast_record``, as a ``Decoded`` whose times are the payload's own text."""
     if type(payload) is not dict:
         return None
     get = payload.get
@@ -51,7 +107,8 @@ def fast_record(payload: Any) -> EventRecord | None:
     distinct, session = get("distinctId"), get("sessionId")
     properties, insert_id = get("properties"), get("insertId")
     context = get("context", {})
-    timestamp, received = _stamp(get("timestamp")), _stamp(get("receivedAt"))
+    timestamp_text, received_text = get("timestamp"), get("receivedAt")
+    timestamp, received = _stamp(timestamp_text), _stamp(received_text)
     if (
         timestamp is None
         or received is None
@@ -69,17 +126,19 @@ def fast_record(payload: Any) -> EventRecord | None:
         or not all(type(v) is str for v in context.values())
     ):
         return None
-    return EventRecord(
-        id=record_id,
-        project_id=project,
-        event=event,
-        timestamp=timestamp,
-        received_at=received,
-        distinct_id=distinct,
-        session_id=session,
-        properties=properties,
-        insert_id=insert_id,
-        context=context,
+    return Decoded(
+        record_id,
+        project,
+        event,
+        timestamp,
+        received,
+        distinct,
+        session,
+        properties,
+        insert_id,
+        context,
+        cast(str, timestamp_text),  # _stamp took them: str in format_time's format
+        cast(str, received_text),
     )
 
 
@@ -98,12 +157,11 @@ def without_nul(value: Any) -> Any:
 def decode(raw: bytes) -> EventRecord:
     """As ``contracts.events.decode_record``, plus a projectId that must be a UUID (the
     tables key on it) and NULs replaced; raises RecordError with the reason."""
-    return decode_with_stamps(raw)[0]
+    return decode_for_sink(raw).record()
 
 
-def decode_with_stamps(raw: bytes) -> tuple[EventRecord, str, str]:
-    """``decode``, with the record's timestamp and receivedAt as ISO 8601 text (as on the
-    topic when the record is in the gateway's shape: formatting datetimes costs more)."""
+def decode_for_sink(raw: bytes) -> Decoded:
+    """``decode``, as the sink uses it (``Decoded``)."""
     try:
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -111,15 +169,12 @@ def decode_with_stamps(raw: bytes) -> tuple[EventRecord, str, str]:
     if b"\\u0000" in raw and payload is not None:  # JSON writes a NUL only as \u0000
         payload = without_nul(payload)
         raw = orjson.dumps(payload)
-    record = fast_record(payload)
-    if record is None:
-        record = decode_record(raw)
-        stamps = (record.timestamp.isoformat(), record.received_at.isoformat())
-    else:  # fast_record checked both are exactly what format_time writes
-        stamps = (payload["timestamp"], payload["receivedAt"])
-    if not is_uuid(record.project_id):
+    decoded = fast_decoded(payload)
+    if decoded is None:
+        decoded = Decoded.of(decode_record(raw))
+    if not is_uuid(decoded.project_id):
         raise RecordError("projectId is not a UUID")
-    return record, *stamps
+    return decoded
 
 
 @functools.lru_cache(maxsize=4096)

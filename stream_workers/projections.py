@@ -21,7 +21,7 @@ from psycopg import AsyncConnection
 from psycopg._copy_base import format_row_text  # the C formatter behind Copy.write_row
 from psycopg.adapt import Transformer
 
-from contracts.events import EventRecord
+from stream_workers.decoding import Decoded
 from stream_workers.rollups import GRANULARITIES, MAX_VALUE_CHARS
 
 # Session-lifetime staging table: rows vanish at commit, the table stays for the next batch.
@@ -49,22 +49,18 @@ _UNSTAGE = (
 _TRANSFORMER = Transformer()
 
 
-def staged_row(
-    partition: int, offset: int, r: EventRecord, stamps: tuple[str, str] | None = None
-) -> bytes:
+def staged_row(partition: int, offset: int, r: Decoded) -> bytes:
     """The record as one line of the staging table's text COPY (psycopg's own C
-    formatter). Times go as ISO 8601 text: ``stamps`` (timestamp, receivedAt) when the
-    caller has them, as decoding does, else formatted here."""
+    formatter; the times as the ISO 8601 text decoding kept)."""
     dumps = orjson.dumps
-    ts, received = stamps or (r.timestamp.isoformat(), r.received_at.isoformat())
     row = (
         partition,
         offset,
         r.id,
         r.project_id,
         r.event,
-        ts,
-        received,
+        r.timestamp_text,
+        r.received_text,
         r.distinct_id,
         r.session_id,
         dumps(r.properties).decode(),

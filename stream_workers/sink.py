@@ -35,7 +35,7 @@ from stream_workers.decisions import (
     order_matters,
     select_new,
 )
-from stream_workers.decoding import decode_with_stamps
+from stream_workers.decoding import decode_for_sink
 from stream_workers.metrics import Metrics
 from stream_workers.partitions import Partitioner
 
@@ -78,10 +78,10 @@ class Received:
 
 def receive(raw: RawRecord) -> Received:
     try:
-        record, ts, received = decode_with_stamps(raw.value)
+        record = decode_for_sink(raw.value)
     except RecordError as exc:
         return Received(raw, None, str(exc))
-    staged = projections.staged_row(raw.partition, raw.offset, record, (ts, received))
+    staged = projections.staged_row(raw.partition, raw.offset, record)
     return Received(raw, Positioned.of(raw.partition, raw.offset, record), None, staged)
 
 

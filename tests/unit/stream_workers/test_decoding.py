@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from contracts.events import EventRecord, RecordError, decode_record, encode_record
-from stream_workers.decoding import decode, decode_with_stamps, fast_record
+from stream_workers.decoding import Decoded, decode, decode_for_sink, fast_record
 
 PROJECT = str(uuid.uuid4())
 
@@ -106,14 +106,18 @@ def test_a_literal_backslash_u0000_is_text_not_a_nul() -> None:
     assert record.distinct_id == "\\u0000"
 
 
-def test_stamps_come_as_text_for_the_same_instants_on_both_paths() -> None:
-    fast = payload()
-    record, ts, received = decode_with_stamps(orjson.dumps(fast))
-    assert (ts, received) == (fast["timestamp"], fast["receivedAt"])  # as on the topic
-    assert datetime.fromisoformat(ts) == record.timestamp
-    assert datetime.fromisoformat(received) == record.received_at
-    zoned = payload(timestamp="2026-02-01T13:30:15.123456+01:00")  # the schema's path
-    other, ts, received = decode_with_stamps(orjson.dumps(zoned))
-    assert ts == "2026-02-01T12:30:15.123456+00:00"
-    assert datetime.fromisoformat(ts) == other.timestamp
-    assert datetime.fromisoformat(received) == other.received_at
+def test_the_sinks_form_is_the_record_with_its_times_as_text_on_both_paths() -> None:
+    fast = orjson.dumps(payload())
+    decoded = decode_for_sink(fast)
+    assert decoded.record() == decode(fast) == decode_record(fast)
+    assert (decoded.timestamp_text, decoded.received_text) == (
+        payload()["timestamp"],
+        payload()["receivedAt"],
+    )  # as on the topic
+    zoned = orjson.dumps(payload(timestamp="2026-02-01T13:30:15.123456+01:00"))  # schema's path
+    other = decode_for_sink(zoned)
+    assert other == Decoded.of(decode_record(zoned))
+    assert other.timestamp_text == "2026-02-01T12:30:15.123456+00:00"
+    for d in (decoded, other):
+        assert datetime.fromisoformat(d.timestamp_text) == d.timestamp
+        assert datetime.fromisoformat(d.received_text) == d.received_at

@@ -6,6 +6,7 @@ from psycopg._copy_base import TextFormatter
 from psycopg.adapt import Transformer
 
 from contracts.events import EventRecord
+from stream_workers.decoding import Decoded
 from stream_workers.projections import staged_row
 
 
@@ -23,7 +24,7 @@ def test_a_staged_row_is_psycopgs_own_copy_row_with_tricky_text_escaped() -> Non
         insert_id=None,
         context={"ip": "\r"},
     )
-    line = staged_row(3, 41, record)
+    line = staged_row(3, 41, Decoded.of(record))
     expected = TextFormatter(Transformer())
     expected.write_row(
         (
