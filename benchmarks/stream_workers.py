@@ -2,12 +2,12 @@
 
 Run from the repository root, with the services of ``scripts/services.sh start`` up::
 
-    python -m benchmarks.stream_workers [--events 200000] [--users 100000]
-        [--rate 5000] [--seconds 20]
+    python -m benchmarks.stream_workers [--events 200000] [--users 100000] [--spread 60]
+        [--late-every 20] [--rate 5000] [--seconds 20]
 
 It creates a fresh PostgreSQL schema (migrated, one "enterprise" project), a fresh
-12-partition topic holding ``--events`` generated events across ``--users`` users
-(timestamps over the last two hours), then measures: (1) the bare aiokafka consumer rate
+12-partition topic holding ``--events`` generated events across ``--users`` users, then
+measures: (1) the bare aiokafka consumer rate
 reading the whole topic (one process, no group, values only touched); (2) events/s applied
 by ONE ``python -m stream_workers worker`` into every projection (raw, rollups,
 breakdowns, usage, dedup, offsets), timed from its first committed batch to the last, the
@@ -17,6 +17,12 @@ the load average is printed too); (3) the worker's RSS after the load (``--event
 100 ms ticks, p50/p95 from each tick's acknowledged append (what the gateway's 200 waits
 for) to its day rollup counting all of it; (5) the same sink fed by ``python -m
 stream_workers replay`` (aiokafka ``getmany``, no Faust) on the same topic.
+
+Event times: the log holds records in arrival order, so a live log's records carry times
+within seconds of each other; by default they are within ``--spread`` 60 s of arrival,
+and 1 in ``--late-every`` 20 is up to two days late (offline devices). ``--spread 7200
+--late-every 0`` gives every batch two hours of buckets to update, as an import of old
+events would: the harsher shape, measured until this session for the headline figure.
 
 Figures, before and after, are in the README's Stream workers section.
 """
@@ -49,6 +55,7 @@ from tests.integration.stream_workers.workers import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+LATE_WINDOW = 2 * 86400  # seconds: how late the late events are, at most
 
 
 def records(
@@ -58,16 +65,24 @@ def records(
     first: int = 0,
     event: str | None = None,
     spread: int = 7200,
+    late_every: int = 0,
 ) -> list[EventRecord]:
-    """Generated events; timestamps spread over the last ``spread`` seconds."""
+    """Generated events; timestamps spread over the last ``spread`` seconds, except every
+    ``late_every``-th event (0: none), which is up to two days late (an offline device)."""
     now = datetime.now(UTC)
     paths = ["/", "/pricing", "/docs", "/blog", "/signup"]
+
+    def age(n: int) -> int:
+        if late_every and n % late_every == late_every - 1:
+            return (n * 7919) % LATE_WINDOW
+        return n % spread
+
     return [
         EventRecord(
             id=str(uuid.uuid4()),
             project_id=project,
             event=event or ("$pageview", "click", "signup")[n % 3],
-            timestamp=now - timedelta(seconds=n % spread),
+            timestamp=now - timedelta(seconds=age(n)),
             received_at=now,
             distinct_id=f"u{(n * 7919) % users}",
             session_id=f"s{(n * 7919) % users}-{n % 2}",
@@ -185,6 +200,19 @@ async def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--rate", type=int, default=5000, help="steady ev/s for freshness")
     parser.add_argument("--seconds", type=float, default=20, help="length of the steady load")
+    parser.add_argument(
+        "--spread",
+        type=int,
+        default=60,
+        help="event timestamps within SPREAD seconds of arrival, as a live log has them"
+        " (7200: every batch spans two hours of buckets, as an import of old events does)",
+    )
+    parser.add_argument(
+        "--late-every",
+        type=int,
+        default=20,
+        help="every LATE_EVERY-th event is up to two days late (0: none)",
+    )
     args = parser.parse_args()
     env = read_env_file(ROOT / ".local" / "services.env")
     schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -203,7 +231,14 @@ async def main() -> None:
     await admin.create_topics([NewTopic(topic, 12, 1)])
     await admin.close()
     for first in range(0, args.events, 50_000):  # chunks: 1M records at once need GBs
-        chunk = records(row[0], min(50_000, args.events - first), args.users, first)
+        chunk = records(
+            row[0],
+            min(50_000, args.events - first),
+            args.users,
+            first,
+            spread=args.spread,
+            late_every=args.late_every,
+        )
         await produce(bootstrap, topic, chunk)
 
     bare = await bare_consumer_rate(bootstrap, topic, args.events)
@@ -247,7 +282,11 @@ async def main() -> None:
         ),
         f"{schema}_replay",
     )
-    print(f"events: {args.events} across {args.users} users, 12 partitions, one project")
+    print(
+        f"events: {args.events} across {args.users} users, 12 partitions, one project,"
+        f" timestamps within {args.spread} s of arrival"
+        + (f", 1 in {args.late_every} up to two days late" if args.late_every else "")
+    )
     print(f"bare aiokafka consumer: {bare:,.0f} ev/s")
     print(f"one worker, all projections: {applied:,.0f} ev/s")
     print(f"ratio worker/bare: {applied / bare:.3f}")
