@@ -195,4 +195,6 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
 
 
 def raw_record(message: Any) -> RawRecord:
-    return RawRecord(int(message.partition), int(message.offset), bytes(message.value))
+    # A record with no value (a tombstone) is b"": not an event, so it is dead-lettered.
+    value = message.value
+    return RawRecord(int(message.partition), int(message.offset), bytes(value or b""))

@@ -16,7 +16,7 @@ from tests.integration.stream_workers.workers import applied_offsets, produce, w
 pytestmark = pytest.mark.integration
 
 
-async def send(bootstrap: str, topic: str, value: bytes, key: bytes) -> None:
+async def send(bootstrap: str, topic: str, value: bytes | None, key: bytes) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
@@ -47,9 +47,10 @@ async def test_config_deploy_adds_breakdown_keys_live_and_bad_records_are_dead_l
         await send(bootstrap, control, encode_control(deploy), control_key(project))
         await asyncio.sleep(2)  # the follower polls every 0.5 s
         await send(bootstrap, kafka_topic, b'{"not": "an event"}', b"x")
+        await send(bootstrap, kafka_topic, None, b"x")  # a tombstone: no value at all
         await produce(bootstrap, kafka_topic, after)
         await wait_until(
-            lambda: applied_offsets(database, unique_group) == 121, 60, "second load", [worker.log]
+            lambda: applied_offsets(database, unique_group) == 122, 60, "second load", [worker.log]
         )
     finally:
         worker.stop()
@@ -70,8 +71,9 @@ async def test_config_deploy_adds_breakdown_keys_live_and_bad_records_are_dead_l
         batch = await consumer.getmany(tp, timeout_ms=5000)
     finally:
         await consumer.stop()
-    [dead] = batch[tp]
+    dead, tombstone = batch[tp]
     assert dead.value == b'{"not": "an event"}'
     headers = dict(dead.headers)
     assert b"invalid record" in headers["ra-error"]
     assert headers["ra-source"].startswith(kafka_topic.encode())
+    assert not tombstone.value and dict(tombstone.headers)["ra-error"]
