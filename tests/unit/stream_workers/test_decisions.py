@@ -16,16 +16,19 @@ from stream_workers.decisions import (
 NOW = datetime(2026, 2, 10, tzinfo=UTC)
 
 
-def record_at(received: datetime, timestamp: datetime) -> EventRecord:
+def record_at(
+    received: datetime, timestamp: datetime, project: str = "p", insert_id: str | None = None
+) -> EventRecord:
     return EventRecord(
         id="r",
-        project_id="p",
+        project_id=project,
         event="e",
         timestamp=timestamp,
         received_at=received,
         distinct_id="u",
         session_id="s",
         properties={},
+        insert_id=insert_id,
     )
 
 
@@ -36,17 +39,7 @@ def item(
     received: datetime = NOW,
     partition: int = 0,
 ) -> Positioned:
-    record = EventRecord(
-        id=str(offset),
-        project_id=project,
-        event="e",
-        timestamp=received,
-        received_at=received,
-        distinct_id="u",
-        session_id="s",
-        properties={},
-        insert_id=insert_id,
-    )
+    record = record_at(received, received, project, insert_id)
     return Positioned.of(partition, offset, record)
 
 
