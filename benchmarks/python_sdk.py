@@ -265,6 +265,20 @@ def print_round(index: int, item: Round) -> None:
     )
 
 
+async def sdk_in_child(setup: Any, options: SdkOptions, gateway_pid: int | None) -> SdkResult:
+    """The SDK phase in a child process (``gateway_pid`` None: the SDK alone)."""
+    result: SdkResult = await in_child_process(
+        sdk_process,
+        setup.gateway.url,
+        setup.api_key,
+        options.seconds,
+        options.concurrency,
+        options.stdlib_json,
+        gateway_pid,
+    )
+    return result
+
+
 async def measure_round(setup: Any, options: SdkOptions, script: Path) -> Round:
     services, gateway = setup.services, setup.gateway
     load = load_average()
@@ -272,15 +286,7 @@ async def measure_round(setup: Any, options: SdkOptions, script: Path) -> Round:
     wrk = await run_wrk(gateway.url, script, options.seconds, wrk_options, gateway.pid)
     await asyncio.sleep(SETTLE_SECONDS)
     before = await topic_record_count(services.kafka_bootstrap, setup.topic)
-    sdk: SdkResult = await in_child_process(
-        sdk_process,
-        gateway.url,
-        setup.api_key,
-        options.seconds,
-        options.concurrency,
-        options.stdlib_json,
-        gateway.pid,
-    )
+    sdk = await sdk_in_child(setup, options, gateway.pid)
     records = await topic_record_count(services.kafka_bootstrap, setup.topic) - before
     return Round(wrk, sdk, records, load)
 
@@ -306,15 +312,7 @@ async def run(options: SdkOptions) -> int:
         for index in range(1, options.rounds + 1):
             rounds.append(await measure_round(setup, options, script))
             print_round(index, rounds[-1])
-        offline: SdkResult = await in_child_process(
-            sdk_process,
-            gateway.url,
-            setup.api_key,
-            options.seconds,
-            options.concurrency,
-            options.stdlib_json,
-            None,
-        )
+        offline = await sdk_in_child(setup, options, None)
     print(
         f"\n== 3. SDK alone (transport answers 200 at once): {offline.per_second:,.0f} ev/s, "
         f"{offline.cpu_percent:.0f}% of a core = {offline.cpu_us_per_event:.1f} µs/ev"

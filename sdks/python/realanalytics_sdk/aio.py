@@ -18,7 +18,13 @@ from realanalytics_sdk.client import DEFAULT_CONCURRENCY, DEFAULT_HOST
 from realanalytics_sdk.events import encode
 from realanalytics_sdk.ledger import ErrorCallback, Stats
 from realanalytics_sdk.sender import MAX_BATCH_SIZE, Sender
-from realanalytics_sdk.transport import USER_AGENT, Answer, Transport, ingest_target
+from realanalytics_sdk.transport import (
+    USER_AGENT,
+    Answer,
+    Transport,
+    check_public_key,
+    ingest_target,
+)
 
 
 class AiohttpTransport:
@@ -77,8 +83,7 @@ class AsyncClient:
         on_error: ErrorCallback | None = None,
         transport_factory: Callable[[], Transport] | None = None,
     ) -> None:
-        if not public_key or public_key.startswith("sk_"):
-            raise ValueError("use the project's public key (pk_…), never its secret key")
+        check_public_key(public_key)
         scheme, netloc, path = ingest_target(host)
         url = f"{scheme}://{netloc}{path}"
         self._sender = Sender(

@@ -17,7 +17,7 @@ from realanalytics_sdk.connections import ConnectionPool
 from realanalytics_sdk.events import encode
 from realanalytics_sdk.ledger import ErrorCallback, Stats
 from realanalytics_sdk.sender import MAX_BATCH_SIZE, Sender
-from realanalytics_sdk.transport import Transport, ingest_target
+from realanalytics_sdk.transport import Transport, check_public_key, ingest_target
 
 logger = logging.getLogger("realanalytics_sdk")
 
@@ -68,10 +68,7 @@ class Client:
         on_error: ErrorCallback | None = None,
         transport_factory: Callable[[], Transport] | None = None,
     ) -> None:
-        if not public_key:
-            raise ValueError("public_key is required (a pk_… key)")
-        if public_key.startswith("sk_"):
-            raise ValueError("use the project's public key (pk_…), never its secret key")
+        check_public_key(public_key)
         ingest_target(host)  # a bad URL fails here, not in the sender thread
         self._shutdown_timeout = shutdown_timeout
 

@@ -28,6 +28,14 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+def check_public_key(public_key: str) -> None:
+    """``ValueError`` unless ``public_key`` can be a project's public (ingest) key."""
+    if not public_key:
+        raise ValueError("public_key is required (a pk_… key)")
+    if public_key.startswith("sk_"):
+        raise ValueError("use the project's public key (pk_…), never its secret key")
+
+
 def ingest_target(host: str) -> tuple[str, str, str]:
     """``(scheme, netloc, path)`` of the ingest URL; the path defaults to ``/``."""
     parts = urlsplit(host if "://" in host else f"https://{host}")
