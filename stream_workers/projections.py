@@ -5,12 +5,12 @@ Each record is formatted as a line of the staging table's COPY as soon as it arr
 dedup and limits, removes the records it refused, and writes everything else set-based
 from the staging table.
 
-Rollups and breakdowns are one statement of ``GROUP BY ... ROLLUP(day, hour, 15min,
-minute)`` aggregations: the four granularities nest (all epoch-aligned, each width divides
-the next), so one sort of the batch yields every level in one pass, and each row's HLL
-hashes are computed once. The previous form cross-joined every row with the four
-granularities and sorted four times as many rows (profiled: most of a batch's time; see
-the README's Stream workers section). Rows are upserted in key order, so concurrent
+Rollups and breakdowns are one statement. Each row's HLL hashes are added once, into its
+minute's sketches; each coarser granularity (15 minutes, hour, day: epoch-aligned, each
+width dividing the next) is the union of the sketches one level finer. Adding a hash to an
+exact (explicit) sketch shifts its sorted array, so adding every row at all four levels
+(the previous form, one ``GROUP BY ROLLUP``) spent most of a live batch moving memory:
+see the README's Stream workers section. Rows are upserted in key order, so concurrent
 workers lock them in one order.
 """
 
@@ -86,62 +86,78 @@ async def unstage(conn: AsyncConnection, positions: Sequence[tuple[int, int]]) -
 
 _INSERT_RAW = f"INSERT INTO events ({COLUMNS}) SELECT {COLUMNS} FROM batch_events"  # noqa: S608 - constant column list
 
-# Finest first, as GRANULARITIES lists them; GROUPING(d, h, q, m) of each level's rows.
-LEVEL_GROUPING = (0, 1, 3, 7)
+_ADD = """count(*) AS n,
+    public.hll_add_agg(public.hll_hash_text(distinct_id), 17, 5) AS u,
+    public.hll_add_agg(public.hll_hash_text(session_id), 17, 5) AS s"""
+
+_UNION = "sum(n)::bigint AS n, public.hll_union_agg(u) AS u, public.hll_union_agg(s) AS s"
 
 # date_bin from the Unix epoch: the same buckets as contracts.buckets.bucket_start.
-_BINS = """
-    date_bin(%(w3)s::interval, b.ts, '1970-01-01 00:00:00+00') AS d,
-    date_bin(%(w2)s::interval, b.ts, '1970-01-01 00:00:00+00') AS h,
-    date_bin(%(w1)s::interval, b.ts, '1970-01-01 00:00:00+00') AS q,
-    date_bin(%(w0)s::interval, b.ts, '1970-01-01 00:00:00+00') AS m,
-    public.hll_hash_text(b.distinct_id) AS uh, public.hll_hash_text(b.session_id) AS sh"""
+_EPOCH = "'1970-01-01 00:00:00+00'"
 
-_LEVELS = """
-    count(*) AS n, public.hll_add_agg(uh, 17, 5) AS u, public.hll_add_agg(sh, 17, 5) AS s,
-    GROUPING(d, h, q, m) AS lvl"""
 
-_GRANULARITY = "CASE lvl WHEN 0 THEN %(g0)s WHEN 1 THEN %(g1)s WHEN 3 THEN %(g2)s ELSE %(g3)s END"
-_BUCKET = "CASE lvl WHEN 0 THEN m WHEN 1 THEN q WHEN 3 THEN h ELSE d END"
+def _cascade(name: str, keys: Sequence[str], rows: str) -> str:
+    """CTEs ``{name}0``, ``{name}1``, ... (one per granularity, finest first) and ``{name}``
+    (all of them, with their granularity) of the batch's ``rows`` grouped by ``keys``.
+
+    Only the finest level adds each row's hashes; every coarser level is the union of the
+    level below's sketches, which nest (the widths divide each other). So a coarser group
+    unions at most 15, 4 or 24 sketches: a union of explicit sketches re-sorts the whole
+    set once per input, so unioning every minute of a day at once cost more than adding.
+    """
+    columns = ", ".join(keys)
+    bucket = len(keys) + 1  # the GROUP BY position of the bucket column
+    levels = [
+        f"""{name}0 AS MATERIALIZED (
+    SELECT {columns}, date_bin(%(w0)s::interval, ts, {_EPOCH}) AS bucket, {_ADD}
+    FROM ({rows}) x GROUP BY {columns}, {bucket})"""  # noqa: S608 - constant SQL text
+    ]
+    for n in range(1, len(GRANULARITIES)):
+        levels.append(
+            f"""{name}{n} AS MATERIALIZED (
+    SELECT {columns}, date_bin(%(w{n})s::interval, bucket, {_EPOCH}) AS bucket, {_UNION}
+    FROM {name}{n - 1} GROUP BY {columns}, {bucket})"""  # noqa: S608 - constant SQL text
+        )
+    every = "\n    UNION ALL ".join(
+        f"SELECT {columns}, %(g{n})s AS granularity, bucket, n, u, s FROM {name}{n}"  # noqa: S608
+        for n in range(len(GRANULARITIES))
+    )
+    return ",\n".join([*levels, f"{name} AS (\n    {every})"])
+
 
 _MERGE = """
     events = r.events + EXCLUDED.events,
     users = public.hll_union(r.users, EXCLUDED.users),
     sessions = public.hll_union(r.sessions, EXCLUDED.sessions)"""
 
-# Rollups and breakdowns in one statement. A (project, event, key) of the batch where no
-# event has the key has one breakdown value, null, whose rows are exactly the rollup rows
-# (same events, same hashes: HLL sketches do not depend on insertion order), so they are
-# copied from the rollup aggregation instead of aggregated again; only keys some event of
-# that (project, event) has are aggregated by value. ->> renders the value as text
-# (strings bare, other JSON as JSON, null/absent as NULL).
+_TOTALS = _cascade(
+    "totals",
+    ("project_id", "event"),
+    "SELECT b.project_id, b.event, b.ts, b.distinct_id, b.session_id FROM batch_events b",
+)
+_VALUED = _cascade(
+    "valued",
+    ("project_id", "event", "key", "value"),
+    """SELECT b.project_id, b.event, k.key, left(b.properties ->> k.key, %(max_chars)s) AS value,
+           b.ts, b.distinct_id, b.session_id
+        FROM batch_events b
+        JOIN present k ON k.project_id = b.project_id AND k.event = b.event""",
+)
+
 _AGGREGATES = f"""
 WITH keys AS (
     SELECT * FROM unnest(%(key_projects)s::uuid[], %(keys)s::text[]) k(project_id, key)
 ),
-totals AS MATERIALIZED (
-    SELECT project_id, event, d, h, q, m, {_LEVELS}
-    FROM (SELECT b.project_id, b.event, {_BINS} FROM batch_events b) x
-    GROUP BY project_id, event, ROLLUP (d, h, q, m) HAVING GROUPING(d) = 0
-),
+{_TOTALS},
 present AS MATERIALIZED (
     SELECT DISTINCT b.project_id, b.event, k.key
     FROM batch_events b JOIN keys k ON k.project_id = b.project_id
     WHERE b.properties ->> k.key IS NOT NULL
 ),
-valued AS (
-    SELECT project_id, event, key, value, d, h, q, m, {_LEVELS}
-    FROM (
-        SELECT b.project_id, b.event, k.key, left(b.properties ->> k.key, %(max_chars)s) AS value,
-               {_BINS}
-        FROM batch_events b
-        JOIN present k ON k.project_id = b.project_id AND k.event = b.event
-    ) x
-    GROUP BY project_id, event, key, value, ROLLUP (d, h, q, m) HAVING GROUPING(d) = 0
-),
+{_VALUED},
 absent AS (
-    SELECT t.project_id, t.event, k.key, NULL::text AS value, t.d, t.h, t.q, t.m,
-           t.n, t.u, t.s, t.lvl
+    SELECT t.project_id, t.event, k.key, NULL::text AS value, t.granularity, t.bucket,
+           t.n, t.u, t.s
     FROM totals t JOIN keys k ON k.project_id = t.project_id
     WHERE NOT EXISTS (
         SELECT FROM present p
@@ -150,24 +166,22 @@ absent AS (
 ),
 rolled_up AS (
     INSERT INTO rollups AS r (project_id, event, granularity, bucket, events, users, sessions)
-    SELECT project_id, event, {_GRANULARITY}, {_BUCKET}, n, u, s FROM totals
+    SELECT project_id, event, granularity, bucket, n, u, s FROM totals
     ORDER BY 1, 2, 3, 4
     ON CONFLICT (project_id, event, granularity, bucket) DO UPDATE SET {_MERGE}
 )
 INSERT INTO breakdown_rollups AS r
     (project_id, event, key, granularity, bucket, value, events, users, sessions)
-SELECT project_id, event, key, {_GRANULARITY}, {_BUCKET}, value, n, u, s
+SELECT project_id, event, key, granularity, bucket, value, n, u, s
 FROM (SELECT * FROM valued UNION ALL SELECT * FROM absent) a ORDER BY 1, 2, 3, 4, 5, 6
 ON CONFLICT ON CONSTRAINT breakdown_rollups_key DO UPDATE SET {_MERGE}
 """  # noqa: S608 - constant SQL text, values bound
 
 
 def level_parameters() -> dict[str, object]:
-    """Names and widths of the four nested granularities, finest first."""
-    names = list(GRANULARITIES)
-    assert len(names) == len(LEVEL_GROUPING), "one ROLLUP level per granularity"
+    """Names and widths of the nested granularities, finest first."""
     params: dict[str, object] = {}
-    for n, name in enumerate(names):
+    for n, name in enumerate(GRANULARITIES):
         params[f"g{n}"] = name
         params[f"w{n}"] = GRANULARITIES[name]
     return params
