@@ -80,13 +80,14 @@ async def produce(bootstrap: str, topic: str, records: Sequence[EventRecord]) ->
         await producer.stop()
 
 
+# Records past which a consumer group's workers have committed (sum of next offsets).
+APPLIED = "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE consumer = %s"
+
+
 def applied_offsets(conninfo: str, consumer: str) -> int:
-    """Records past which the worker has committed (sum of next offsets)."""
+    """``APPLIED`` for ``consumer``, on a connection of its own."""
     with psycopg.connect(conninfo) as conn:
-        row = conn.execute(
-            "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE consumer = %s",
-            (consumer,),
-        ).fetchone()
+        row = conn.execute(APPLIED, (consumer,)).fetchone()
     return int(row[0]) if row else 0
 
 
