@@ -144,6 +144,12 @@ _VALUED = _cascade(
         JOIN present k ON k.project_id = b.project_id AND k.event = b.event""",
 )
 
+# Rollups and breakdowns in one statement. A (project, event, key) of the batch where no
+# event has the key has one breakdown value, null, whose rows are exactly the rollup rows
+# (same events, same hashes: HLL sketches do not depend on insertion order), so they are
+# copied from the rollup aggregation instead of aggregated again; only keys some event of
+# that (project, event) has are aggregated by value. ->> renders the value as text
+# (strings bare, other JSON as JSON, null/absent as NULL).
 _AGGREGATES = f"""
 WITH keys AS (
     SELECT * FROM unnest(%(key_projects)s::uuid[], %(keys)s::text[]) k(project_id, key)
