@@ -105,6 +105,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         autodiscover=False,
         topic_partitions=settings.topic_partitions,
         consumer_auto_offset_reset="earliest",  # a new group starts at the log's beginning
+        consumer_max_fetch_size=settings.fetch_bytes,
         broker_session_timeout=settings.session_timeout_seconds,
         consumer_group_instance_id=settings.instance_id,
         web_enabled=True,

@@ -25,6 +25,11 @@ class Settings:
     # Records Faust may hold per partition queue while a batch is being written: under a
     # backlog the next batch is then ready when the transaction commits.
     stream_buffer_maxsize: int = 20000
+    # Bytes aiokafka fetches per partition and request (Faust's default: 1 MiB). aiokafka
+    # has one fetch in flight per broker, and none for a partition whose fetched records
+    # were not handed on yet, so with 1 MiB the worker waited on Kafka between fetches:
+    # 32k -> 38.7k ev/s at 4 MiB (README, Stream workers).
+    fetch_bytes: int = 4 * 1024 * 1024
     session_timeout_seconds: float = 10.0
     host: str = "127.0.0.1"
     port: int = 6066
@@ -50,6 +55,7 @@ def load_settings(env: Env | None = None) -> Settings:
         batch_max=env.int("RA_WORKER_BATCH_MAX", 100000),
         batch_seconds=env.float("RA_WORKER_BATCH_SECONDS", 0.2),
         stream_buffer_maxsize=env.int("RA_WORKER_STREAM_BUFFER", 20000),
+        fetch_bytes=env.int("RA_WORKER_FETCH_BYTES", 4 * 1024 * 1024),
         session_timeout_seconds=env.float("RA_WORKER_SESSION_TIMEOUT_SECONDS", 10.0),
         host=env.str("RA_WORKER_HOST", "127.0.0.1"),
         port=env.int("RA_WORKER_PORT", 6066),
