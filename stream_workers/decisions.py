@@ -95,16 +95,18 @@ def order_matters(keys: Sequence[DedupKey], stored: Mapping[DedupKey, datetime])
 
 
 def dedup_rewrites(
-    keys: Sequence[DedupKey],
     items: Sequence[Positioned],
     stored: Mapping[DedupKey, datetime],
     changed: Mapping[DedupKey, datetime],
 ) -> dict[DedupKey, datetime]:
     """The ``changed`` keys whose row the batch's claim left wrong: keys counted before
     (``stored``), and new keys counted again later in the batch (a claim records a new key
-    at its first sighting). ``keys`` are ``dedup_keys(items)``."""
+    at its first sighting)."""
     first: dict[DedupKey, datetime] = {}
-    for key, item in zip(keys, (i for i in items if i.insert_id is not None), strict=True):
+    for item in items:
+        if item.insert_id is None:
+            continue
+        key = (item.project_id, item.insert_id)
         seen = first.get(key)
         if seen is None or item.received_at < seen:
             first[key] = item.received_at

@@ -198,12 +198,10 @@ class Sink:
     ) -> tuple[list[Positioned], LimitOutcome, dict[DedupKey, datetime]]:
         """Dedup and limits. Arrival order decides only when a key repeats or was counted
         before, or a limit is reached in the batch; otherwise the batch is not sorted."""
-        keys = dedup_keys(items)
-        if order_matters(keys, seen):
+        if order_matters(dedup_keys(items), seen):
             items = arrival_order(items)
-            keys = dedup_keys(items)
             kept, changed = select_new(items, seen)
-            rewrites = dedup_rewrites(keys, items, seen, changed)
+            rewrites = dedup_rewrites(items, seen, changed)
         else:
             kept, rewrites = items, {}
         outcome = apply_limits(kept, usage, limits)

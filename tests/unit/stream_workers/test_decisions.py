@@ -110,7 +110,7 @@ def test_dedup_rewrites_keys_counted_before_and_new_keys_counted_twice() -> None
     stored = {("p", "old"): NOW - timedelta(days=1), ("p", "dup"): NOW}
     kept, changed = select_new(items, stored)
     assert [i.offset for i in kept] == [0, 1, 2, 3]
-    rewrites = dedup_rewrites(dedup_keys(items), items, stored, changed)
+    rewrites = dedup_rewrites(items, stored, changed)
     assert rewrites == {("p", "twice"): NOW + week, ("p", "old"): NOW + week}
 
 
