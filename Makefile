@@ -10,9 +10,14 @@ SERVICES_ENV := .local/services.env
 # Recipes that run project code get the servers' addresses as RA_* variables.
 WITH_ENV := set -a && . $(SERVICES_ENV) && set +a &&
 
-.PHONY: install services migrate test lint stop run
+.PHONY: system install services migrate test lint stop run
 
-install:
+# Debian packages (servers and test tools), installed when missing: one list for
+# `make run`, `make test` and .ci/run (scripts/system_packages.sh).
+system:
+	scripts/system_packages.sh
+
+install: system
 	$(PYTHON) -m pip install -e '.[dev]'
 	$(PYTHON) -m pip install -e 'sdks/python[aiohttp]'
 
@@ -22,7 +27,7 @@ services:
 migrate: services
 	$(WITH_ENV) $(PYTHON) -m migrations
 
-test: services
+test: install services
 	$(PYTHON) -m pytest
 
 lint:

@@ -40,16 +40,10 @@ die() { log "error: $*"; exit 1; }
 
 # --- packages -------------------------------------------------------------------------
 
-APT_UPDATED=
-apt_install() {
-  [ "$(id -u)" = 0 ] || die "missing $*; install it (apt-get install $*) or run as root"
-  if [ -z "$APT_UPDATED" ]; then
-    log "apt-get update"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    APT_UPDATED=1
-  fi
-  log "apt-get install $*"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+# One list of packages for the whole project (scripts/system_packages.sh); installing
+# is its job, this script only asks for the servers' packages before starting them.
+ensure_packages() {
+  "$ROOT/scripts/system_packages.sh" servers || die "missing server packages (see above)"
 }
 
 # --- ports ----------------------------------------------------------------------------
@@ -188,9 +182,6 @@ pg_psql() {
 }
 
 start_postgres() {
-  [ -x "$PG_BIN/initdb" ] || apt_install postgresql-15
-  # HyperLogLog sketches for the rollups' unique counts (migrations/0003_rollups.sql).
-  [ -f /usr/share/postgresql/15/extension/hll.control ] || apt_install postgresql-15-hll
   if [ "$(id -u)" = 0 ]; then
     id postgres >/dev/null 2>&1 || die "no 'postgres' OS user to run PostgreSQL as (reinstall postgresql-15)"
   fi
@@ -272,7 +263,6 @@ redis_pid() {
 }
 
 start_redis() {
-  command -v redis-server >/dev/null || apt_install redis-server
   mkdir -p "$REDIS_HOME"
   local pid
   pid=$(redis_pid)
@@ -328,8 +318,6 @@ ensure_kafka_libs() {
   local want cache
   want=$(sha256sum "$KAFKA_POM" | cut -c1-64)
   [ -f "$KAFKA_LIBS/.resolved" ] && [ "$(cat "$KAFKA_LIBS/.resolved")" = "$want" ] && return
-  command -v java >/dev/null || apt_install openjdk-17-jre-headless
-  command -v mvn >/dev/null || apt_install maven
   cache=$(dirname "$KAFKA_LIBS")
   mkdir -p "$cache"
   exec 8>"$cache/.lock"
@@ -499,6 +487,7 @@ cmd=${1:-}
 case "$cmd" in
   start)
     targets=$(selected "$@")
+    ensure_packages
     lock_state
     for s in $targets; do "start_$s"; save_ports; done
     write_env

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, Page, async_playwright
 
+from tests.support.tools import require_tool
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -26,6 +28,7 @@ CHROMIUM_FLAGS = [
 
 @asynccontextmanager
 async def chromium(viewport: dict[str, int] | None = None) -> AsyncIterator[BrowserContext]:
+    require_tool(CHROMIUM, "chromium")
     with tempfile.TemporaryDirectory(prefix="ra-chromium-") as profile:
         async with async_playwright() as playwright:
             options = {"viewport": viewport} if viewport else {}

@@ -2,13 +2,14 @@
 
 import re
 import shlex
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from tests.support.tools import require_tool
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "compose.yaml"
@@ -36,9 +37,7 @@ _RA_LITERAL = re.compile(r"""["'](RA_[A-Z0-9_]+)["']""")
 @pytest.fixture(scope="module")
 def config() -> dict[str, Any]:
     """The file as docker-compose itself resolves it (anchors, defaults, port syntax)."""
-    exe = shutil.which("docker-compose")
-    if exe is None:
-        pytest.fail("docker-compose is not installed (apt-get install docker-compose)")
+    exe = require_tool("docker-compose", "docker-compose")
     result = subprocess.run(
         [exe, "-f", str(COMPOSE_FILE), "config"],
         cwd=REPO,

@@ -1,18 +1,15 @@
 """The browser SDK's node unit tests (sdks/js/test/), run from pytest so CI runs them."""
 
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.support.tools import require_tool
 
 JS_SDK = Path(__file__).resolve().parents[3] / "sdks" / "js"
 
 
 def test_node_unit_tests_pass() -> None:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is not installed (apt-get install nodejs; .ci/run does it)")
+    node = require_tool("node", "nodejs")
     # Files named explicitly: a directory argument to --test needs Node 21+.
     files = sorted(str(path) for path in (JS_SDK / "test").glob("*.test.js"))
     assert files, "no node tests found"
