@@ -13,6 +13,7 @@ configured). CLI access tokens (``Authorization: Bearer ra_cli_…``) are rows o
 """
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,9 @@ SESSION_TTL_SECONDS = 14 * 24 * 3600
 ACCESS_TOKEN_PREFIX = "ra_cli_"  # noqa: S105 - a prefix, not a secret
 LOGIN_TOKEN_PREFIX = "ra_once_"  # noqa: S105 - a prefix, not a secret
 _TOKEN_BYTES = 32
+# What a token we issued looks like (``secrets.token_urlsafe`` after its prefix); a bearer
+# header holding anything else is refused before any lookup.
+_ACCESS_TOKEN = re.compile(re.escape(ACCESS_TOKEN_PREFIX) + r"[A-Za-z0-9_-]{1,200}")
 
 # What the query API runs to turn a bearer token into a user id (parameter: token_digest).
 BEARER_USER_LOOKUP_SQL = (
@@ -43,8 +47,11 @@ def new_token(prefix: str = "") -> str:
 
 
 def token_digest(token: str) -> bytes:
-    """SHA-256 of a session id or token: they are 256-bit random, so a fast hash suffices."""
-    return hashlib.sha256(token.encode()).digest()
+    """SHA-256 of a session id or token: they are 256-bit random, so a fast hash suffices.
+
+    A cookie with non-UTF-8 bytes reaches us as lone surrogates (aiohttp decodes headers
+    with ``surrogateescape``); they hash like any other garbage and match no session."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
 def session_key(prefix: str, session_id: str) -> str:
@@ -82,6 +89,6 @@ def bearer_token(authorization: str | None) -> str | None:
         return None
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token.startswith(ACCESS_TOKEN_PREFIX):
+    if scheme.lower() != "bearer" or not _ACCESS_TOKEN.fullmatch(token):
         return None
     return token

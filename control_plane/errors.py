@@ -2,6 +2,10 @@
 
 from typing import Any
 
+# A 400 lists at most this many problems (and how many it left out), so that no input,
+# however wrong, makes an error body larger than the input itself.
+MAX_DETAILS = 100
+
 
 class ControlPlaneError(Exception):
     status = 400
@@ -16,7 +20,10 @@ class ValidationFailed(ControlPlaneError):
     status = 400
 
     def __init__(self, details: list[dict[str, Any]]) -> None:
-        super().__init__({"error": "Validation failed", "details": details})
+        body: dict[str, Any] = {"error": "Validation failed", "details": details[:MAX_DETAILS]}
+        if len(details) > MAX_DETAILS:
+            body["omittedDetails"] = len(details) - MAX_DETAILS
+        super().__init__(body)
 
 
 class Unauthorized(ControlPlaneError):

@@ -67,9 +67,36 @@ def decode_json(body: bytes) -> Any:
     if not body.strip():
         raise ValidationFailed([{"field": None, "message": "Request body is empty."}])
     try:
-        return orjson.loads(body)
+        document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ValidationFailed([{"field": None, "message": f"Malformed JSON: {exc}"}]) from exc
+    nul = nul_paths(document)
+    if nul:
+        message = "Must not contain NUL characters (\\u0000)."
+        raise ValidationFailed([{"field": path or None, "message": message} for path in nul])
+    return document
+
+
+def nul_paths(document: Any) -> list[str]:
+    """Where a string (or an object's key) holds U+0000, which PostgreSQL's text and jsonb
+    cannot store: refused up front rather than failing in the database. Iterative, as
+    orjson accepts nesting deeper than Python's recursion limit."""
+    found: list[str] = []
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                found.append(path)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else str(key)
+                if "\x00" in key:
+                    found.append(child)
+                stack.append((child, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{i}" if path else str(i), item) for i, item in enumerate(value))
+    return sorted(found)
 
 
 def load(schema: Schema, document: Any) -> dict[str, Any]:

@@ -2,18 +2,17 @@
 only, and a Kafka that does not answer reported as down rather than as an error."""
 
 import socket
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 import redis
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from contracts.sessions import SESSION_COOKIE, Session, encode_session, new_token, session_key
-from dashboard.app import create_standalone_app
 from dashboard.settings import Settings
 from migrations.runner import apply_migrations
 from tests.fixtures.services import Services
+from tests.integration.dashboard.conftest import client_for
 
 pytestmark = pytest.mark.integration
 
@@ -33,31 +32,6 @@ def cookie(services: Services, redis_prefix: str) -> str:
         )
         client.set(session_key(redis_prefix, session_id), encode_session(session), ex=600)
     return session_id
-
-
-async def client_for(settings: Settings) -> TestClient:
-    client = TestClient(TestServer(create_standalone_app(settings), host="127.0.0.1"))
-    await client.start_server()
-    return client
-
-
-@pytest.fixture
-async def client(
-    services: Services, pg_schema: str, kafka_topic: str, unique_group: str, redis_prefix: str
-) -> AsyncIterator[TestClient]:
-    apply_migrations(pg_schema)
-    settings = Settings(
-        database_url=pg_schema,
-        redis_url=services.redis_url,
-        kafka_bootstrap=services.kafka_bootstrap,
-        redis_prefix=redis_prefix,
-        worker_group=unique_group,
-        events_topic=kafka_topic,
-        dead_letter_topic=f"{kafka_topic}-dlq",
-    )
-    c = await client_for(settings)
-    yield c
-    await c.close()
 
 
 async def test_pages_and_the_vendored_chart_library_are_served(client: TestClient) -> None:

@@ -36,6 +36,15 @@ def test_bearer_header_parsing() -> None:
     assert bearer_token(None) is None
 
 
+def test_garbage_credentials_are_refused_not_raised() -> None:
+    # aiohttp hands non-UTF-8 header bytes over as lone surrogates.
+    assert bearer_token("Bearer ra_cli_\udcff\udcfe") is None
+    assert bearer_token("Bearer ra_cli_" + "é" * 40) is None
+    assert bearer_token("Bearer ra_cli_" + "a" * 201) is None
+    assert bearer_token("Bearer ra_cli_") is None
+    assert session_key("ra:", "\udcff\udcfe\udc80abc").startswith("ra:session:")
+
+
 def test_tokens_are_long_and_distinct() -> None:
     tokens = {new_token("ra_cli_") for _ in range(100)}
     assert len(tokens) == 100
