@@ -14,11 +14,17 @@ always complete; ``dashboards`` is left out when absent so configs deployed befo
 existed load unchanged.
 Types: string, number, integer, boolean, object, array, any. In strict mode the gateway
 refuses events not in the plan and properties of the wrong type; lenient mode accepts all.
+
+Every list and name is bounded (the ``MAX_*`` below) and no list repeats an entry, so
+what one tenant deploys cannot make the gateway's answers or the workers' state grow
+without bound; the compiled JSON is at most ``MAX_CONFIG_BYTES``, well under what the
+``control`` topic accepts (Kafka's default ``max.message.bytes``, about 1 MiB).
 """
 
 import re
 from typing import Any
 
+import orjson
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from contracts.dashboards import dashboards_field
@@ -30,12 +36,22 @@ MAX_BREAKDOWN_KEYS = 20
 MAX_PLAN_EVENTS = 1000
 MAX_ORIGINS = 100
 MAX_KEY_LENGTH = 200
+MAX_ORIGIN_LENGTH = 300  # scheme, a 253-character host name and a port
+MAX_CONFIG_BYTES = 256 * 1024
+# The plan itself is five levels deep; saved chart queries a few more. orjson, which
+# encodes the control record, stops at 255 levels.
+MAX_CONFIG_DEPTH = 32
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 
 
 class _Strict(Schema):
     class Meta:
         unknown = RAISE
+
+
+def _unique(values: list[str]) -> None:
+    if len(set(values)) != len(values):
+        raise ValidationError("Must not repeat a value.")
 
 
 class EventSpecSchema(_Strict):
@@ -45,7 +61,11 @@ class EventSpecSchema(_Strict):
         load_default=dict,
         validate=validate.Length(max=MAX_PROPERTIES),
     )
-    required = fields.List(fields.String(), load_default=list)
+    required = fields.List(
+        fields.String(validate=validate.Length(1, MAX_KEY_LENGTH)),
+        load_default=list,
+        validate=[validate.Length(max=MAX_PROPERTIES), _unique],
+    )
 
     @validates_schema
     def required_are_declared(self, data: dict[str, Any], **_: Any) -> None:
@@ -64,11 +84,6 @@ class TrackingPlanSchema(_Strict):
     )
 
 
-def _unique(values: list[str]) -> None:
-    if len(set(values)) != len(values):
-        raise ValidationError("Must not repeat a value.")
-
-
 def _origin(value: str) -> None:
     if not _ORIGIN.match(value):
         raise ValidationError("Must be an origin like https://example.com (no path).")
@@ -84,7 +99,7 @@ class ConfigSchema(_Strict):
         validate=[validate.Length(max=MAX_BREAKDOWN_KEYS), _unique],
     )
     allowedOrigins = fields.List(
-        fields.String(validate=_origin),
+        fields.String(validate=[validate.Length(1, MAX_ORIGIN_LENGTH), _origin]),
         load_default=list,
         validate=[validate.Length(max=MAX_ORIGINS), _unique],
     )
@@ -101,5 +116,33 @@ def load_config(document: Any) -> dict[str, Any]:
     """The complete config, or ``ValidationError`` (its ``messages`` say where)."""
     if not isinstance(document, dict):
         raise ValidationError("Config must be an object.")
+    if nesting_depth(document) > MAX_CONFIG_DEPTH:
+        raise ValidationError(f"Config must not be nested deeper than {MAX_CONFIG_DEPTH} levels.")
     loaded: dict[str, Any] = _CONFIG.load(document)
     return loaded
+
+
+def config_size(config: dict[str, Any]) -> int:
+    """Bytes of the compiled config as JSON, as the ``control`` record carries it."""
+    return len(orjson.dumps(config))
+
+
+def config_too_large(config: dict[str, Any]) -> str | None:
+    """Why the config is too large to deploy, or ``None`` when it is not."""
+    size = config_size(config)
+    if size <= MAX_CONFIG_BYTES:
+        return None
+    return f"The compiled config is {size} bytes; the limit is {MAX_CONFIG_BYTES} bytes."
+
+
+def nesting_depth(document: Any) -> int:
+    """How many objects and arrays deep ``document`` goes (iterative: any depth is safe)."""
+    deepest = 0
+    stack: list[tuple[int, Any]] = [(0, document)]
+    while stack:
+        depth, value = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth + 1)
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((depth + 1, item) for item in items)
+    return deepest

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 from marshmallow import ValidationError
 
-from contracts.config import load_config
+from contracts.config import config_too_large, load_config
 from contracts.validation import flatten_messages
 
 _RENAMES = {
@@ -38,6 +38,31 @@ class ConfigFileError(ValueError):
     pass
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a mapping naming a key twice is an error: by default the
+    second silently replaces the first (an event's whole definition, say)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' appears more than once", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_config_text(text: str, name: str = "the config") -> tuple[str | None, dict[str, Any]]:
+    """``(project, config)`` from the YAML text; ``ConfigFileError`` names every problem."""
+    try:
+        document = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError as exc:
+        raise ConfigFileError(f"{name} is not valid YAML: {exc}") from exc
+    return compile_config(document)
+
+
 def compile_config(document: Any) -> tuple[str | None, dict[str, Any]]:
     """``(project, config)`` from the parsed YAML; ``ConfigFileError`` names every problem."""
     if not isinstance(document, dict):
@@ -47,21 +72,25 @@ def compile_config(document: Any) -> tuple[str | None, dict[str, Any]]:
         raise ConfigFileError("project: must be a slug or an id")
     raw = {_RENAMES.get(str(k), str(k)): v for k, v in document.items() if k != "project"}
     try:
-        return project, load_config(raw)
+        config = load_config(raw)
     except ValidationError as exc:
         problems = flatten_messages(exc.messages)
         lines = [f"{p['field'] or 'config'}: {p['message']}" for p in problems]
         raise ConfigFileError("; ".join(lines)) from exc
+    too_large = config_too_large(config)
+    if too_large is not None:
+        raise ConfigFileError(too_large)
+    return project, config
 
 
 def read_config_file(path: Path) -> tuple[str | None, dict[str, Any]]:
     try:
-        document = yaml.safe_load(path.read_text())
+        text = path.read_text()
     except OSError as exc:
         raise ConfigFileError(f"cannot read {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigFileError(f"{path} is not valid YAML: {exc}") from exc
-    return compile_config(document)
+    except UnicodeDecodeError as exc:
+        raise ConfigFileError(f"{path} is not UTF-8 text") from exc
+    return parse_config_text(text, str(path))
 
 
 def config_diff(deployed: dict[str, Any] | None, new: dict[str, Any], label: str) -> str:

@@ -6,13 +6,13 @@ from typing import Any
 from aiohttp import web
 from marshmallow import ValidationError, fields, validate
 
-from contracts.config import load_config
+from contracts.config import MAX_CONFIG_BYTES, config_size, config_too_large, load_config
 from contracts.validation import flatten_messages
 from control_plane import validation
 from control_plane.account_handlers import body_of
 from control_plane.auth import Principal, authenticate
 from control_plane.deploys import ConfigVersion, config_history, config_version, deploy_config
-from control_plane.errors import NotFound, Unauthorized, ValidationFailed
+from control_plane.errors import NotFound, PayloadTooLarge, Unauthorized, ValidationFailed
 from control_plane.keys import METRICS, POOL, RELAY
 from control_plane.project_handlers import member_project
 from control_plane.projects import ProjectView, secret_key_matches
@@ -52,6 +52,15 @@ async def _authorized_project(request: web.Request, ref: str) -> tuple[Principal
     return principal, project
 
 
+def _refuse_oversized(request: web.Request, config: dict[str, Any]) -> None:
+    """A config over the limit would sit in the outbox (and on every consumer) forever:
+    refused at the door, as is a rollback to a version stored before the limit existed."""
+    too_large = config_too_large(config)
+    if too_large is not None:
+        request.app[METRICS].deploys_refused.labels("too_large").inc()
+        raise PayloadTooLarge(too_large, config_size(config), MAX_CONFIG_BYTES)
+
+
 async def _store(
     request: web.Request,
     project: ProjectView,
@@ -59,6 +68,7 @@ async def _store(
     config: dict[str, Any],
     rolled_back_from: int | None = None,
 ) -> web.Response:
+    _refuse_oversized(request, config)
     async with request.app[POOL].connection() as conn:
         version = await deploy_config(conn, project.id, config, principal.user_id, rolled_back_from)
     request.app[METRICS].deploys.inc()
@@ -76,9 +86,14 @@ async def deploy(request: web.Request) -> web.Response:
     body = await body_of(request, _DEPLOY)
     principal, project = await _authorized_project(request, body["projectId"])
     try:
-        config = load_config(body["config"])
-    except ValidationError as exc:
-        raise ValidationFailed(flatten_messages(exc.messages, "config")) from exc
+        validation.refuse_repeated_keys(await request.read(), "config")
+        try:
+            config = load_config(body["config"])
+        except ValidationError as exc:
+            raise ValidationFailed(flatten_messages(exc.messages, "config")) from exc
+    except ValidationFailed:
+        request.app[METRICS].deploys_refused.labels("invalid").inc()
+        raise
     return await _store(request, project, principal, config)
 
 

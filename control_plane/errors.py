@@ -63,3 +63,12 @@ class TooManyAttempts(ControlPlaneError):
         super().__init__(
             {"error": "Too many login attempts"}, {"Retry-After": str(max(1, retry_after))}
         )
+
+
+class PayloadTooLarge(ControlPlaneError):
+    status = 413
+
+    def __init__(self, message: str, size: int, limit: int) -> None:
+        super().__init__(
+            {"error": "Payload too large", "message": message, "size": size, "limit": limit}
+        )

@@ -16,6 +16,12 @@ class Metrics:
             "control_logins_total", "Login attempts by outcome", ["outcome"], registry=r
         )
         self.deploys = Counter("control_deploys_total", "Config versions stored", registry=r)
+        self.deploys_refused = Counter(
+            "control_deploys_refused_total",
+            "Deploys refused before storing, by reason (invalid, too_large)",
+            ["reason"],
+            registry=r,
+        )
         self.outbox_published = Counter(
             "control_outbox_published_total", "Outbox entries published to Kafka", registry=r
         )

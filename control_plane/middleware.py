@@ -17,6 +17,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
     except ControlPlaneError as exc:
         response = web.json_response(exc.body, status=exc.status, headers=exc.headers)
+    except web.HTTPRequestEntityTooLarge:
+        response = web.json_response({"error": "Payload too large"}, status=413)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -4,6 +4,8 @@ Problems become ``details`` entries ``{"field": "a.b", "message": "…"}`` (``fi
 ``null`` when the body as a whole is wrong), as the gateway reports them.
 """
 
+import json
+from collections import Counter
 from typing import Any
 
 import orjson
@@ -108,3 +110,27 @@ def load(schema: Schema, document: Any) -> dict[str, Any]:
     except ValidationError as exc:
         raise ValidationFailed(flatten_messages(exc.messages)) from exc
     return loaded
+
+
+def repeated_keys(body: bytes) -> list[str]:
+    """Keys an object of the JSON ``body`` names twice (JSON parsers keep the last one
+    silently: a tracking plan would lose the first definition of an event)."""
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        counts = Counter(name for name, _ in items)
+        repeated.extend(sorted(name for name, n in counts.items() if n > 1))
+        return dict(items)
+
+    try:
+        json.loads(body, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return []  # not JSON orjson accepts, or nested too deep: refused elsewhere
+    return repeated
+
+
+def refuse_repeated_keys(body: bytes, field: str) -> None:
+    repeated = repeated_keys(body)
+    if repeated:
+        message = "Key '{}' appears more than once in one object."
+        raise ValidationFailed([{"field": field, "message": message.format(k)} for k in repeated])

@@ -3,7 +3,7 @@
 import pytest
 from marshmallow import ValidationError
 
-from contracts.config import load_config
+from contracts.config import MAX_CONFIG_BYTES, config_size, config_too_large, load_config
 from control_plane.outbox import highest_outbox_id
 
 
@@ -62,3 +62,41 @@ def test_highest_outbox_id_reads_only_the_relay_header() -> None:
     assert highest_outbox_id([[("ra-outbox-id", b"7")], [("other", b"99")], []]) == 7
     assert highest_outbox_id([[("ra-outbox-id", b"3")], [("ra-outbox-id", b"12")]]) == 12
     assert highest_outbox_id([[("ra-outbox-id", b"x")]]) == 0
+
+
+def plan_with(spec: dict[str, object]) -> dict[str, object]:
+    return {"trackingPlan": {"mode": "strict", "events": {"signup": spec}}}
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        # A required property listed many times once made one bad event a 400 listing it
+        # as often as it was listed (a crash at 250k).
+        plan_with({"properties": {"plan": "string"}, "required": ["plan"] * 1000}),
+        plan_with({"properties": {"plan": "string"}, "required": ["plan", "plan"]}),
+        plan_with({"properties": {f"p{i}": "string" for i in range(101)}}),
+        plan_with({"properties": {"p": "string"}, "required": [""]}),
+        {"allowedOrigins": ["https://" + "a" * 300 + ".example"]},
+        {"trackingPlan": {"events": {f"e{i}": {} for i in range(1001)}}},
+        {"trackingPlan": {"events": {"e" * 101: {}}}},
+    ],
+)
+def test_repeated_or_unbounded_plan_entries_are_refused(config: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        load_config(config)
+
+
+def test_the_compiled_size_is_measured_against_the_documented_limit() -> None:
+    small = load_config({})
+    assert config_too_large(small) is None
+    events = {
+        f"event_{i:04}": {"properties": {f"p_{j:02}_{'x' * 40}": "string" for j in range(10)}}
+        for i in range(600)
+    }
+    big = load_config({"trackingPlan": {"events": events}})
+    size = config_size(big)
+    assert size > MAX_CONFIG_BYTES
+    assert config_too_large(big) == (
+        f"The compiled config is {size} bytes; the limit is {MAX_CONFIG_BYTES} bytes."
+    )
