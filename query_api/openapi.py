@@ -86,7 +86,11 @@ class DetailSchema(Schema):
 
 class ErrorSchema(Schema):
     error = fields.String(required=True)
+    # QUERY_CONCURRENCY_LIMIT (429) or QUERY_TIMEOUT (503)
+    code = fields.String()
     details = fields.List(fields.Nested(DetailSchema))
+    # How many details past the first 100 were left out.
+    omittedDetails = fields.Integer()
 
 
 ANSWER_SCHEMAS: dict[str, type[Schema]] = {
@@ -137,6 +141,17 @@ def build_spec(prefix: str) -> dict[str, Any]:
                     "400": {"description": "Validation failed", "content": error},
                     "401": {"description": "No valid session or token", "content": error},
                     "403": {"description": "Not a member, or no such project", "content": error},
+                    "413": {"description": "Body over 256 KiB", "content": error},
+                    "429": {
+                        "description": "Too many concurrent queries of the project "
+                        "(QUERY_CONCURRENCY_LIMIT); see Retry-After",
+                        "content": error,
+                    },
+                    "503": {
+                        "description": "Query timed out (QUERY_TIMEOUT) or the database is "
+                        "unavailable; see Retry-After",
+                        "content": error,
+                    },
                 },
             }
         },

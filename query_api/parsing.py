@@ -23,15 +23,45 @@ from query_api.schemas import REQUEST_SCHEMAS
 from query_api.timebuckets import default_interval
 
 INCLUSIVE_END = timedelta(milliseconds=1)  # dateRange.end is the last millisecond counted
+# The deepest a query nests is a funnel step's filter's list value (5 levels).
+MAX_DEPTH = 16
 
 
 def decode_json(body: bytes) -> Any:
     if not body.strip():
         raise ValidationFailed([{"field": None, "message": "Request body is empty."}])
     try:
-        return orjson.loads(body)
+        document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ValidationFailed([{"field": None, "message": f"Malformed JSON: {exc}"}]) from exc
+    problem = unstorable(document)
+    if problem is not None:
+        raise ValidationFailed([problem])
+    return document
+
+
+def unstorable(document: Any) -> dict[str, Any] | None:
+    """The first place a document nests deeper than MAX_DEPTH or holds a NUL character
+    (PostgreSQL text cannot), as a detail; None when there is none. Walked with a stack,
+    not recursion: a body may nest as deep as the JSON parser allows."""
+    stack: list[tuple[str, int, Any]] = [("", 0, document)]
+    while stack:
+        path, depth, value = stack.pop()
+        if depth > MAX_DEPTH:
+            return {"field": path or None, "message": f"Nested more than {MAX_DEPTH} levels."}
+        if isinstance(value, str) and "\x00" in value:
+            return {"field": path or None, "message": "Must not contain NUL characters."}
+        if isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else key
+                if "\x00" in key:
+                    return {"field": path or None, "message": "Keys must not contain NUL."}
+                stack.append((child, depth + 1, item))
+        elif isinstance(value, list):
+            stack.extend(
+                (f"{path}.{n}" if path else str(n), depth + 1, v) for n, v in enumerate(value)
+            )
+    return None
 
 
 def _filters(data: dict[str, Any]) -> tuple[Filter, ...]:

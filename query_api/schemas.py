@@ -3,7 +3,7 @@
 They are also the source of the OpenAPI document (query_api/openapi.py).
 """
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -16,6 +16,16 @@ MAX_IN_VALUES = 100
 MAX_KEY_CHARS = 500
 MAX_EVENT_CHARS = 100
 MAX_WINDOW = timedelta(days=366)
+MAX_WINDOW_SECONDS = int(MAX_WINDOW.total_seconds())
+# Every instant of a date range lies in [EARLIEST, LATEST): the arithmetic on it (the
+# previous period, a zone's local days, the inclusive end) then never leaves what
+# datetime and PostgreSQL can hold, whatever offset the client wrote.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+# The longest range of any query (a month series' own cap), and of a funnel: its cost
+# grows with the events it reads, and a year of them is what a funnel chart shows.
+MAX_RANGE = timedelta(days=20 * 366)
+MAX_FUNNEL_RANGE = timedelta(days=366)
 
 SCALAR_OPS = ("eq", "neq")
 TEXT_OPS = ("contains", "not_contains")
@@ -65,14 +75,39 @@ class FilterSchema(StrictSchema):
                 raise ValidationError(problem, "value")
 
 
+class Moment(fields.AwareDateTime):
+    """An ISO 8601 date (no zone means UTC) in UTC, between EARLIEST and LATEST."""
+
+    default_error_messages = {  # noqa: RUF012 - marshmallow's own class attribute
+        "bounds": f"Must be from {EARLIEST:%Y-%m-%d} up to {LATEST:%Y-%m-%d} (UTC).",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(default_timezone=UTC, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            utc = moment.astimezone(UTC)
+        except OverflowError:  # year 1 with a positive offset, year 9999 with a negative
+            raise self.make_error("bounds") from None
+        if not EARLIEST <= utc < LATEST:
+            raise self.make_error("bounds")
+        return utc
+
+
 class DateRangeSchema(StrictSchema):
-    start = fields.AwareDateTime(required=True, default_timezone=UTC)
-    end = fields.AwareDateTime(required=True, default_timezone=UTC)
+    start = Moment(required=True)
+    end = Moment(required=True)
 
     @validates_schema
     def _ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if "start" in data and "end" in data and data["end"] < data["start"]:
+        if "start" not in data or "end" not in data:
+            return
+        if data["end"] < data["start"]:
             raise ValidationError("end must not be before start.", "end")
+        if data["end"] - data["start"] > MAX_RANGE:
+            raise ValidationError(f"A range may span at most {MAX_RANGE.days} days.", "end")
 
 
 def _known_zone(name: str) -> None:
@@ -135,14 +170,26 @@ class WindowSchema(StrictSchema):
     @validates_schema
     def _at_most_a_year(self, data: dict[str, Any], **kwargs: Any) -> None:
         unit = WINDOW_UNITS.get(data.get("unit", ""))
-        if unit is not None and "value" in data and data["value"] * unit > MAX_WINDOW:
-            raise ValidationError("A conversion window may be at most 366 days.", "value")
+        # In whole seconds: a timedelta times 2**63 overflows, an int does not.
+        seconds = int(unit.total_seconds()) if unit is not None else 0
+        if "value" in data and data["value"] * seconds > MAX_WINDOW_SECONDS:
+            raise ValidationError(
+                f"A conversion window may be at most {MAX_WINDOW.days} days.", "value"
+            )
 
 
 class FunnelSchema(QueryBase):
     type = fields.String(required=True, validate=validate.Equal("funnel"))
     steps = fields.List(fields.Nested(StepSchema), required=True, validate=validate.Length(2, 10))
     conversionWindow = fields.Nested(WindowSchema, load_default=lambda: {"value": 1, "unit": "day"})
+
+    @validates_schema
+    def _funnel_range(self, data: dict[str, Any], **kwargs: Any) -> None:
+        span = data.get("dateRange", {})
+        if "start" in span and "end" in span and span["end"] - span["start"] > MAX_FUNNEL_RANGE:
+            raise ValidationError(
+                f"A funnel's range may span at most {MAX_FUNNEL_RANGE.days} days.", "dateRange"
+            )
 
 
 REQUEST_SCHEMAS: dict[str, type[QueryBase]] = {

@@ -2,8 +2,9 @@
 
 Buckets are the zone's own: hours start when the zone's clock shows a whole hour (at :30
 UTC in Kolkata), days at its midnights (23 or 25 hours long on DST change days), weeks on
-Mondays (ISO 8601), months on the 1st. Every zone's offset is a whole number of 15-minute
-steps, so walking the UTC 15-minute grid finds every local hour start.
+Mondays (ISO 8601), months on the 1st. Every zone's offset since 1970 but two historical
+ones is a whole number of 15-minute steps, so walking the UTC 15-minute grid finds every
+local hour start (the two are floored to their hour where they are in force).
 """
 
 from collections.abc import Sequence
@@ -34,6 +35,14 @@ def _floor(moment: datetime, width: timedelta) -> datetime:
     return EPOCH + ((moment - EPOCH) // width) * width
 
 
+def _off_grid(local: datetime) -> bool:
+    """Whether the zone's offset there is off the 15-minute grid: only a few historical
+    ones are (Kiritimati's -10:40 until 1979, Monrovia's -0:44:30 until 1972); their hours
+    start between the grid's points."""
+    offset = local.utcoffset()
+    return offset is not None and offset % QUARTER != timedelta(0)
+
+
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
 
@@ -48,13 +57,18 @@ def _local_starts(
         return [point + n * minute for n in range(-(-(end - point) // minute))]
     if interval == "hour":
         point = _floor(start - timedelta(hours=1), QUARTER)
-        starts = []
+        starts: list[datetime] = []
         while point < end:
-            if point.astimezone(zone).minute == 0:
+            local = point.astimezone(zone)
+            if local.minute == 0 and local.second == 0:
                 starts.append(point)
                 # The next hour starts an hour later unless the offset moves by a part of an
                 # hour in between (Lord Howe's 30-minute DST); then walk quarters again.
                 point += HOUR - QUARTER
+            elif _off_grid(local):
+                hour = point - timedelta(minutes=local.minute, seconds=local.second)
+                if not starts or hour > starts[-1]:
+                    starts.append(hour)
             point += QUARTER
         return starts
     first = (start.astimezone(zone) - timedelta(days=1)).date()

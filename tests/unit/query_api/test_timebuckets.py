@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 from query_api.model import Range
 from query_api.timebuckets import buckets, default_interval, label
@@ -84,3 +85,17 @@ def test_lord_howe_half_hour_dst_keeps_every_local_hour():
     assert names[0] == "2026-04-04T23:00:00+11:00"
     assert all(n[14:16] == "00" for n in names)
     assert len(set(names)) == len(names)
+
+
+def test_hours_start_on_the_hour_in_historical_offsets_off_the_quarter_grid():
+    # Kiritimati was at -10:40 until 1979, Monrovia at -0:44:30 until 1972: a timeseries
+    # there once found no hour start at all (a 500).
+    for zone, day in (
+        ("Pacific/Kiritimati", utc(1975, 6, 1)),
+        ("Africa/Monrovia", utc(1971, 6, 1)),
+    ):
+        labels, edges = buckets(Range(day, day + timedelta(hours=5)), "hour", zone)
+        assert len(labels) == 6 and edges[0] == day and edges[-1] == day + timedelta(hours=5)
+        names = [label(t, zone) for t in labels]
+        assert all(name[14:19] == "00:00" for name in names), names
+        assert all(b - a == timedelta(hours=1) for a, b in pairwise(labels))
