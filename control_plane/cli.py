@@ -160,10 +160,17 @@ def history(context: Context, project: str) -> None:
     """The project's deployed config versions, newest first."""
     _, body = context.client().request("GET", f"/api/projects/{project}/configs")
     rows = [
-        (v["version"], v["createdAt"], v["deployedBy"], v["rolledBackFrom"])
+        (v["version"], _status(v), v["createdAt"], v["deployedBy"], v["rolledBackFrom"])
         for v in body["versions"]
     ]
-    click.echo(table(["version", "deployed at", "by", "rollback of"], rows))
+    click.echo(table(["version", "status", "deployed at", "by", "rollback of"], rows))
+
+
+def _status(version: dict[str, Any]) -> str:
+    """Published, pending, or failed with Kafka's reason (the version was never applied)."""
+    status = str(version.get("status") or "")
+    error = version.get("publishError")
+    return f"{status}: {error}" if error else status
 
 
 @main.command()

@@ -37,6 +37,8 @@ def version_body(project_id: str, found: ConfigVersion) -> dict[str, Any]:
         "deployedBy": found.deployed_by,
         "rolledBackFrom": found.rolled_back_from,
         "createdAt": found.created_at.isoformat(),
+        "status": found.status,
+        "publishError": found.publish_error,
     }
 
 
@@ -77,7 +79,13 @@ async def _store(
         relay.wake()
     logger.info("project %s: config version %d deployed", project.id, version)
     return web.json_response(
-        {"projectId": project.id, "slug": project.slug, "version": version, "config": config},
+        {
+            "projectId": project.id,
+            "slug": project.slug,
+            "version": version,
+            "config": config,
+            "status": "pending",
+        },
         status=201,
     )
 

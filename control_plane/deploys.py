@@ -24,6 +24,10 @@ class ConfigVersion:
     deployed_by: str | None
     rolled_back_from: int | None
     created_at: datetime
+    # "pending" until on the control topic, then "published"; "failed" when Kafka refused
+    # the record for its content (``publish_error`` says why): it will not be retried.
+    status: str
+    publish_error: str | None
 
 
 async def deploy_config(
@@ -44,24 +48,33 @@ async def deploy_config(
         row = await cursor.fetchone()
         assert row is not None
         version = int(row[0])
+        message = ConfigDeployed(project_id=project_id, version=version, config=config)
+        cursor = await conn.execute(
+            "INSERT INTO control_outbox (message_key, payload) VALUES (%s, %s) RETURNING id",
+            (control_key(project_id), encode_control(message)),
+        )
+        outbox = await cursor.fetchone()
+        assert outbox is not None
         await conn.execute(
             "INSERT INTO project_configs"
-            " (project_id, version, config, deployed_by, rolled_back_from)"
-            " VALUES (%s, %s, %s, %s, %s)",
-            (project_id, version, Jsonb(config), user_id, rolled_back_from),
-        )
-        message = ConfigDeployed(project_id=project_id, version=version, config=config)
-        await conn.execute(
-            "INSERT INTO control_outbox (message_key, payload) VALUES (%s, %s)",
-            (control_key(project_id), encode_control(message)),
+            " (project_id, version, config, deployed_by, rolled_back_from, outbox_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            (project_id, version, Jsonb(config), user_id, rolled_back_from, outbox[0]),
         )
         await conn.execute("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))  # sent on commit
     return version
 
 
+# A version without an outbox entry (its entry was pruned) was published long ago.
 _SELECT = """
-SELECT c.version, c.config, u.email, c.rolled_back_from, c.created_at
-FROM project_configs c LEFT JOIN users u ON u.id = c.deployed_by
+SELECT c.version, c.config, u.email, c.rolled_back_from, c.created_at,
+       CASE WHEN o.failed_at IS NOT NULL THEN 'failed'
+            WHEN o.id IS NOT NULL AND o.published_at IS NULL THEN 'pending'
+            ELSE 'published' END,
+       o.failure
+FROM project_configs c
+LEFT JOIN users u ON u.id = c.deployed_by
+LEFT JOIN control_outbox o ON o.id = c.outbox_id
 WHERE c.project_id = %s
 """
 

@@ -25,6 +25,12 @@ class Metrics:
         self.outbox_published = Counter(
             "control_outbox_published_total", "Outbox entries published to Kafka", registry=r
         )
+        self.outbox_failed = Counter(
+            "control_outbox_failed_total",
+            "Outbox entries Kafka refused for their content, marked failed, by error",
+            ["reason"],
+            registry=r,
+        )
         self.outbox_pending = Gauge(
             "control_outbox_pending", "Outbox entries not yet published", registry=r
         )

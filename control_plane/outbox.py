@@ -2,7 +2,11 @@
 
 One relay at a time per (schema, topic) holds a PostgreSQL advisory lock. It publishes
 pending rows in id order, one at a time with acks=all, each record carrying its row id in
-the ``ra-outbox-id`` header, and then marks the row. A relay killed between the publish
+the ``ra-outbox-id`` header, and then marks the row. A record Kafka refuses for its content
+(too large, invalid: ``refusal_reason``) is marked failed with the reason instead, so it
+never holds back the rows behind it, and the producer is replaced (an idempotent
+producer's sequence numbers are broken by a refused batch); any other error (the broker
+down) retries the row. A relay killed between the publish
 and the mark left a record on the topic for an unmarked row; so before publishing, a new
 relay reads the tail of the topic, finds the highest row id already there and marks every
 row up to it — the record is not published twice. (Consumers also ignore versions they
@@ -16,6 +20,13 @@ from collections.abc import Awaitable, Callable
 
 import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTimestampError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 
 from control_plane.metrics import Metrics
 
@@ -27,6 +38,26 @@ OUTBOX_HEADER = "ra-outbox-id"
 NOTIFY_CHANNEL = "ra_control_outbox"
 TAIL_RECORDS = 50
 BATCH = 100
+# Errors about the record itself: sending it again can only fail again.
+_REFUSALS: dict[type[Exception], str] = {
+    MessageSizeTooLargeError: "the record is too large for the control topic",
+    RecordTooLargeError: "the record is too large for the control topic",
+    RecordListTooLargeError: "the record is too large for the control topic",
+    CorruptRecordException: "Kafka refused the record as invalid",
+    InvalidTimestampError: "Kafka refused the record's timestamp",
+}
+
+
+def refusal_reason(exc: BaseException) -> str | None:
+    """Why Kafka will never take this record, or ``None`` for an error worth retrying."""
+    for kind, reason in _REFUSALS.items():
+        if isinstance(exc, kind):
+            return f"{reason} ({type(exc).__name__})"
+    return None
+
+
+class RecordRefused(Exception):
+    """A row was marked failed; the producer that sent it must be replaced."""
 
 
 def highest_outbox_id(headers_seen: list[list[tuple[str, bytes]]]) -> int:
@@ -92,9 +123,7 @@ class OutboxRelay:
                     return
                 await self._pause()
             logger.info("outbox relay: active for topic %s", self._topic)
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
-            )
+            producer = self._producer()
             listening = asyncio.Event()
             listener = asyncio.create_task(self._listen(listening), name="outbox-listen")
             try:
@@ -105,13 +134,24 @@ class OutboxRelay:
                 await self._recover(conn)
                 logger.info("outbox relay: publishing")
                 while not self._stopping:
-                    await self.publish_pending(conn, producer)
+                    try:
+                        await self.publish_pending(conn, producer)
+                    except RecordRefused:
+                        await producer.stop()
+                        producer = self._producer()
+                        await producer.start()
+                        continue  # the rows behind it, now
                     await self._pause()
             finally:
                 listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await listener
                 await producer.stop()
+
+    def _producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
+        )
 
     async def _listen(self, listening: asyncio.Event) -> None:
         """Wake the relay on every deploy's NOTIFY; polling still covers a lost listener."""
@@ -141,7 +181,7 @@ class OutboxRelay:
         if published:
             cursor = await conn.execute(
                 "UPDATE control_outbox SET published_at = now()"
-                " WHERE id <= %s AND published_at IS NULL",
+                " WHERE id <= %s AND published_at IS NULL AND failed_at IS NULL",
                 (published,),
             )
             if cursor.rowcount:
@@ -181,17 +221,24 @@ class OutboxRelay:
     ) -> int:
         cursor = await conn.execute(
             "SELECT id, message_key, payload FROM control_outbox"
-            " WHERE published_at IS NULL ORDER BY id LIMIT %s",
+            " WHERE published_at IS NULL AND failed_at IS NULL ORDER BY id LIMIT %s",
             (BATCH,),
         )
         rows = await cursor.fetchall()
         for outbox_id, key, payload in rows:
-            await producer.send_and_wait(
-                self._topic,
-                bytes(payload),
-                key=bytes(key),
-                headers=[(OUTBOX_HEADER, str(outbox_id).encode())],
-            )
+            try:
+                await producer.send_and_wait(
+                    self._topic,
+                    bytes(payload),
+                    key=bytes(key),
+                    headers=[(OUTBOX_HEADER, str(outbox_id).encode())],
+                )
+            except Exception as exc:
+                reason = refusal_reason(exc)
+                if reason is None:
+                    raise
+                await self._mark_failed(conn, outbox_id, len(payload), reason, exc)
+                raise RecordRefused from exc
             if self._after_publish is not None:
                 await self._after_publish(outbox_id)
             await conn.execute(
@@ -200,10 +247,36 @@ class OutboxRelay:
             if self._metrics is not None:
                 self._metrics.outbox_published.inc()
             logger.info("outbox: published entry %d to %s", outbox_id, self._topic)
+        await self._count_pending(conn)
+        return len(rows)
+
+    async def _mark_failed(
+        self,
+        conn: psycopg.AsyncConnection,
+        outbox_id: int,
+        size: int,
+        reason: str,
+        exc: Exception,
+    ) -> None:
+        await conn.execute(
+            "UPDATE control_outbox SET failed_at = now(), failure = %s WHERE id = %s",
+            (reason, outbox_id),
+        )
+        logger.warning(
+            "outbox: entry %d (%d bytes) refused by Kafka, marked failed: %s",
+            outbox_id,
+            size,
+            reason,
+        )
+        if self._metrics is not None:
+            self._metrics.outbox_failed.labels(type(exc).__name__).inc()
+        await self._count_pending(conn)
+
+    async def _count_pending(self, conn: psycopg.AsyncConnection) -> None:
         if self._metrics is not None:
             cursor = await conn.execute(
-                "SELECT count(*) FROM control_outbox WHERE published_at IS NULL"
+                "SELECT count(*) FROM control_outbox"
+                " WHERE published_at IS NULL AND failed_at IS NULL"
             )
             pending = await cursor.fetchone()
             self._metrics.outbox_pending.set(pending[0] if pending else 0)
-        return len(rows)
