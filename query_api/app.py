@@ -12,7 +12,8 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from query_api import handlers, middleware
-from query_api.keys import METRICS, POOL, REDIS, SETTINGS, SPEC
+from query_api.admission import Limits, ProjectLimiter
+from query_api.keys import LIMITER, METRICS, POOL, REDIS, SETTINGS, SPEC
 from query_api.metrics import Metrics
 from query_api.openapi import build_spec
 from query_api.settings import Settings
@@ -25,6 +26,14 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[SPEC] = build_spec(MOUNT_PREFIX)
+    app[LIMITER] = ProjectLimiter(
+        Limits(
+            settings.project_concurrency,
+            settings.project_queue,
+            settings.project_queue_wait_seconds,
+            settings.retry_after_seconds,
+        )
+    )
     app.cleanup_ctx.append(_resources)
     app.router.add_post("", handlers.query)
     app.router.add_get("/openapi.json", handlers.openapi)

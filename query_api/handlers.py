@@ -1,18 +1,27 @@
-"""Thin HTTP handlers: authenticate, parse, check membership, answer, add ``meta``."""
+"""Thin HTTP handlers: authenticate, parse, check membership, admit, answer, add ``meta``.
+
+The membership check takes a connection of its own for one short statement; the answer
+takes another only once the project's admission (``admission.py``) lets it run, inside a
+transaction with the statement timeout.
+"""
 
 import time
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from psycopg import AsyncConnection
+from redis.exceptions import RedisError
 
 from contracts.sessions import SESSION_COOKIE
 from query_api import answers, funnels
 from query_api.auth import bearer_user, member_project, origin_allowed, session_user
-from query_api.errors import Forbidden, QueryApiError
+from query_api.database import connection, timed_transaction
+from query_api.errors import Forbidden, QueryApiError, Unavailable
 from query_api.freshness import freshness
-from query_api.keys import METRICS, POOL, REDIS, SETTINGS, SPEC
+from query_api.keys import LIMITER, METRICS, POOL, PROJECT, REDIS, SETTINGS, SPEC
 from query_api.model import Breakdown, Funnel, MetricQuery, Query, Timeseries
 from query_api.parsing import decode_json, parse_query
 from query_api.planner import Plan
@@ -22,15 +31,23 @@ def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
+def _connection(request: web.Request) -> AbstractAsyncContextManager[AsyncConnection]:
+    settings = request.app[SETTINGS]
+    return connection(request.app[POOL], settings.pool_wait_seconds, settings.retry_after_seconds)
+
+
 async def _caller(request: web.Request) -> str:
     settings = request.app[SETTINGS]
     header = request.headers.get("Authorization")
     if header is not None:
-        async with request.app[POOL].connection() as conn:
+        async with _connection(request) as conn:
             return await bearer_user(conn, header)
-    user = await session_user(
-        request.app[REDIS], settings.redis_prefix, request.cookies.get(SESSION_COOKIE)
-    )
+    try:
+        user = await session_user(
+            request.app[REDIS], settings.redis_prefix, request.cookies.get(SESSION_COOKIE)
+        )
+    except RedisError:  # down, or out of connections under a burst: retry shortly
+        raise Unavailable(settings.retry_after_seconds) from None
     if not origin_allowed(request.headers.get("Origin"), settings.app_origins):
         raise Forbidden("Origin not allowed")
     return user
@@ -57,9 +74,12 @@ async def query(request: web.Request) -> web.Response:
         user = await _caller(request)
         q = parse_query(decode_json(await request.read()), settings.max_range_seconds)
         kind = type(q).__name__.lower()
-        async with request.app[POOL].connection() as conn:
+        async with _connection(request) as conn:
             project = await member_project(conn, user, q.project)
-            body, plan = await _answer(conn, project, q, settings.funnel_workers)
+        request[PROJECT] = project
+        async with request.app[LIMITER].slot(project), _connection(request) as conn:
+            async with timed_transaction(conn, settings.statement_timeout_ms):
+                body, plan = await _answer(conn, project, q, settings.funnel_workers)
             fresh = await freshness(conn, settings.worker_group, settings.events_topic)
     except QueryApiError as exc:
         metrics.requests.labels(kind, str(exc.status)).inc()

@@ -4,6 +4,7 @@ from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
+from query_api.admission import ProjectLimiter
 from query_api.metrics import Metrics
 from query_api.settings import Settings
 
@@ -12,3 +13,6 @@ METRICS = web.AppKey("metrics", Metrics)
 REDIS = web.AppKey("redis", Redis)
 POOL = web.AppKey("pool", AsyncConnectionPool)
 SPEC = web.AppKey("openapi", dict)
+LIMITER = web.AppKey("limiter", ProjectLimiter)
+# The project a request was admitted for, once known (the refusals counter's label).
+PROJECT = web.RequestKey("project", str)

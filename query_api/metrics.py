@@ -12,6 +12,12 @@ class Metrics:
             ["type", "status"],
             registry=r,
         )
+        self.refusals = Counter(
+            "query_refusals_total",
+            "Query requests refused, by reason and project id (empty before the project is known)",
+            ["reason", "project"],
+            registry=r,
+        )
         self.seconds = Histogram(
             "query_seconds",
             "Time to answer a query by type and source",

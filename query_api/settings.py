@@ -34,11 +34,30 @@ class Settings:
     max_range_seconds: dict[str, int] = field(
         default_factory=lambda: dict(DEFAULT_MAX_RANGE_SECONDS)
     )
-    statement_timeout_ms: int = 30_000
+    # Every statement of a query is cancelled after this: a 503 QUERY_TIMEOUT.
+    statement_timeout_ms: int = 15_000
     db_pool_size: int = 8
+    # How long a request waits for a free pool connection before its 503.
+    pool_wait_seconds: float = 5.0
+    # Per project and process: queries running at once (below db_pool_size, so one project
+    # never holds every connection), queries queued behind them and how long one may wait;
+    # beyond either, a 429 QUERY_CONCURRENCY_LIMIT. The queue holds a whole dashboard's
+    # charts (24 at most, contracts/dashboards.py) asked at once.
+    project_concurrency: int = 2
+    project_queue: int = 32
+    project_queue_wait_seconds: float = 10.0
+    # The Retry-After of every 429 and 503 this service answers.
+    retry_after_seconds: int = 2
     # Processes (this session's and parallel workers) computing one funnel: its users are
     # cut into this many slices. 1 keeps a funnel to one core.
     funnel_workers: int = 2
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.project_concurrency < self.db_pool_size:
+            raise ValueError(
+                "project_concurrency must be at least 1 and below db_pool_size, or one "
+                "project's queries could hold every database connection"
+            )
 
 
 def load_settings(env: Env | None = None) -> Settings:
@@ -62,7 +81,12 @@ def load_settings(env: Env | None = None) -> Settings:
         events_topic=env.str("RA_EVENTS_TOPIC", Topic.EVENTS.value),
         app_origins=tuple(origins),
         max_range_seconds=limits,
-        statement_timeout_ms=env.int("RA_QUERY_STATEMENT_TIMEOUT_MS", 30_000),
+        statement_timeout_ms=env.int("RA_QUERY_STATEMENT_TIMEOUT_MS", 15_000),
         db_pool_size=env.int("RA_QUERY_DB_POOL_SIZE", 8),
+        pool_wait_seconds=env.float("RA_QUERY_POOL_WAIT_SECONDS", 5.0),
+        project_concurrency=env.int("RA_QUERY_PROJECT_CONCURRENCY", 2),
+        project_queue=env.int("RA_QUERY_PROJECT_QUEUE", 32),
+        project_queue_wait_seconds=env.float("RA_QUERY_PROJECT_QUEUE_WAIT_SECONDS", 10.0),
+        retry_after_seconds=env.int("RA_QUERY_RETRY_AFTER_SECONDS", 2),
         funnel_workers=env.int("RA_QUERY_FUNNEL_WORKERS", 2),
     )

@@ -1,0 +1,41 @@
+"""Connections for one request, with the database's refusals as the API's answers.
+
+A statement cancelled by ``statement_timeout`` is a 503 ``QUERY_TIMEOUT``; no connection
+free within the pool's wait, or a database that cannot be reached, is a 503 as well
+(both with Retry-After). Anything else is a bug and stays a 500.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from psycopg import AsyncConnection, OperationalError
+from psycopg.errors import QueryCanceled
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from query_api.errors import QueryTimeout, Unavailable
+
+
+@asynccontextmanager
+async def connection(
+    pool: AsyncConnectionPool, wait_seconds: float, retry_after: int
+) -> AsyncIterator[AsyncConnection]:
+    try:
+        async with pool.connection(timeout=wait_seconds) as conn:
+            yield conn
+    except QueryCanceled:
+        raise QueryTimeout(retry_after) from None
+    except (PoolTimeout, OperationalError):
+        raise Unavailable(retry_after) from None
+
+
+@asynccontextmanager
+async def timed_transaction(
+    conn: AsyncConnection, statement_timeout_ms: int
+) -> AsyncIterator[AsyncConnection]:
+    """A transaction whose every statement is cancelled after ``statement_timeout_ms``
+    (``SET LOCAL``: the pool's connection keeps its own setting afterwards)."""
+    async with conn.transaction():
+        await conn.execute(
+            "SELECT set_config('statement_timeout', %s, true)", (str(statement_timeout_ms),)
+        )
+        yield conn
