@@ -26,9 +26,9 @@ def decode_body(raw: bytes, content_encoding: str | None, max_bytes: int) -> byt
     try:
         body = inflater.decompress(raw, max_bytes + 1)
     except zlib.error as exc:
-        raise body_error(f"Body is not valid {encoding} data.") from exc
+        raise body_error(f"Body is not valid {encoding} data.", reason="bad_encoding") from exc
     if len(body) > max_bytes or inflater.unconsumed_tail:
         raise PayloadTooLarge()
     if not inflater.eof:
-        raise body_error(f"Body is not valid {encoding} data (truncated).")
+        raise body_error(f"Body is not valid {encoding} data (truncated).", reason="bad_encoding")
     return body

@@ -1,26 +1,28 @@
 """HTTP handlers: thin — read the request, call the ingestor, write the contract's answer."""
 
+import asyncio
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingest_gateway.body import decode_body
-from ingest_gateway.errors import PayloadTooLarge
-from ingest_gateway.ingest import RequestContext
+from ingest_gateway.errors import PayloadTooLarge, RequestTimeout
+from ingest_gateway.ingest import request_context
 from ingest_gateway.keys import APPENDER, INGESTOR, METRICS, OPENAPI, REDIS, SETTINGS
 
 
 async def ingest(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    context = request_context(request.headers)
     try:
-        raw = await request.read()
+        # A client that trickles its body holds a connection; it gets a bounded time.
+        async with asyncio.timeout(settings.body_timeout_seconds):
+            raw = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise PayloadTooLarge() from exc
-    settings = request.app[SETTINGS]
+    except TimeoutError as exc:
+        raise RequestTimeout() from exc
     body = decode_body(raw, request.headers.get("Content-Encoding"), settings.max_body_bytes)
-    context = RequestContext(
-        header_key=request.headers.get("X-API-Key"),
-        user_agent=request.headers.get("User-Agent"),
-        origin=request.headers.get("Origin"),
-    )
     accepted = await request.app[INGESTOR].ingest(body, context)
     return web.json_response({"success": True, "events": accepted.count}, headers=accepted.headers)
 

@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -20,11 +20,13 @@ from redis.exceptions import RedisError
 
 from ingest_gateway.errors import (
     EventLimitExceeded,
+    IngestError,
     InvalidApiKey,
     OriginNotAllowed,
     RateLimited,
     ServiceUnavailable,
     ValidationFailed,
+    valid_text,
 )
 from ingest_gateway.metrics import Metrics
 from ingest_gateway.producer import AppendFailed, EventAppender
@@ -33,7 +35,7 @@ from ingest_gateway.quota import QuotaReader
 from ingest_gateway.ratelimit import RateDecision, RateLimiter
 from ingest_gateway.records import build_records
 from ingest_gateway.rules import ProjectRules, plan_violations
-from ingest_gateway.validation import parse_payload, validate_events
+from ingest_gateway.validation import Payload, body_error, parse_payload, validate_events
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,20 @@ class RequestContext:
     def as_record_context(self) -> dict[str, str]:
         context = {"userAgent": self.user_agent, "origin": self.origin}
         return {k: v[:_CONTEXT_MAX] for k, v in context.items() if v}
+
+
+def request_context(headers: Mapping[str, str]) -> RequestContext:
+    """The headers the gateway reads. A key that is not valid UTF-8 is refused; the others
+    are only recorded, so their undecodable bytes become U+FFFD."""
+    key = headers.get("X-API-Key")
+    if key is not None and valid_text(key) != key:
+        raise body_error("Header is not valid UTF-8.", field="X-API-Key", reason="bad_header")
+    user_agent, origin = headers.get("User-Agent"), headers.get("Origin")
+    return RequestContext(
+        header_key=key,
+        user_agent=None if user_agent is None else valid_text(user_agent),
+        origin=None if origin is None else valid_text(origin),
+    )
 
 
 class Ingestor:
@@ -84,18 +100,33 @@ class Ingestor:
     async def ingest(self, body: bytes, request: RequestContext) -> Accepted:
         # With the key in a header, a client over its rate limit is refused before its body
         # is even parsed; the Beacon envelope carries its key inside the body.
-        if request.header_key:
-            project, rate = await self._admit(request.header_key)
+        payload = None if request.header_key else parse_payload(body)
+        api_key = request.header_key or (payload.api_key if payload else None)
+        project = await self._authenticate(api_key)
+        try:
+            return await self._ingest_for(project, str(api_key), body, payload, request)
+        except IngestError as exc:
+            exc.project = project.slug  # the refusal is counted against its project
+            raise
+
+    async def _ingest_for(
+        self,
+        project: Project,
+        api_key: str,
+        body: bytes,
+        payload: Payload | None,
+        request: RequestContext,
+    ) -> Accepted:
+        key_id = hashlib.sha256(api_key.encode()).hexdigest()[:32]
+        rate = await self._rate_check(key_id, project)
+        if payload is None:
             payload = parse_payload(body)
-        else:
-            payload = parse_payload(body)
-            project, rate = await self._admit(payload.api_key)
         rules = self._rules.get(project.id)
         if rules is not None and not rules.origin_allowed(request.origin):
             raise OriginNotAllowed()
-        events = validate_events(payload.events)
-        if rules is not None and (violations := plan_violations(events, rules)):
-            raise ValidationFailed(violations)
+        events = validate_events(payload.events, payload.may_hold_nul)
+        if rules is not None and (violations := plan_violations(events, rules)).total:
+            raise ValidationFailed(violations.details, violations.total, reason="tracking_plan")
         now = datetime.now(UTC)
         await self._quota_check(project, now)
         messages = build_records(project.id, events, now, request.as_record_context())
@@ -108,11 +139,6 @@ class Ingestor:
         self._metrics.append_seconds.observe(time.perf_counter() - started)
         self._metrics.events_accepted.inc(len(messages))
         return Accepted(count=len(messages), headers=rate.headers() if rate else {})
-
-    async def _admit(self, api_key: str | None) -> tuple[Project, RateDecision | None]:
-        project = await self._authenticate(api_key)
-        key_id = hashlib.sha256((api_key or "").encode()).hexdigest()[:32]
-        return project, await self._rate_check(key_id, project)
 
     async def _authenticate(self, api_key: str | None) -> Project:
         if not api_key:

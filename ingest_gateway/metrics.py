@@ -26,6 +26,14 @@ class Metrics:
         self.quota_refused = Counter(
             "ingest_quota_refused_total", "Requests refused by the monthly limit", registry=r
         )
+        # One series per reason, and per project once the key resolved (project="" before):
+        # at most the reasons times the projects that had a refusal. Keys never appear.
+        self.refused = Counter(
+            "ingest_refused_total",
+            "Requests and connections refused, by reason and project slug",
+            ["reason", "project"],
+            registry=r,
+        )
         self.redis_failures = Counter(
             "ingest_redis_failures_total",
             "Redis calls that failed (the gateway then fails open)",

@@ -18,11 +18,10 @@ _EXPOSE_HEADERS = "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-Rate
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await handler(request)
-    except IngestError as exc:
-        response = web.json_response(exc.body, status=exc.status, headers=exc.headers)
     except web.HTTPRequestEntityTooLarge:
-        exc413 = PayloadTooLarge()
-        response = web.json_response(exc413.body, status=exc413.status)
+        response = _refusal(request, PayloadTooLarge())
+    except IngestError as exc:
+        response = _refusal(request, exc)
     except web.HTTPException as exc:
         response = web.json_response({"error": exc.reason}, status=exc.status, headers=_keep(exc))
     except Exception:
@@ -31,6 +30,11 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path == "/" and request.method == "POST":
         request.app[METRICS].requests.labels(str(response.status)).inc()
     return response
+
+
+def _refusal(request: web.Request, exc: IngestError) -> web.Response:
+    request.app[METRICS].refused.labels(exc.reason, exc.project or "").inc()
+    return web.json_response(exc.body, status=exc.status, headers=exc.headers)
 
 
 def _keep(exc: web.HTTPException) -> dict[str, str]:

@@ -27,6 +27,8 @@ class Settings:
     quota_cache_seconds: float = 1.0
     retry_after_unavailable_seconds: int = 2
     cors_origins: tuple[str, ...] = ("*",)
+    # A client that trickles its body gets this long to send it (then 408).
+    body_timeout_seconds: float = 30.0
 
 
 def load_settings(env: Env | None = None) -> Settings:
@@ -51,4 +53,5 @@ def load_settings(env: Env | None = None) -> Settings:
         redis_timeout_seconds=env.float("RA_REDIS_TIMEOUT_SECONDS", 0.25),
         quota_cache_seconds=env.float("RA_QUOTA_CACHE_SECONDS", 1.0),
         cors_origins=tuple(env.list("RA_CORS_ORIGINS", ["*"])),
+        body_timeout_seconds=env.float("RA_INGEST_BODY_TIMEOUT_SECONDS", 30.0),
     )

@@ -1,13 +1,19 @@
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from contracts.control import ConfigDeployed, control_key, encode_control
 from control_plane.projects import CreatedProject
 from ingest_gateway.app import create_app
 from ingest_gateway.settings import Settings
 from migrations.runner import apply_migrations
+from tests.fixtures.services import wait_for_leaders
 from tests.support.projects import new_project
 
 
@@ -54,3 +60,39 @@ async def gateway(settings: Settings) -> AsyncIterator[TestClient]:
 @pytest.fixture
 def settings_with(settings: Settings):  # type: ignore[no-untyped-def]
     return lambda **changes: replace(settings, **changes)
+
+
+@pytest.fixture
+async def control_topic(services: Any, kafka_topic: str) -> AsyncIterator[str]:
+    topic = f"{kafka_topic}-control"
+    admin = AIOKafkaAdminClient(bootstrap_servers=services.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(topic, 1, 1, topic_configs={"cleanup.policy": "compact"})]
+        )
+        await wait_for_leaders(admin, topic, 1)
+        yield topic
+        await admin.delete_topics([topic])
+    finally:
+        await admin.close()
+
+
+async def deploy(bootstrap: str, topic: str, message: ConfigDeployed) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic, encode_control(message), key=control_key(message.project_id)
+        )
+    finally:
+        await producer.stop()
+
+
+async def eventually(check: Callable[[], Any], seconds: float = 10.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        result = await check()
+        if result or asyncio.get_running_loop().time() > deadline:
+            return result
+        await asyncio.sleep(0.1)

@@ -1,19 +1,15 @@
 """A config deployed on the control topic is enforced by a running gateway, no restart."""
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from contracts.control import ConfigDeployed, control_key, encode_control
+from contracts.control import ConfigDeployed
 from control_plane.projects import CreatedProject
 from ingest_gateway.settings import Settings
-from tests.fixtures.services import wait_for_leaders
-from tests.integration.ingest_gateway.conftest import start_gateway
+from tests.integration.ingest_gateway.conftest import deploy, eventually, start_gateway
 from tests.integration.ingest_gateway.test_ingest import event, post
 
 pytestmark = pytest.mark.integration
@@ -22,42 +18,6 @@ STRICT = {
     "mode": "strict",
     "events": {"page_viewed": {"properties": {"$pathname": "string"}, "required": ["$pathname"]}},
 }
-
-
-@pytest.fixture
-async def control_topic(services: Any, kafka_topic: str) -> AsyncIterator[str]:
-    topic = f"{kafka_topic}-control"
-    admin = AIOKafkaAdminClient(bootstrap_servers=services.kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [NewTopic(topic, 1, 1, topic_configs={"cleanup.policy": "compact"})]
-        )
-        await wait_for_leaders(admin, topic, 1)
-        yield topic
-        await admin.delete_topics([topic])
-    finally:
-        await admin.close()
-
-
-async def deploy(bootstrap: str, topic: str, message: ConfigDeployed) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            topic, encode_control(message), key=control_key(message.project_id)
-        )
-    finally:
-        await producer.stop()
-
-
-async def eventually(check: Callable[[], Any], seconds: float = 10.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        result = await check()
-        if result or asyncio.get_running_loop().time() > deadline:
-            return result
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture
