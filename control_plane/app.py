@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
-from redis.asyncio import Redis
 
+from common.redis import create_redis
 from control_plane import account_handlers as accounts
 from control_plane import deploy_handlers as deploys
 from control_plane import middleware, ops_handlers
@@ -80,9 +80,15 @@ def create_standalone_app(settings: Settings) -> web.Application:
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    redis = Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    redis = create_redis(
+        settings.redis_url, settings.redis_max_connections, settings.redis_pool_timeout_seconds
+    )
     pool = AsyncConnectionPool(
-        settings.database_url, min_size=1, max_size=settings.db_pool_size, open=False
+        settings.database_url,
+        min_size=1,
+        max_size=settings.db_pool_size,
+        timeout=settings.db_pool_timeout_seconds,
+        open=False,
     )
     await pool.open(wait=False)
     app[REDIS] = redis

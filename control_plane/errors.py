@@ -72,3 +72,15 @@ class PayloadTooLarge(ControlPlaneError):
         super().__init__(
             {"error": "Payload too large", "message": message, "size": size, "limit": limit}
         )
+
+
+class Unavailable(ControlPlaneError):
+    """Overloaded right now (see ``common.unavailable`` for the dependencies' own)."""
+
+    status = 503
+
+    def __init__(self, code: str, retry_after: int) -> None:
+        super().__init__(
+            {"error": "Service unavailable", "code": code},
+            {"Retry-After": str(max(1, retry_after))},
+        )

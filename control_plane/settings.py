@@ -1,9 +1,11 @@
 """The control plane's settings, read from the environment in one place."""
 
+import os
 from dataclasses import dataclass
 
 from environs import Env
 
+from common.redis import MAX_CONNECTIONS, POOL_TIMEOUT_SECONDS
 from contracts.sessions import SESSION_TTL_SECONDS
 from contracts.topics import Topic
 
@@ -31,6 +33,14 @@ class Settings:
     relay_enabled: bool = True
     relay_poll_seconds: float = 1.0
     db_pool_size: int = 8
+    # Under load: wait this long for a pooled connection, then answer 503 + Retry-After.
+    db_pool_timeout_seconds: float = 5.0
+    redis_max_connections: int = MAX_CONNECTIONS
+    redis_pool_timeout_seconds: float = POOL_TIMEOUT_SECONDS
+    # Password hashes (argon2id: CPU and 19 MiB each) run at most this many at once, with
+    # at most ``password_hash_queue`` more waiting; beyond that a login or sign-up is 503.
+    password_hash_concurrency: int = 2
+    password_hash_queue: int = 32
 
 
 def load_settings(env: Env | None = None) -> Settings:
@@ -55,4 +65,10 @@ def load_settings(env: Env | None = None) -> Settings:
         login_failures_per_ip=env.int("RA_LOGIN_FAILURES_PER_IP", 50),
         relay_enabled=env.bool("RA_OUTBOX_RELAY", True),
         relay_poll_seconds=env.float("RA_OUTBOX_POLL_SECONDS", 1.0),
+        db_pool_size=env.int("RA_CONTROL_DB_POOL_SIZE", 8),
+        db_pool_timeout_seconds=env.float("RA_CONTROL_DB_POOL_TIMEOUT_SECONDS", 5.0),
+        redis_max_connections=env.int("RA_REDIS_MAX_CONNECTIONS", MAX_CONNECTIONS),
+        redis_pool_timeout_seconds=env.float("RA_REDIS_POOL_TIMEOUT_SECONDS", POOL_TIMEOUT_SECONDS),
+        password_hash_concurrency=env.int("RA_PASSWORD_HASH_CONCURRENCY", os.cpu_count() or 2),
+        password_hash_queue=env.int("RA_PASSWORD_HASH_QUEUE", 32),
     )

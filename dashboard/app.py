@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
-from redis.asyncio import Redis
 
+from common.redis import create_redis
 from dashboard import handlers
 from dashboard.errors import errors
 from dashboard.keys import OPS, POOL, REDIS, SETTINGS
@@ -42,9 +42,14 @@ def create_standalone_app(settings: Settings) -> web.Application:
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    redis = Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    redis = create_redis(settings.redis_url)
     pool = AsyncConnectionPool(
-        settings.database_url, min_size=1, max_size=2, kwargs={"autocommit": True}, open=False
+        settings.database_url,
+        min_size=1,
+        max_size=2,
+        timeout=settings.db_pool_timeout_seconds,
+        kwargs={"autocommit": True},
+        open=False,
     )
     await pool.open(wait=False)
     app[REDIS] = redis

@@ -5,6 +5,8 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from common.unavailable import unavailable_code, unavailable_response
+
 logger = logging.getLogger(__name__)
 
 
@@ -30,6 +32,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return web.json_response({"error": exc.reason}, status=exc.status)
-    except Exception:
+    except Exception as exc:
+        code = unavailable_code(exc)
+        if code is not None:
+            logger.warning(
+                "%s on %s %s: %s", code, request.method, request.path, type(exc).__name__
+            )
+            return unavailable_response(code)
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return web.json_response({"error": "Internal server error"}, status=500)

@@ -24,6 +24,8 @@ class Settings:
     # The banner shows when lag has risen, without ever falling, for longer than this.
     lag_growth_alert_seconds: float = 10.0
     probe_timeout_seconds: float = 5.0
+    # Wait this long for one of the two pooled connections, then answer 503 + Retry-After.
+    db_pool_timeout_seconds: float = 5.0
 
 
 def load_settings(env: Env | None = None) -> Settings:
