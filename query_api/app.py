@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
-from redis.asyncio import Redis
 
+from common.redis import create_redis
 from query_api import handlers, middleware
 from query_api.admission import Limits, ProjectLimiter
 from query_api.keys import LIMITER, METRICS, POOL, REDIS, SETTINGS, SPEC
@@ -57,7 +57,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     async def configure(conn: AsyncConnection) -> None:
         await conn.execute("SELECT set_config('statement_timeout', %s, false)", (timeout,))
 
-    redis = Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    redis = create_redis(settings.redis_url)
     pool = AsyncConnectionPool(
         settings.database_url,
         min_size=1,
