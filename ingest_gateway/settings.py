@@ -27,8 +27,13 @@ class Settings:
     quota_cache_seconds: float = 1.0
     retry_after_unavailable_seconds: int = 2
     cors_origins: tuple[str, ...] = ("*",)
-    # A client that trickles its body gets this long to send it (then 408).
+    # Connections (ingest_gateway.server): a client must send a whole request head within
+    # idle_timeout_seconds of connecting or of its last answer, and its body within
+    # body_timeout_seconds; past max_connections open at once, new ones get a 503.
+    idle_timeout_seconds: float = 15.0
     body_timeout_seconds: float = 30.0
+    max_connections: int = 4096
+    backlog: int = 1024
 
 
 def load_settings(env: Env | None = None) -> Settings:
@@ -53,5 +58,8 @@ def load_settings(env: Env | None = None) -> Settings:
         redis_timeout_seconds=env.float("RA_REDIS_TIMEOUT_SECONDS", 0.25),
         quota_cache_seconds=env.float("RA_QUOTA_CACHE_SECONDS", 1.0),
         cors_origins=tuple(env.list("RA_CORS_ORIGINS", ["*"])),
+        idle_timeout_seconds=env.float("RA_INGEST_IDLE_TIMEOUT_SECONDS", 15.0),
         body_timeout_seconds=env.float("RA_INGEST_BODY_TIMEOUT_SECONDS", 30.0),
+        max_connections=env.int("RA_INGEST_MAX_CONNECTIONS", 4096),
+        backlog=env.int("RA_INGEST_BACKLOG", 1024),
     )
