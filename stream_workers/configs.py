@@ -6,15 +6,23 @@ before the events agent applies anything, so a restarted worker uses the deploye
 from its first batch; later deploys apply from the next batch on, without a restart.
 """
 
+import logging
+
 from contracts.control import ConfigDeployed
+from stream_workers.caps import MAX_KEY_BYTES, storable_key
 from stream_workers.rollups import DEFAULT_BREAKDOWN_KEYS
+
+logger = logging.getLogger(__name__)
 
 MAX_BREAKDOWN_KEYS = 50  # each key multiplies rollup writes; the control plane caps lower
 
 
 def merge_keys(deployed: tuple[str, ...], limit: int = MAX_BREAKDOWN_KEYS) -> tuple[str, ...]:
-    """Default keys first, then the deployed ones, without repeats, at most ``limit``."""
-    return tuple(dict.fromkeys((*DEFAULT_BREAKDOWN_KEYS, *deployed)))[:limit]
+    """Default keys first, then the deployed ones, without repeats, at most ``limit``.
+    A key whose rows could not be indexed (over MAX_KEY_BYTES) is left out: queries on
+    it are answered from the raw events instead."""
+    kept = (k for k in deployed if storable_key(k))
+    return tuple(dict.fromkeys((*DEFAULT_BREAKDOWN_KEYS, *kept)))[:limit]
 
 
 class BreakdownKeys:
@@ -31,4 +39,12 @@ class BreakdownKeys:
             return False
         self._versions[message.project_id] = message.version
         self._keys[message.project_id] = merge_keys(message.breakdown_keys)
+        left_out = sum(not storable_key(k) for k in message.breakdown_keys)
+        if left_out:
+            logger.warning(
+                "project %s: %d breakdown keys over %d bytes get no rollups",
+                message.project_id,
+                left_out,
+                MAX_KEY_BYTES,
+            )
         return True

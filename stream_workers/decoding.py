@@ -23,6 +23,7 @@ from contracts.events import (
     RecordError,
     decode_record,
 )
+from stream_workers.caps import storable_id
 
 # Exactly what contracts.events.format_time writes: UTC, microseconds, a Z.
 _STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
@@ -161,7 +162,8 @@ def decode(raw: bytes) -> EventRecord:
 
 
 def decode_for_sink(raw: bytes) -> Decoded:
-    """``decode``, as the sink uses it (``Decoded``)."""
+    """``decode``, as the sink uses it (``Decoded``), its distinct id cut to a size the
+    per-user index holds (``stream_workers.caps``)."""
     try:
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -174,6 +176,9 @@ def decode_for_sink(raw: bytes) -> Decoded:
         decoded = Decoded.of(decode_record(raw))
     if not is_uuid(decoded.project_id):
         raise RecordError("projectId is not a UUID")
+    distinct_id = storable_id(decoded.distinct_id)
+    if distinct_id is not decoded.distinct_id:
+        decoded = decoded._replace(distinct_id=distinct_id)
     return decoded
 
 

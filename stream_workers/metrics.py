@@ -22,7 +22,9 @@ class Metrics:
         )
         self.dead_lettered = Counter(
             "worker_dead_lettered_total",
-            "Malformed records sent to the dead-letter topic",
+            "Records sent to the dead-letter topic, per reason (malformed, undecodable, or"
+            " the database's condition name for a record it refused, e.g. check_violation)",
+            ["reason"],
             registry=r,
         )
         self.redelivered = Counter(

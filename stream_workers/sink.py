@@ -1,10 +1,12 @@
 """The exactly-once sink: one PostgreSQL transaction per batch, then Redis usage state.
 
 Per batch: lock the stored offsets of its partitions, keep only records at or past them
-(a re-delivered record was applied before), dead-letter the malformed ones, stage the rest
+(a re-delivered record was applied before), set the malformed ones aside, stage the rest
 (each record was formatted for the staging COPY when it arrived), decide dedup and plan
 limits under row locks, remove the refused records from the stage, write raw rows,
-rollups, usage and the new offsets, and commit. Only then are the absolute usage counts
+rollups, usage and the new offsets, dead-letter the malformed ones, and commit. A batch the
+database refuses for a data reason is split until the refused records stand alone, which
+are dead-lettered (stream_workers/isolation.py). Only then are the absolute usage counts
 written to Redis, each guarded by its offset, so a replay or a late writer never moves
 a count backwards.
 """
@@ -12,8 +14,9 @@ a count backwards.
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from psycopg import AsyncConnection, errors
@@ -36,6 +39,8 @@ from stream_workers.decisions import (
     select_new,
 )
 from stream_workers.decoding import decode_for_sink
+from stream_workers.failures import Failure
+from stream_workers.isolation import apply_isolating
 from stream_workers.metrics import Metrics
 from stream_workers.partitions import Partitioner
 
@@ -62,6 +67,23 @@ class BatchResult:
     dropped: int
     dead_lettered: int
     redelivered: int
+    reasons: Mapping[str, int] = field(default_factory=dict)  # dead letters per reason
+
+
+def total(results: Iterable[BatchResult]) -> BatchResult:
+    """The results of a batch's pieces (``stream_workers.isolation``) as one."""
+    parts = list(results)
+    reasons: Counter[str] = Counter()
+    for part in parts:
+        reasons.update(part.reasons)
+    return BatchResult(
+        applied=sum(p.applied for p in parts),
+        duplicates=sum(p.duplicates for p in parts),
+        dropped=sum(p.dropped for p in parts),
+        dead_lettered=sum(p.dead_lettered for p in parts),
+        redelivered=sum(p.redelivered for p in parts),
+        reasons=dict(reasons),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +96,31 @@ class Received:
     item: Positioned | None
     reason: str | None = None
     staged: bytes = b""
+    code: str = "malformed"  # why it is dead-lettered, in a word: the metric's label
+
+
+def position(received: Received) -> tuple[int, int]:
+    """Where the record sits on the topic: (partition, offset)."""
+    return received.raw.partition, received.raw.offset
 
 
 def receive(raw: RawRecord) -> Received:
+    """Never raises: a record that cannot be read is dead-lettered, not a stalled fetch."""
     try:
         record = decode_for_sink(raw.value)
+        staged = projections.staged_row(raw.partition, raw.offset, record)
+        item = Positioned.of(raw.partition, raw.offset, record)
     except RecordError as exc:
         return Received(raw, None, str(exc))
-    staged = projections.staged_row(raw.partition, raw.offset, record)
-    return Received(raw, Positioned.of(raw.partition, raw.offset, record), None, staged)
+    except Exception as exc:  # a value past what Python's types hold (year 1 at +01:00)
+        reason = f"undecodable: {type(exc).__name__}: {exc}"
+        return Received(raw, None, reason, code="undecodable")
+    return Received(raw, item, None, staged)
+
+
+def refuse(received: Received, failure: Failure, detail: str) -> Received:
+    """A record the database refused, to apply as a dead letter."""
+    return Received(received.raw, None, detail, code=failure.code)
 
 
 def refused(items: Sequence[Positioned], accepted: Sequence[Positioned]) -> list[tuple[int, int]]:
@@ -130,6 +168,12 @@ class Sink:
         return await self.apply_received([receive(raw) for raw in batch])
 
     async def apply_received(self, received: Sequence[Received]) -> BatchResult:
+        """Apply a batch; records the database refuses for a data reason are isolated and
+        dead-lettered, an infrastructure error is raised (the caller retries the batch)."""
+        pieces = await apply_isolating(self._apply_locked, received, position, refuse)
+        return total(pieces)
+
+    async def _apply_locked(self, received: Sequence[Received]) -> BatchResult:
         async with self._lock:
             return await self._apply(received)
 
@@ -160,10 +204,7 @@ class Sink:
             partitions = sorted({i.raw.partition for i in batch})
             stored = await store.lock_offsets(conn, self._consumer, self._topic, partitions)
             fresh = [i for i in batch if i.raw.offset >= stored.get(i.raw.partition, 0)]
-            bad = [(i.raw, i.reason or "undecodable") for i in fresh if i.item is None]
-            if bad:
-                # Sent before commit: a crash here re-sends them (at least once), never loses.
-                await self._dead_letter(bad)
+            bad = [i for i in fresh if i.item is None]
             good = [i for i in fresh if i.item is not None]
             await projections.stage(conn, [i.staged for i in good])
             items = [i.item for i in good if i.item is not None]
@@ -180,12 +221,17 @@ class Sink:
             await store.save_offsets(
                 conn, self._consumer, self._topic, self._positions(batch, items, stored)
             )
+            if bad:
+                # Sent last before commit: a crash here re-sends them (at least once), never
+                # loses; a batch that fails on (and is then split) sends none.
+                await self._dead_letter([(i.raw, i.reason or i.code) for i in bad])
         result = BatchResult(
             applied=len(outcome.accepted),
             duplicates=len(items) - len(kept),
             dropped=outcome.dropped,
             dead_lettered=len(bad),
             redelivered=len(batch) - len(fresh),
+            reasons=Counter(i.code for i in bad),
         )
         return result, usage_rows, limits
 
@@ -271,5 +317,6 @@ class Sink:
         m.events_applied.inc(result.applied)
         m.duplicates.inc(result.duplicates)
         m.dropped_over_limit.inc(result.dropped)
-        m.dead_lettered.inc(result.dead_lettered)
+        for reason, count in result.reasons.items():
+            m.dead_lettered.labels(reason).inc(count)
         m.redelivered.inc(result.redelivered)

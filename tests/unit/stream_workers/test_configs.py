@@ -16,3 +16,12 @@ def test_breakdown_keys_default_then_follow_newer_versions_only() -> None:
     assert not keys.apply(ConfigDeployed("p", 1, {"breakdownKeys": ["old"]}))
     assert keys("p") == (*DEFAULT_BREAKDOWN_KEYS, "plan")
     assert keys("q") == DEFAULT_BREAKDOWN_KEYS
+
+
+def test_keys_too_long_to_index_get_no_breakdown_rollups() -> None:
+    # The control plane allows 200 characters; 200 astral ones are 800 bytes of UTF-8.
+    too_long = "\U0001f600" * 200
+    assert merge_keys(("plan", too_long, "a\x00b")) == (*DEFAULT_BREAKDOWN_KEYS, "plan")
+    keys = BreakdownKeys()
+    keys.apply(ConfigDeployed("p", 1, {"breakdownKeys": [too_long, "tier"]}))
+    assert keys("p") == (*DEFAULT_BREAKDOWN_KEYS, "tier")
