@@ -55,7 +55,10 @@ class Runtime:
             if self._started.is_set():
                 return
             s = self.settings
-            conn = await psycopg.AsyncConnection.connect(s.database_url, autocommit=True)
+            connect = functools.partial(
+                psycopg.AsyncConnection.connect, s.database_url, autocommit=True
+            )
+            conn = await connect()
             redis = Redis.from_url(s.redis_url, socket_timeout=5)
             dead_letter = DeadLetterProducer(s.kafka_bootstrap, s.events_topic, s.dead_letter_topic)
             await dead_letter.start()
@@ -70,6 +73,7 @@ class Runtime:
                 dead_letter=dead_letter,
                 keys_for=self.keys,
                 metrics=self.metrics,
+                reopen=connect,
             )
             await self._sink.start()
             self._started.set()

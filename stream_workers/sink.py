@@ -58,6 +58,7 @@ class RawRecord:
 
 DeadLetter = Callable[[Sequence[tuple[RawRecord, str]]], Awaitable[None]]
 KeysFor = Callable[[str], Sequence[str]]
+Reopen = Callable[[], Awaitable[AsyncConnection]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +148,10 @@ class Sink:
         dead_letter: DeadLetter,
         keys_for: KeysFor,
         metrics: Metrics,
+        reopen: Reopen | None = None,
     ) -> None:
         self._conn = conn
+        self._reopen = reopen
         self._redis = redis
         self._consumer = consumer
         self._topic = topic
@@ -164,6 +167,16 @@ class Sink:
     async def start(self) -> None:
         await self._conn.execute(projections.CREATE_STAGING)
 
+    async def _connected(self) -> None:
+        """A lost connection stays closed: open a new one (with its session's staging
+        table) before the next try, or every retry of the batch would fail the same way."""
+        if not (self._conn.closed or self._conn.broken) or self._reopen is None:
+            return
+        await self._conn.close()
+        self._conn = await self._reopen()
+        await self.start()
+        logger.warning("database connection reopened")
+
     async def apply(self, batch: Sequence[RawRecord]) -> BatchResult:
         return await self.apply_received([receive(raw) for raw in batch])
 
@@ -175,6 +188,7 @@ class Sink:
 
     async def _apply_locked(self, received: Sequence[Received]) -> BatchResult:
         async with self._lock:
+            await self._connected()
             return await self._apply(received)
 
     async def _apply(self, received: Sequence[Received]) -> BatchResult:
@@ -296,6 +310,7 @@ class Sink:
         """Rewrite the Redis usage state of ``month`` from PostgreSQL (after a Redis restart
         or a failed write); set-if-newer keeps it from undoing fresher writes."""
         async with self._lock:
+            await self._connected()
             return await self._resync_usage(month)
 
     async def _resync_usage(self, month: date) -> int:

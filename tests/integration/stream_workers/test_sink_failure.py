@@ -52,3 +52,41 @@ async def test_sink_errors_are_retried_and_a_stop_mid_failure_loses_nothing(
         worker.stop()
     assert "retrying" in worker.log.read_text()
     assert_projections(database, counted(records))
+
+
+async def test_a_lost_database_connection_is_opened_again(
+    services, database, make_project, kafka_topic, unique_group, spawn, worker_env
+):
+    # Connection lost is an infrastructure error: retried, on a new connection — the old
+    # one stays closed, so retrying on it would hold every project back for good.
+    worker_env["RA_DATABASE_URL"] = f"{database}&application_name={unique_group}"
+    project = await make_project("shop")
+    records = generate([project], 3000, seed=6, users=200, days=0.05)
+    first, rest = records[:1000], records[1000:]
+    worker = spawn("w1")
+    worker.start()
+    try:
+        await produce(services.kafka_bootstrap, kafka_topic, first)
+        await wait_until(
+            lambda: applied_offsets(database, unique_group) == len(first),
+            60,
+            "the first part",
+            [worker.log],
+        )
+        with psycopg.connect(database, autocommit=True) as conn:
+            ended = conn.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = %s",
+                (unique_group,),
+            ).fetchone()
+        assert ended is not None and ended[0] >= 1
+        await produce(services.kafka_bootstrap, kafka_topic, rest)
+        await wait_until(
+            lambda: applied_offsets(database, unique_group) == len(records),
+            60,
+            "the rest on a new connection",
+            [worker.log],
+        )
+    finally:
+        worker.stop()
+    assert_projections(database, counted(records))
