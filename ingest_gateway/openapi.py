@@ -27,6 +27,8 @@ class DetailSchema(Schema):
 class ValidationErrorSchema(Schema):
     error = fields.String(required=True)
     details = fields.List(fields.Nested(DetailSchema), required=True)
+    # Present only when ``details`` was cut (at most 100 are listed): how many there were.
+    detailsTotal = fields.Integer()
 
 
 class EventLimitSchema(Schema):
@@ -89,6 +91,7 @@ def build_spec() -> dict[str, Any]:
                     "400": _json(_ref("ValidationError"), "Invalid body or events"),
                     "401": _json(_ref("Error"), "Invalid API key"),
                     "403": _json(_ref("Error"), "Origin not allowed by the project's config"),
+                    "408": _json(_ref("Error"), "The body did not arrive in time"),
                     "413": _json(_ref("Error"), "Payload too large"),
                     "415": _json(_ref("ValidationError"), "Unsupported Content-Encoding"),
                     "429": _json(
@@ -96,7 +99,9 @@ def build_spec() -> dict[str, Any]:
                         "Rate limit (Retry-After) or monthly event limit exceeded",
                     ),
                     "503": _json(
-                        _ref("Error"), "Kafka could not acknowledge in time (Retry-After)"
+                        _ref("Error"),
+                        "Kafka could not acknowledge in time, or too many connections"
+                        " (Retry-After)",
                     ),
                 },
             }
