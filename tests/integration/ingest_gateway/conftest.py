@@ -1,5 +1,12 @@
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -48,6 +55,51 @@ async def start_gateway(settings: Settings) -> TestClient:
     client = TestClient(server)
     await client.start_server()
     return client
+
+
+@contextlib.contextmanager
+def gateway_process(settings: Settings, **env: str) -> Iterator[str]:
+    """A real ``python -m ingest_gateway`` on a free port, with extra RA_* ``env``; its URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    environment = {
+        **os.environ,
+        "RA_DATABASE_URL": settings.database_url,
+        "RA_REDIS_URL": settings.redis_url,
+        "RA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "RA_EVENTS_TOPIC": settings.events_topic,
+        "RA_CONTROL_TOPIC": settings.control_topic,
+        "RA_REDIS_PREFIX": settings.redis_prefix,
+        "RA_INGEST_PORT": str(port),
+        **env,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ingest_gateway"],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        yield url
+        assert proc.poll() is None, f"the gateway exited with {proc.returncode}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"gateway at {url} did not start")
 
 
 @pytest.fixture

@@ -7,9 +7,6 @@ the connection cap new ones get a clear 503, and the gateway keeps answering.
 
 import asyncio
 import contextlib
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
@@ -18,8 +15,8 @@ import pytest
 
 from control_plane.projects import CreatedProject
 from ingest_gateway.settings import Settings
+from tests.integration.ingest_gateway.conftest import gateway_process
 from tests.integration.ingest_gateway.test_ingest import event
-from tests.integration.ingest_gateway.test_limits import _free_port, _wait_healthy
 
 pytestmark = pytest.mark.integration
 
@@ -34,30 +31,13 @@ def idle_timeout() -> float:
 
 @pytest.fixture
 def gateway_url(settings: Settings, idle_timeout: float) -> Iterator[str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "RA_DATABASE_URL": settings.database_url,
-        "RA_REDIS_URL": settings.redis_url,
-        "RA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "RA_EVENTS_TOPIC": settings.events_topic,
-        "RA_REDIS_PREFIX": settings.redis_prefix,
-        "RA_INGEST_PORT": str(port),
-        "RA_INGEST_IDLE_TIMEOUT_SECONDS": str(idle_timeout),
-        "RA_INGEST_BODY_TIMEOUT_SECONDS": "1",
-        "RA_INGEST_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ingest_gateway"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+    with gateway_process(
+        settings,
+        RA_INGEST_IDLE_TIMEOUT_SECONDS=str(idle_timeout),
+        RA_INGEST_BODY_TIMEOUT_SECONDS="1",
+        RA_INGEST_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
+    ) as url:
+        yield url
 
 
 async def send_event(url: str, key: str) -> int:
@@ -93,8 +73,6 @@ class Sockets:
 
 @pytest.fixture
 async def sockets(gateway_url: str) -> AsyncIterator[Sockets]:
-    async with aiohttp.ClientSession() as session:
-        await _wait_healthy(session, gateway_url)
     opened = Sockets(int(gateway_url.rsplit(":", 1)[1]))
     yield opened
     await opened.close()
