@@ -10,6 +10,26 @@ from stream_workers.sink import RawRecord
 
 REASON_HEADER = "ra-error"
 SOURCE_HEADER = "ra-source"  # topic:partition:offset of the original record
+OMITTED_HEADER = "ra-omitted-bytes"  # set when the value was too big to carry
+MAX_REASON_CHARS = 1000
+# A record the events topic took may be too big for the dead-letter topic once headers
+# are added (both have Kafka's ~1 MB default); refused there, it would be retried
+# forever and hold every project back. Bigger values are left out: ra-source points at
+# the original, on the events topic for its retention.
+MAX_VALUE_BYTES = 512 * 1024
+
+
+def dead_letter(
+    raw: RawRecord, reason: str, source_topic: str
+) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The dead-letter record of ``raw``: its value (if it fits) and headers."""
+    headers = [
+        (REASON_HEADER, reason[:MAX_REASON_CHARS].encode()),
+        (SOURCE_HEADER, f"{source_topic}:{raw.partition}:{raw.offset}".encode()),
+    ]
+    if len(raw.value) <= MAX_VALUE_BYTES:
+        return raw.value, headers
+    return b"", [*headers, (OMITTED_HEADER, str(len(raw.value)).encode())]
 
 
 class DeadLetterProducer:
@@ -41,10 +61,7 @@ class DeadLetterProducer:
         """Append every record and wait for all acks (the batch commits only after)."""
         acks = []
         for raw, reason in items:
-            headers = [
-                (REASON_HEADER, reason[:1000].encode()),
-                (SOURCE_HEADER, f"{self._source}:{raw.partition}:{raw.offset}".encode()),
-            ]
-            acks.append(await self._producer.send(self._topic, value=raw.value, headers=headers))
+            value, headers = dead_letter(raw, reason, self._source)
+            acks.append(await self._producer.send(self._topic, value=value, headers=headers))
         for ack in acks:
             await ack

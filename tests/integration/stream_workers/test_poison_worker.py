@@ -203,3 +203,39 @@ async def test_kill_9_while_isolating_applies_every_good_record_exactly_once(
     with psycopg.connect(database) as conn:
         row = conn.execute("SELECT count(*) FROM events WHERE distinct_id LIKE 'poison%'")
         assert row.fetchone() == (0,)
+
+
+async def test_a_record_too_big_to_dead_letter_whole_stalls_nothing(
+    services, database, make_project, kafka_topic, unique_group, worker_env, spawn
+):
+    # As big as the events topic takes (Kafka's ~1 MB default): with the dead-letter
+    # headers added it no longer fits, and a refused append was retried forever.
+    bootstrap = services.kafka_bootstrap
+    p = await make_project()
+    good = [record(p, "e", datetime.now(UTC), f"u{n}") for n in range(20)]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=2**21)
+    await producer.start()
+    try:
+        for size in range(1_048_520, 1_048_300, -20):  # the largest the broker takes
+            try:
+                await producer.send_and_wait(kafka_topic, b"x" * size, key=b"k")
+                break
+            except Exception:  # RecordTooLarge from the broker: a little smaller
+                continue
+    finally:
+        await producer.stop()
+    await send(bootstrap, kafka_topic, [keyed(r) for r in good])
+    worker = spawn("w1")
+    worker.start()
+    try:
+        await wait_until(
+            lambda: applied_offsets(database, unique_group) == 21,
+            60,
+            "the big record dead-lettered and the rest applied",
+            [worker.log],
+        )
+    finally:
+        worker.stop()
+    [(source, reason)] = await dead_letters(bootstrap, worker_env["RA_WORKER_DEAD_LETTER_TOPIC"], 1)
+    assert source.endswith(":0") and "not JSON" in reason
+    assert_projections(database, good)

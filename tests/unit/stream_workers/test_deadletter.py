@@ -1,0 +1,20 @@
+"""Dead-letter records always fit the dead-letter topic, whatever the original held."""
+
+from stream_workers.deadletter import MAX_VALUE_BYTES, dead_letter
+from stream_workers.sink import RawRecord
+
+
+def test_a_dead_letter_carries_the_value_the_reason_and_the_source() -> None:
+    value, headers = dead_letter(RawRecord(3, 41, b'{"x": 1}'), "check_violation: no", "events")
+    assert value == b'{"x": 1}'
+    assert dict(headers) == {"ra-error": b"check_violation: no", "ra-source": b"events:3:41"}
+
+
+def test_a_value_too_big_for_the_topic_is_left_out_and_its_size_said() -> None:
+    # The events topic took it; with headers it could exceed the dead-letter topic's limit,
+    # and a refused append would be retried forever.
+    big = b"x" * (MAX_VALUE_BYTES + 1)
+    value, headers = dead_letter(RawRecord(0, 7, big), "r" * 5000, "events")
+    assert value == b""
+    assert dict(headers)["ra-omitted-bytes"] == str(len(big)).encode()
+    assert len(dict(headers)["ra-error"]) == 1000
