@@ -1,10 +1,13 @@
 """When PostgreSQL or Redis cannot be reached, a query is a 503 with Retry-After (the
 client may retry), never a 500; the metrics count it."""
 
+import asyncio
 import socket
+from collections import Counter
 from dataclasses import replace
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -52,3 +55,24 @@ async def test_no_redis_is_a_503_with_retry_after(module_world: World):
     settings = replace(module_world.settings(), redis_url=f"redis://127.0.0.1:{closed_port()}/0")
     status, body, retry = await ask(settings, cookies={"ra_session": module_world.cookie})
     assert (status, body, retry) == (503, {"error": "Service unavailable"}, "2")
+
+
+async def test_a_burst_of_500_concurrent_queries_gets_answers_or_clear_refusals(
+    module_world: World, client
+):
+    """redis-py's pool holds 100 connections: a burst past it once answered 500s."""
+    cookies = {"ra_session": module_world.cookie}
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, cookies=cookies) as session:
+
+        async def one() -> tuple[int, str | None, Any]:
+            async with session.post(client.make_url("/api/query"), json=QUERY) as response:
+                return response.status, response.headers.get("Retry-After"), await response.json()
+
+        answers = await asyncio.gather(*(one() for _ in range(500)))
+    statuses = Counter(status for status, _, _ in answers)
+    assert set(statuses) <= {200, 429, 503}, statuses
+    assert statuses[200] > 0, statuses
+    for status, retry, body in answers:
+        if status != 200:
+            assert retry is not None and int(retry) >= 1 and "error" in body, (status, body)
