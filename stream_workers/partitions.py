@@ -10,7 +10,7 @@ a hypertable and this is a no-op.
 
 import logging
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import MAXYEAR, date, datetime, timedelta
 
 from psycopg import AsyncConnection, errors, sql
 
@@ -21,8 +21,9 @@ FUTURE_WINDOW = timedelta(days=31)
 
 
 def partition_month(ts: datetime, received: datetime) -> date | None:
-    """The month (first day) whose partition a row of ``ts`` goes to, or None for DEFAULT."""
-    if received - PAST_WINDOW <= ts <= received + FUTURE_WINDOW:
+    """The month (first day) whose partition a row of ``ts`` goes to, or None for DEFAULT
+    (also December 9999, whose partition would end in a year no date holds)."""
+    if received - PAST_WINDOW <= ts <= received + FUTURE_WINDOW and ts.year < MAXYEAR:
         return date(ts.year, ts.month, 1)
     return None
 

@@ -149,3 +149,20 @@ async def test_a_breakdown_value_too_big_for_its_key_is_isolated(
             "SELECT sum(events) FROM breakdown_rollups WHERE granularity = 'day' AND value = 'ok'"
         ).fetchone()
     assert row == (9,)
+
+
+async def test_a_record_in_the_last_month_python_holds_goes_to_the_default_partition(
+    sink, make_project, database, dead_letters
+):
+    # Its month's partition would end in year 10000, which no date holds: before, the
+    # error came back on every retry of the batch.
+    p = await make_project()
+    late = datetime(9999, 11, 20, tzinfo=UTC)
+    records = [
+        record(p, "e", datetime(9999, 12, 5, tzinfo=UTC), "u1", received_at=late),
+        record(p, "e", datetime.now(UTC), "u2"),
+    ]
+    result = await sink.apply(as_raw(records, partitions=1))
+    assert (result.applied, result.dead_lettered) == (2, 0)
+    with psycopg.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM events_default").fetchone() == (1,)

@@ -12,6 +12,7 @@ from stream_workers.decisions import (
     order_matters,
     select_new,
 )
+from stream_workers.partitions import partition_month
 
 NOW = datetime(2026, 2, 10, tzinfo=UTC)
 
@@ -140,3 +141,9 @@ def test_accepting_everything_at_once_decides_as_record_by_record() -> None:
     outcome = apply_limits(items, used, tight)
     assert outcome == apply_limits_in_order(items, used, tight)
     assert outcome.dropped > 0
+
+
+def test_year_9999_goes_to_the_default_partition() -> None:
+    received = datetime(9999, 11, 20, tzinfo=UTC)
+    assert partition_month(datetime(9999, 12, 5, tzinfo=UTC), received) is None
+    assert partition_month(datetime(9999, 11, 5, tzinfo=UTC), received) is None
