@@ -4,6 +4,8 @@ import uuid
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from stream_workers.sink import RawRecord, receive
 
@@ -43,3 +45,41 @@ def test_a_distinct_id_too_long_to_index_is_staged_as_its_digest() -> None:
     received = receive(RawRecord(0, 0, orjson.dumps({**GOOD, "distinctId": "\U0001f600" * 3000})))
     assert received.item is not None
     assert b"~sha256:" in received.staged and len(received.staged) < 2000
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=10,
+)
+TIMES = st.one_of(
+    st.datetimes(timezones=st.timezones()).map(lambda t: t.isoformat()),
+    st.sampled_from(["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "x", ""]),
+    JSON,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    changes=st.fixed_dictionaries(
+        {},
+        optional={
+            "timestamp": TIMES,
+            "receivedAt": TIMES,
+            "event": JSON,
+            "distinctId": JSON,
+            "sessionId": JSON,
+            "properties": JSON,
+            "insertId": JSON,
+            "context": JSON,
+            "projectId": JSON,
+        },
+    )
+)
+def test_any_record_is_received_or_dead_lettered_never_raised(changes: dict[str, object]) -> None:
+    received = receive(RawRecord(0, 0, orjson.dumps({**GOOD, **changes})))
+    assert (received.item is None) == (received.reason is not None)
