@@ -184,6 +184,7 @@ async def test_kill_9_while_isolating_applies_every_good_record_exactly_once(
             )
             await asyncio.sleep(rng.uniform(0.2, 1.5))
             worker.kill()
+        assert applied_offsets(database, unique_group) < len(records), "killed too late"
         worker.start()
         await wait_until(
             lambda: applied_offsets(database, unique_group) == len(records),
@@ -193,6 +194,7 @@ async def test_kill_9_while_isolating_applies_every_good_record_exactly_once(
         )
     finally:
         worker.stop()
+    assert "splitting it" in worker.log.read_text()  # the kills hit isolating workers
     good = [r for r in records if not r.distinct_id.startswith("poison")]
     assert_projections(database, counted(good))
     letters = await dead_letters(
