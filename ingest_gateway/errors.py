@@ -27,7 +27,7 @@ class IngestError(Exception):
 
 
 class ValidationFailed(IngestError):
-    """400 with at most MAX_DETAILS details; ``detailsTotal`` counts them all when cut."""
+    """400 with at most MAX_DETAILS details; ``omittedDetails`` counts those left out."""
 
     status = 400
 
@@ -41,7 +41,7 @@ class ValidationFailed(IngestError):
         body: dict[str, Any] = {"error": "Validation failed", "details": shown}
         total = len(details) if total is None else total
         if total > len(shown):
-            body["detailsTotal"] = total
+            body["omittedDetails"] = total - len(shown)
         super().__init__(body)
         self.reason = reason
 

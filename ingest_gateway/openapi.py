@@ -28,7 +28,7 @@ class ValidationErrorSchema(Schema):
     error = fields.String(required=True)
     details = fields.List(fields.Nested(DetailSchema), required=True)
     # Present only when ``details`` was cut (at most 100 are listed): how many there were.
-    detailsTotal = fields.Integer()
+    omittedDetails = fields.Integer()
 
 
 class EventLimitSchema(Schema):
