@@ -38,6 +38,9 @@ MAX_ORIGINS = 100
 MAX_KEY_LENGTH = 200
 MAX_ORIGIN_LENGTH = 300  # scheme, a 253-character host name and a port
 MAX_CONFIG_BYTES = 256 * 1024
+# A breakdown key is part of an indexed rollup row: the workers roll up only keys of at
+# most this many UTF-8 bytes (stream_workers/caps.py), so a deploy refuses longer ones.
+MAX_BREAKDOWN_KEY_BYTES = 200
 # The plan itself is five levels deep; saved chart queries a few more. orjson, which
 # encodes the control record, stops at 255 levels.
 MAX_CONFIG_DEPTH = 32
@@ -52,6 +55,13 @@ class _Strict(Schema):
 def _unique(values: list[str]) -> None:
     if len(set(values)) != len(values):
         raise ValidationError("Must not repeat a value.")
+
+
+def _breakdown_key(key: str) -> None:
+    if "\x00" in key:
+        raise ValidationError("Must not contain NUL characters.")
+    if len(key.encode()) > MAX_BREAKDOWN_KEY_BYTES:
+        raise ValidationError(f"Longer than {MAX_BREAKDOWN_KEY_BYTES} bytes of UTF-8.")
 
 
 class EventSpecSchema(_Strict):
@@ -94,7 +104,7 @@ class ConfigSchema(_Strict):
         TrackingPlanSchema, load_default=lambda: {"mode": "lenient", "events": {}}
     )
     breakdownKeys = fields.List(
-        fields.String(validate=validate.Length(1, MAX_KEY_LENGTH)),
+        fields.String(validate=[validate.Length(1, MAX_KEY_LENGTH), _breakdown_key]),
         load_default=list,
         validate=[validate.Length(max=MAX_BREAKDOWN_KEYS), _unique],
     )

@@ -100,3 +100,15 @@ def test_the_compiled_size_is_measured_against_the_documented_limit() -> None:
     assert config_too_large(big) == (
         f"The compiled config is {size} bytes; the limit is {MAX_CONFIG_BYTES} bytes."
     )
+
+
+@pytest.mark.parametrize("key", ["\U0001f600" * 51, "a" * 199 + "é", "plan\x00"])
+def test_a_breakdown_key_the_workers_could_not_roll_up_is_refused(key: str) -> None:
+    # 200 characters of 4-byte UTF-8 are 800 bytes: a rollup row over the index limit.
+    with pytest.raises(ValidationError) as refused:
+        load_config({"breakdownKeys": [key]})
+    assert "breakdownKeys" in refused.value.messages
+
+
+def test_a_breakdown_key_of_200_bytes_is_accepted() -> None:
+    assert load_config({"breakdownKeys": ["é" * 100]})["breakdownKeys"] == ["é" * 100]
