@@ -26,10 +26,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-import hypothesis
 import orjson
-from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+
+from benchmarks.fuzzing import count_5xx
 
 ASTRAL = "\U0001f600"
 
@@ -287,27 +287,11 @@ def _latin1(headers: dict[str, Any]) -> dict[str, Any]:
 
 def fuzz(base_url: str, api_key: str, count: int, seed: int = 0) -> tuple[int, int]:
     """Send ``count`` fuzzed requests to ``base_url`` + ``/``: (sent, 5xx answers)."""
-    sender, seen = Sender(base_url), {"sent": 0, "5xx": 0}
-
-    @hypothesis.seed(seed)
-    @settings(
-        max_examples=count,
-        phases=[Phase.generate],  # count, never shrink: a 5xx is a figure here, not a failure
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(requests(api_key))
-    def send(request: tuple[bytes, dict[str, Any]]) -> None:
-        status = sender.post(*request)
-        seen["sent"] += 1
-        seen["5xx"] += status is not None and status >= 500
-
+    sender = Sender(base_url)
     try:
-        send()
+        return count_5xx(requests(api_key), lambda request: sender.post(*request), count, seed)
     finally:
         sender.close()
-    return seen["sent"], seen["5xx"]
 
 
 def main() -> None:

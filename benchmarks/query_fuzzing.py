@@ -22,27 +22,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import hypothesis
 import orjson
-from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+
+from benchmarks.fuzzing import count_5xx
+from query_api.model import OPS
 
 PATH = "/api/query"
 KINDS = ("timeseries", "breakdown", "metric", "funnel")
-OPS = (
-    "eq",
-    "neq",
-    "contains",
-    "not_contains",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "in",
-    "not_in",
-    "is_set",
-    "is_not_set",
-)
 ZONES = ("UTC", "America/New_York", "Asia/Kolkata", "Pacific/Kiritimati", "Australia/Lord_Howe")
 
 # Text as clients send it, and as they should not: NUL, lone astral characters, long runs.
@@ -249,27 +236,11 @@ def fuzz(
     base_url: str, headers: dict[str, str], projects: tuple[str, ...], count: int, seed: int = 0
 ) -> tuple[int, int]:
     """Send ``count`` fuzzed bodies to ``base_url`` + ``/api/query``: (sent, 5xx answers)."""
-    sender, seen = Sender(base_url, headers), {"sent": 0, "5xx": 0}
-
-    @hypothesis.seed(seed)
-    @settings(
-        max_examples=count,
-        phases=[Phase.generate],  # count, never shrink: a 5xx is a figure here, not a failure
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(query_bodies(projects))
-    def send(body: bytes) -> None:
-        status = sender.post(body)
-        seen["sent"] += 1
-        seen["5xx"] += status >= 500
-
+    sender = Sender(base_url, headers)
     try:
-        send()
+        return count_5xx(query_bodies(projects), sender.post, count, seed)
     finally:
         sender.close()
-    return seen["sent"], seen["5xx"]
 
 
 def main() -> None:
