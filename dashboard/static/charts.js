@@ -28,6 +28,18 @@
     }
   }
 
+  // A 429 (the project's query share is busy) or 503 (the service is) with Retry-After is
+  // asked again after that many seconds, a few times, before the card shows the error.
+  const RETRIES = 3;
+  const MAX_RETRY_SECONDS = 10;
+
+  function retryDelay(response, attempt) {
+    if (attempt >= RETRIES || (response.status !== 429 && response.status !== 503)) return null;
+    const seconds = Number(response.headers.get('Retry-After'));
+    if (!Number.isFinite(seconds) || seconds < 0) return null;
+    return Math.min(seconds, MAX_RETRY_SECONDS) * 1000;
+  }
+
   async function api(path, body) {
     const init = { credentials: 'same-origin', headers: { Accept: 'application/json' } };
     if (body !== undefined) {
@@ -35,7 +47,13 @@
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
-    const response = await fetch(path, init);
+    let response = await fetch(path, init);
+    for (let attempt = 0; ; attempt += 1) {
+      const delay = retryDelay(response, attempt);
+      if (delay === null) break;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      response = await fetch(path, init);
+    }
     let parsed = null;
     try {
       parsed = await response.json();

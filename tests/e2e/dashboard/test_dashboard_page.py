@@ -169,3 +169,31 @@ async def test_a_custom_range_is_wall_clock_time_in_the_chosen_timezone(
     answer = await response.json()
     assert answer["timezone"] == "America/New_York" and len(answer["data"]) == 24
     assert answer["data"][0]["t"] == "2026-11-20T00:00:00-05:00"
+
+
+async def test_a_busy_query_share_is_asked_again_after_retry_after(
+    page: Page, stack: Stack
+) -> None:
+    # The query API answers 429 QUERY_CONCURRENCY_LIMIT when a project's share is busy
+    # (a 24-chart dashboard can meet it): the card waits and asks again, not an error.
+    refused: list[str] = []
+
+    async def busy_once(route: Any) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        if body.get("type") == "metric" and not refused:
+            refused.append(body["type"])
+            await route.fulfill(
+                status=429,
+                headers={"Retry-After": "1", "Content-Type": "application/json"},
+                body=json.dumps({"error": "Too many queries", "code": "QUERY_CONCURRENCY_LIMIT"}),
+            )
+        else:
+            await route.continue_()
+
+    await page.route("**/api/query", busy_once)
+    await log_in(page, stack)
+    metric = page.locator(".card-metric .metric-value")
+    await metric.wait_for()
+    assert refused == ["metric"]
+    assert await metric.get_attribute("data-value") == str(stack.pageviews)
+    assert await page.locator(".card-metric .error").count() == 0
