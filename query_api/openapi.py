@@ -156,4 +156,35 @@ def build_spec(prefix: str) -> dict[str, Any]:
             }
         },
     )
+    _operational_paths(spec, prefix)
     return spec.to_dict()
+
+
+def _operational_paths(spec: APISpec, prefix: str) -> None:
+    """The routes beside the query: this document, liveness, readiness, metrics."""
+    status = {
+        "type": "object",
+        "properties": {"status": {"type": "string"}},
+        "required": ["status"],
+    }
+    ready = {"type": "object", "additionalProperties": {"type": "boolean"}}
+    gets = {
+        "/openapi.json": ("This OpenAPI document", {"application/json": {"schema": {}}}, {}),
+        "/health": ("The process answers", {"application/json": {"schema": status}}, {}),
+        "/ready": (
+            "PostgreSQL and Redis answer (200), or which does not (503)",
+            {"application/json": {"schema": ready}},
+            {
+                "503": {
+                    "description": "Not ready",
+                    "content": {"application/json": {"schema": ready}},
+                }
+            },
+        ),
+        "/metrics": ("Prometheus metrics", {"text/plain": {"schema": {"type": "string"}}}, {}),
+    }
+    for path, (summary, content, others) in gets.items():
+        responses = {"200": {"description": summary, "content": content}, **others}
+        spec.path(
+            path=f"{prefix}{path}", operations={"get": {"summary": summary, "responses": responses}}
+        )
