@@ -8,7 +8,7 @@ receivedAt of the last record the sink applied in that partition (from
 ``consumer_offsets`` in PostgreSQL).
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -118,3 +118,14 @@ async def group_lag(
     ends, committed = await kafka_positions(bootstrap, group, topic)
     received = await applied_received_at(database_url, group, topic)
     return compute_lag(topic, ends, committed, received, now)
+
+
+async def lanes_lag(
+    bootstrap: str, database_url: str, lanes: Sequence[tuple[str, str]], now: datetime
+) -> list[PartitionLag]:
+    """``group_lag`` of every (consumer group, topic) in ``lanes``, one after the other (a
+    lane whose topic does not exist has no rows)."""
+    rows: list[PartitionLag] = []
+    for group, topic in lanes:
+        rows += await group_lag(bootstrap, database_url, group, topic, now)
+    return rows

@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="realanalytics-worker", description=__doc__)
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("worker", help="consume the events topic into every projection")
-    lag = commands.add_parser("lag", help="lag and freshness per partition of the group")
+    lag = commands.add_parser(
+        "lag", help="lag and freshness per partition of each lane (main and overflow)"
+    )
     lag.add_argument("--json", action="store_true", help="one JSON object per partition")
     again = commands.add_parser("replay", help="rebuild every projection from the log")
     again.add_argument(
@@ -75,12 +77,10 @@ def run_replay(since: datetime | None, schema: str | None, batch: int) -> int:
 
 
 def print_lag(as_json: bool) -> int:
-    from stream_workers.lag import format_table, group_lag
+    from stream_workers.lag import format_table, lanes_lag
 
     s = load_settings()
-    rows = asyncio.run(
-        group_lag(s.kafka_bootstrap, s.database_url, s.group_id, s.events_topic, datetime.now(UTC))
-    )
+    rows = asyncio.run(lanes_lag(s.kafka_bootstrap, s.database_url, s.lanes(), datetime.now(UTC)))
     if as_json:
         for row in rows:
             print(orjson.dumps(dataclasses.asdict(row)).decode())

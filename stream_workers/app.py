@@ -60,31 +60,34 @@ class Runtime:
             )
             conn = await connect()
             redis = Redis.from_url(s.redis_url, socket_timeout=5)
-            dead_letter = DeadLetterProducer(s.kafka_bootstrap, s.events_topic, s.dead_letter_topic)
+            dead_letter = DeadLetterProducer(s.kafka_bootstrap, s.topic, s.dead_letter_topic)
             await dead_letter.start()
             self.control = ControlFollower(s.kafka_bootstrap, s.control_topic, self.keys.apply)
             await self.control.start()
             self._sink = Sink(
                 conn,
                 redis,
-                consumer=s.group_id,
-                topic=s.events_topic,
+                consumer=s.consumer_group,
+                topic=s.topic,
                 redis_prefix=s.redis_prefix,
                 dead_letter=dead_letter,
                 keys_for=self.keys,
                 metrics=self.metrics,
                 reopen=connect,
+                lane=s.lane,
             )
             await self._sink.start()
             self._started.set()
-            logger.info("worker started: group %s topic %s", s.group_id, s.events_topic)
+            logger.info(
+                "worker started: lane %s group %s topic %s", s.lane, s.consumer_group, s.topic
+            )
 
     async def refresh_lag(self) -> None:
         """Lag and freshness gauges, from the same numbers as ``python -m stream_workers lag``."""
         s = self.settings
         try:
             rows = await group_lag(
-                s.kafka_bootstrap, s.database_url, s.group_id, s.events_topic, datetime.now(UTC)
+                s.kafka_bootstrap, s.database_url, s.consumer_group, s.topic, datetime.now(UTC)
             )
         except Exception as exc:  # a metrics refresh must never stop the worker
             logger.warning("lag refresh failed: %s", type(exc).__name__)
@@ -103,7 +106,7 @@ class Runtime:
 
 def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     app = WorkerApp(
-        settings.group_id,
+        settings.consumer_group,  # the app id: each lane's workers are a group of their own
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
         autodiscover=False,
@@ -121,7 +124,8 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         datadir=settings.data_dir,
     )
     runtime = Runtime(settings)
-    events = app.topic(settings.events_topic, schema=RawBytes())
+    runtime.metrics.lane.labels(settings.lane, settings.consumer_group, settings.topic).set(1)
+    events = app.topic(settings.topic, schema=RawBytes())
 
     # The running agent's batcher, which directly delivered records go to (see below).
     batchers: list[Batcher[Received, Any]] = []
@@ -135,7 +139,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     # The fetch loop hands the topic's records straight to the agent's batcher (faust's
     # per-record stream machinery bypassed: stream_workers/fastdrain.py); with faust's own
     # fetch loop they come through the agent's stream instead.
-    direct = app.deliver_directly(settings.events_topic, take)
+    direct = app.deliver_directly(settings.topic, take)
 
     # concurrency=1: Faust can commit past an in-flight event with more (bug #606).
     # Acks are manual: a record is acknowledged only after its batch's transaction

@@ -15,6 +15,7 @@ from contracts.lag import (
     compute_lag,
     group_lag,
     kafka_positions,
+    lanes_lag,
 )
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "format_table",
     "group_lag",
     "kafka_positions",
+    "lanes_lag",
 ]
 
 

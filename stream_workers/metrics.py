@@ -49,6 +49,12 @@ class Metrics:
         self.redis_failures = Counter(
             "worker_redis_failures_total", "Usage writes to Redis that failed", registry=r
         )
+        self.lane = Gauge(
+            "worker_lane_info",
+            "1 for the lane this worker consumes (main or overflow), its group and topic",
+            ["lane", "group", "topic"],
+            registry=r,
+        )
         self.lag = Gauge(
             "worker_consumer_lag",
             "Log-end offset minus committed offset, per partition",

@@ -1,21 +1,22 @@
 """Replay: rebuild every projection from the events log into a schema of its own.
 
-The log is the source of truth, so a replay reads the ``events`` topic (no consumer group:
-the live workers' offsets are untouched) from the start, or from the first record each
-partition received at or after ``--from``, up to each partition's end at start-up, and
-feeds it through the same ``Sink`` as the live worker, in large batches. The target schema
+The log is the source of truth, so a replay reads both lanes' topics (``events``, then
+``events-overflow``; no consumer group: the live workers' offsets are untouched) from the
+start, or from the first record each partition received at or after ``--from``, up to each
+partition's end at start-up, and feeds them through the same ``Sink`` as the live workers
+(each lane's with its own offsets and usage slots), in large batches. The target schema
 is migrated and given a copy of the source schema's ``projects`` (plan limits); breakdown
 keys are those of the latest deploy on the control topic. Its Redis usage state goes under
 a prefix of its own (``replay:<schema>:``), so the gateway's live quota state is not
-touched. Offsets are stored under the live group's name: a worker pointed at the rebuilt
+touched. Offsets are stored under the live groups' names: a worker pointed at the rebuilt
 schema carries on from where the replay stopped.
 """
 
 import logging
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import psycopg
@@ -25,6 +26,7 @@ from psycopg.conninfo import make_conninfo
 from redis.asyncio import Redis
 
 from contracts.control_follower import ControlFollower
+from contracts.lanes import Lane
 from migrations.runner import apply_migrations
 from stream_workers.configs import BreakdownKeys
 from stream_workers.metrics import Metrics
@@ -111,39 +113,33 @@ async def replay(
         nonlocal dead  # the live worker dead-lettered these already
         dead += len(items)  # type: ignore[arg-type]
 
-    sink = Sink(
-        conn,
-        redis,
-        consumer=settings.group_id,
-        topic=settings.events_topic,
-        redis_prefix=f"replay:{schema}:",
-        dead_letter=skip_dead_letters,
-        keys_for=keys,
-        metrics=Metrics(),
-    )
+    def sink_of(lane: Settings) -> Sink:
+        # Each lane's records under its own group's offsets and its own usage slots, as
+        # its live workers write them.
+        return Sink(
+            conn,
+            redis,
+            consumer=lane.consumer_group,
+            topic=lane.topic,
+            redis_prefix=f"replay:{schema}:",
+            dead_letter=skip_dead_letters,
+            keys_for=keys,
+            metrics=Metrics(),
+            lane=lane.lane,
+        )
+
     try:
-        starts, ends = await _positions(consumer, settings.events_topic, since)
-        todo = {tp: end for tp, end in ends.items() if starts[tp] < end}
-        total, done, applied = sum(todo[tp] - starts[tp] for tp in todo), 0, 0
-        consumer.assign(list(todo))
-        for tp in todo:
-            consumer.seek(tp, starts[tp])
-        await sink.start()
-        batch: list[RawRecord] = []
-        while todo:
-            fetched = await consumer.getmany(timeout_ms=1000, max_records=batch_max)
-            for tp, messages in fetched.items():
-                end = todo.get(tp)
-                for m in messages:
-                    if end is not None and m.offset < end and m.value is not None:
-                        batch.append(RawRecord(m.partition, m.offset, m.value))
-                if end is not None and messages and messages[-1].offset + 1 >= end:
-                    del todo[tp]
-                    consumer.pause(tp)
-            if len(batch) >= batch_max or (batch and not todo):
+        # Both lanes' topics are the log: the main lane's first, then the overflow's.
+        lanes = [replace(settings, lane=lane) for lane in Lane]
+        positions = [await _positions(consumer, lane.topic, since) for lane in lanes]
+        total = sum(end - starts[tp] for starts, ends in positions for tp, end in ends.items())
+        done, applied = 0, 0
+        for lane, (starts, ends) in zip(lanes, positions, strict=True):
+            sink = sink_of(lane)
+            await sink.start()
+            async for batch in _batches(consumer, starts, ends, batch_max):
                 applied += (await sink.apply(batch)).applied
                 done += len(batch)
-                batch = []
                 if progress:
                     progress(done, total)
     finally:
@@ -152,6 +148,33 @@ async def replay(
         await conn.close()
         await redis.aclose()
     return ReplayResult(schema, done, applied, time.perf_counter() - started)
+
+
+async def _batches(
+    consumer: AIOKafkaConsumer,
+    starts: dict[TopicPartition, int],
+    ends: dict[TopicPartition, int],
+    batch_max: int,
+) -> AsyncIterator[list[RawRecord]]:
+    """The records from ``starts`` up to ``ends``, in batches of at most ``batch_max``."""
+    todo = {tp: end for tp, end in ends.items() if starts[tp] < end}
+    consumer.assign(list(todo))
+    for tp in todo:
+        consumer.seek(tp, starts[tp])
+    batch: list[RawRecord] = []
+    while todo:
+        fetched = await consumer.getmany(timeout_ms=1000, max_records=batch_max)
+        for tp, messages in fetched.items():
+            end = todo.get(tp)
+            for m in messages:
+                if end is not None and m.offset < end and m.value is not None:
+                    batch.append(RawRecord(m.partition, m.offset, m.value))
+            if end is not None and messages and messages[-1].offset + 1 >= end:
+                del todo[tp]
+                consumer.pause(tp)
+        if len(batch) >= batch_max or (batch and not todo):
+            yield batch
+            batch = []
 
 
 class ProgressBar:

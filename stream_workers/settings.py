@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from environs import Env
 
+from contracts.lanes import Lane, lane_group, lane_topic
 from contracts.topics import EVENTS_PARTITIONS, Topic
 
 
@@ -16,7 +17,12 @@ class Settings:
     control_topic: str = Topic.CONTROL.value
     dead_letter_topic: str = Topic.DEAD_LETTER.value
     redis_prefix: str = "ra:"
+    # The main lane's consumer group; the overflow lane's is this plus "-overflow".
     group_id: str = "stream-workers"
+    # Which lane this worker consumes (contracts/lanes.py): the events topic, or the
+    # overflow topic (None: the events topic's name plus "-overflow").
+    lane: Lane = Lane.MAIN
+    overflow_topic: str | None = None
     # Static membership: a copy restarted with the same id takes its partitions back
     # at once instead of after the session timeout. One distinct id per running copy.
     instance_id: str | None = None
@@ -38,6 +44,26 @@ class Settings:
     topic_partitions: int = EVENTS_PARTITIONS
     data_dir: str = ".local/stream_workers"  # Faust's own files (memory store: almost none)
 
+    @property
+    def topic(self) -> str:
+        """The topic this worker's lane reads."""
+        return lane_topic(self.lane, self.events_topic, self.overflow_topic)
+
+    @property
+    def consumer_group(self) -> str:
+        """This worker's consumer group (and Faust app id): its lane's."""
+        return lane_group(self.group_id, self.lane)
+
+    def lanes(self) -> list[tuple[str, str]]:
+        """(consumer group, topic) of every lane, main first: what the lag view shows."""
+        return [
+            (
+                lane_group(self.group_id, lane),
+                lane_topic(lane, self.events_topic, self.overflow_topic),
+            )
+            for lane in Lane
+        ]
+
 
 def load_settings(env: Env | None = None) -> Settings:
     env = env or Env()
@@ -51,6 +77,8 @@ def load_settings(env: Env | None = None) -> Settings:
         dead_letter_topic=env.str("RA_WORKER_DEAD_LETTER_TOPIC", Topic.DEAD_LETTER.value),
         redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
         group_id=env.str("RA_WORKER_GROUP", "stream-workers"),
+        lane=env.enum("RA_WORKER_LANE", Lane.MAIN, enum=Lane, by_value=True),
+        overflow_topic=env.str("RA_OVERFLOW_TOPIC", None),
         instance_id=env.str("RA_WORKER_INSTANCE_ID", None),
         batch_max=env.int("RA_WORKER_BATCH_MAX", 100000),
         batch_seconds=env.float("RA_WORKER_BATCH_SECONDS", 0.2),

@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from contracts.events import RecordError
+from contracts.lanes import Lane
 from contracts.usage import SET_IF_NEWER_SCRIPT, USAGE_TTL_SECONDS, usage_key
 from stream_workers import projections, store
 from stream_workers.decisions import (
@@ -149,8 +150,10 @@ class Sink:
         keys_for: KeysFor,
         metrics: Metrics,
         reopen: Reopen | None = None,
+        lane: Lane = Lane.MAIN,
     ) -> None:
         self._conn = conn
+        self._lane = lane  # whose usage slots this sink writes
         self._reopen = reopen
         self._redis = redis
         self._consumer = consumer
@@ -231,7 +234,7 @@ class Sink:
             if outcome.accepted:
                 keys = {p: self._keys_for(p) for p in {i.project_id for i in kept}}
                 await projections.write_events(conn, keys)
-            usage_rows = await store.save_usage(conn, outcome) if outcome.parts else []
+            usage_rows = await store.save_usage(conn, outcome, self._lane) if outcome.parts else []
             await store.save_offsets(
                 conn, self._consumer, self._topic, self._positions(batch, items, stored)
             )
@@ -296,10 +299,10 @@ class Sink:
         self, rows: list[tuple[str, date, int, int, int]], limits: dict[str, int]
     ) -> None:
         try:
-            for project, month, partition, used, last_offset in rows:
+            for project, month, slot, used, last_offset in rows:
                 await self._set_if_newer(
                     keys=[usage_key(self._prefix, project, month_label(month))],
-                    args=[partition, used, last_offset, limits.get(project, 0), USAGE_TTL_SECONDS],
+                    args=[slot, used, last_offset, limits.get(project, 0), USAGE_TTL_SECONDS],
                 )
         except RedisError as exc:
             # PostgreSQL holds the truth; the periodic resync rewrites Redis from it.

@@ -12,6 +12,8 @@ from datetime import date, datetime
 
 from psycopg import AsyncConnection
 
+from contracts.lanes import Lane
+from contracts.usage import usage_slot
 from stream_workers.decisions import DedupKey, LimitOutcome, MonthKey
 
 
@@ -123,10 +125,12 @@ async def save_dedup(conn: AsyncConnection, changed: Mapping[DedupKey, datetime]
 
 
 async def save_usage(
-    conn: AsyncConnection, outcome: LimitOutcome
+    conn: AsyncConnection, outcome: LimitOutcome, lane: Lane = Lane.MAIN
 ) -> list[tuple[str, date, int, int, int]]:
-    """Add the batch's usage; return (project, month, partition, used, last_offset) of
-    every touched partition row, the absolute values Redis gets after commit."""
+    """Add the batch's usage; return (project, month, slot, used, last_offset) of every
+    touched slot row (``usage_partitions.partition`` holds the lane's usage slot of the
+    topic partition: ``contracts.usage.usage_slot``), the absolute values Redis gets after
+    commit."""
     months = sorted(outcome.months)
     await conn.execute(
         "UPDATE usage_months m SET used = m.used + d.used, dropped = m.dropped + d.dropped"
@@ -152,7 +156,7 @@ async def save_usage(
         (
             [k[0] for k in parts],
             [k[1] for k in parts],
-            [k[2] for k in parts],
+            [usage_slot(lane, k[2]) for k in parts],
             [outcome.parts[k].used for k in parts],
             [outcome.parts[k].dropped for k in parts],
             [outcome.parts[k].last_offset for k in parts],

@@ -29,3 +29,38 @@ def test_fetch_size_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch
     assert load_settings(Env()).fetch_bytes == 4 * 1024 * 1024  # larger than Faust's 1 MiB
     monkeypatch.setenv("RA_WORKER_FETCH_BYTES", "2097152")
     assert load_settings(Env()).fetch_bytes == 2 * 1024 * 1024
+
+
+def test_each_lane_reads_its_topic_in_a_group_of_its_own(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name, value in {
+        "RA_DATABASE_URL": "postgresql://unused",
+        "RA_REDIS_URL": "redis://unused",
+        "RA_KAFKA_BOOTSTRAP": "127.0.0.1:9",
+        "RA_WORKER_DATA_DIR": str(tmp_path),
+    }.items():
+        monkeypatch.setenv(name, value)
+    main = load_settings(Env())
+    assert (main.lane, main.topic, main.consumer_group) == ("main", "events", "stream-workers")
+    monkeypatch.setenv("RA_WORKER_LANE", "overflow")
+    overflow = load_settings(Env())
+    assert (overflow.topic, overflow.consumer_group) == (
+        "events-overflow",
+        "stream-workers-overflow",
+    )
+    assert (
+        overflow.lanes()
+        == main.lanes()
+        == [
+            ("stream-workers", "events"),
+            ("stream-workers-overflow", "events-overflow"),
+        ]
+    )
+    app, _ = create_app(overflow)
+    assert app.conf.id == "stream-workers-overflow"
+    [agent] = app.agents.values()
+    assert agent.channel.get_topic_name() == "events-overflow"
+    monkeypatch.setenv("RA_WORKER_LANE", "fast")
+    with pytest.raises(ValueError, match="RA_WORKER_LANE"):
+        load_settings(Env())
