@@ -6,11 +6,13 @@ from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from contracts.lanes import Lane
 from ingest_gateway import handlers, middleware
 from ingest_gateway.cache import TtlCache
 from ingest_gateway.configs import ConfigWatcher
 from ingest_gateway.ingest import Ingestor
 from ingest_gateway.keys import APPENDER, INGESTOR, METRICS, OPENAPI, REDIS, SETTINGS
+from ingest_gateway.lanes import LaneMeter
 from ingest_gateway.metrics import Metrics
 from ingest_gateway.openapi import build_spec
 from ingest_gateway.producer import EventAppender
@@ -81,9 +83,22 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         redis_timeout=settings.redis_timeout_seconds,
         retry_after_unavailable=settings.retry_after_unavailable_seconds,
         rate_limit_override=settings.rate_limit_override,
+        lanes=_lane_meter(redis, settings),
+        topics={lane: settings.topic_of(lane) for lane in Lane},
     )
     yield
     await watcher.stop()
     await appender.stop()
     await pool.close()
     await redis.aclose()
+
+
+def _lane_meter(redis: Redis, settings: Settings) -> LaneMeter | None:
+    if settings.overflow_events_per_second <= 0:
+        return None  # routing off
+    return LaneMeter(
+        redis,
+        settings.redis_prefix,
+        settings.overflow_events_per_second,
+        settings.overflow_sticky_seconds,
+    )

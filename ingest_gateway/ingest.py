@@ -1,7 +1,8 @@
 """One ingest request from body to acknowledged append: auth, rate limit, validation, quota.
 
 Ordered so the cheap refusals come first and nothing is appended unless every check
-passed, including the project's deployed config (allowed origins, strict tracking plan).
+passed, including the project's deployed config (allowed origins, strict tracking plan);
+the events then go to their project's lane (``ingest_gateway.lanes``).
 Redis problems fail open (counted and logged); Kafka and PostgreSQL problems fail
 closed with 503 — an event is never answered 200 unless Kafka acknowledged it.
 """
@@ -18,6 +19,7 @@ from typing import TypeVar
 import psycopg
 from redis.exceptions import RedisError
 
+from contracts.lanes import Lane
 from ingest_gateway.errors import (
     EventLimitExceeded,
     IngestError,
@@ -28,6 +30,7 @@ from ingest_gateway.errors import (
     ValidationFailed,
     valid_text,
 )
+from ingest_gateway.lanes import LaneDecision, LaneMeter
 from ingest_gateway.metrics import Metrics
 from ingest_gateway.producer import AppendFailed, EventAppender
 from ingest_gateway.projects import Project, ProjectDirectory
@@ -86,6 +89,8 @@ class Ingestor:
         redis_timeout: float,
         retry_after_unavailable: int,
         rate_limit_override: int | None = None,
+        lanes: LaneMeter | None = None,
+        topics: Mapping[Lane, str] | None = None,
     ) -> None:
         self._projects = projects
         self._limiter = limiter
@@ -96,6 +101,8 @@ class Ingestor:
         self._redis_timeout = redis_timeout
         self._retry_after = retry_after_unavailable
         self._rate_limit_override = rate_limit_override
+        self._lanes = lanes  # None: routing off, every project on the main lane
+        self._topics = dict(topics or {})
 
     async def ingest(self, body: bytes, request: RequestContext) -> Accepted:
         # With the key in a header, a client over its rate limit is refused before its body
@@ -130,14 +137,17 @@ class Ingestor:
         now = datetime.now(UTC)
         await self._quota_check(project, now)
         messages = build_records(project.id, events, now, request.as_record_context())
+        lane = await self._lane(project, len(messages))
         started = time.perf_counter()
         try:
-            await self._appender.append(messages)
+            await self._appender.append(messages, self._topics.get(lane))
         except AppendFailed as exc:
             logger.warning("append failed for project %s: %s", project.id, exc)
             raise ServiceUnavailable(self._retry_after) from exc
         self._metrics.append_seconds.observe(time.perf_counter() - started)
         self._metrics.events_accepted.inc(len(messages))
+        if lane is Lane.OVERFLOW:
+            self._metrics.overflow_events.labels(project.slug).inc(len(messages))
         return Accepted(count=len(messages), headers=rate.headers() if rate else {})
 
     async def _authenticate(self, api_key: str | None) -> Project:
@@ -167,6 +177,18 @@ class Ingestor:
         if usage is not None and usage.exceeded:
             self._metrics.quota_refused.inc()
             raise EventLimitExceeded(usage.limit, usage.used, usage.remaining)
+
+    async def _lane(self, project: Project, events: int) -> Lane:
+        if self._lanes is None:
+            return Lane.MAIN
+        decision: LaneDecision | None = await self._fail_open(
+            "lane", self._lanes.route(project.id, events)
+        )
+        if decision is None:
+            return Lane.MAIN
+        if decision.entered:
+            logger.info("project %s is over the overflow threshold: overflow lane", project.id)
+        return decision.lane
 
     async def _fail_open(self, operation: str, call: Awaitable[T]) -> T | None:
         try:

@@ -34,6 +34,14 @@ class Metrics:
             ["reason", "project"],
             registry=r,
         )
+        # One series per project that was ever routed to the overflow lane.
+        self.overflow_events = Counter(
+            "ingest_overflow_events_total",
+            "Events appended to the overflow topic (their project over the threshold), by"
+            " project slug",
+            ["project"],
+            registry=r,
+        )
         self.redis_failures = Counter(
             "ingest_redis_failures_total",
             "Redis calls that failed (the gateway then fails open)",

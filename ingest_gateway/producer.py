@@ -1,4 +1,4 @@
-"""Appends records to the events topic: acks=all, idempotent, batched by linger.
+"""Appends records to the events topic (or the overflow one): acks=all, idempotent, batched.
 
 ``append`` returns only once Kafka has acknowledged every record of the request, or raises
 ``AppendFailed`` when that cannot happen within the bound — the handler answers 503 then.
@@ -82,8 +82,12 @@ class EventAppender:
             await self._producer.stop()
             self._producer = None
 
-    async def append(self, messages: Sequence[tuple[bytes, bytes]]) -> None:
-        """Append ``(key, value)`` records; return once all are acknowledged."""
+    async def append(
+        self, messages: Sequence[tuple[bytes, bytes]], topic: str | None = None
+    ) -> None:
+        """Append ``(key, value)`` records to ``topic`` (default: the events topic); return
+        once all are acknowledged."""
+        topic = topic or self._topic
         producer = self._producer
         if producer is None:
             raise AppendFailed("not connected to kafka")
@@ -91,10 +95,7 @@ class EventAppender:
         deadline = loop.time() + self._timeout
         try:
             async with asyncio.timeout_at(deadline):
-                acks = [
-                    await producer.send(self._topic, value=value, key=key)
-                    for key, value in messages
-                ]
+                acks = [await producer.send(topic, value=value, key=key) for key, value in messages]
             # wait, not gather: a timeout must not cancel aiokafka's own delivery futures.
             done, pending = await asyncio.wait(acks, timeout=max(0.0, deadline - loop.time()))
         except (TimeoutError, KafkaError) as exc:

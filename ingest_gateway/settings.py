@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from environs import Env
 
+from contracts.lanes import Lane, lane_topic
 from contracts.topics import Topic
 
 
@@ -16,6 +17,13 @@ class Settings:
     port: int = 8080
     events_topic: str = Topic.EVENTS.value
     control_topic: str = Topic.CONTROL.value
+    # Lanes (ingest_gateway.lanes): a project over overflow_events_per_second (counted over
+    # every gateway) goes to the overflow topic for overflow_sticky_seconds, renewed while
+    # it stays over; 0 turns routing off. The overflow topic defaults to the events topic's
+    # name plus "-overflow". 3000 ev/s is about a tenth of what one worker applies.
+    overflow_topic: str | None = None
+    overflow_events_per_second: int = 3000
+    overflow_sticky_seconds: float = 60.0
     redis_prefix: str = "ra:"
     rate_window_seconds: int = 60
     rate_limit_override: int | None = None
@@ -35,6 +43,9 @@ class Settings:
     max_connections: int = 4096
     backlog: int = 1024
 
+    def topic_of(self, lane: Lane) -> str:
+        return lane_topic(lane, self.events_topic, self.overflow_topic)
+
 
 def load_settings(env: Env | None = None) -> Settings:
     env = env or Env()
@@ -48,6 +59,9 @@ def load_settings(env: Env | None = None) -> Settings:
         port=env.int("RA_INGEST_PORT", 8080),
         events_topic=env.str("RA_EVENTS_TOPIC", Topic.EVENTS.value),
         control_topic=env.str("RA_CONTROL_TOPIC", Topic.CONTROL.value),
+        overflow_topic=env.str("RA_OVERFLOW_TOPIC", None),
+        overflow_events_per_second=env.int("RA_INGEST_OVERFLOW_EVENTS_PER_SECOND", 3000),
+        overflow_sticky_seconds=env.float("RA_INGEST_OVERFLOW_STICKY_SECONDS", 60.0),
         redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
         rate_window_seconds=env.int("RA_RATE_WINDOW_SECONDS", 60),
         rate_limit_override=override,
