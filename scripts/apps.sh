@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's own processes in the background, for `make run` / `make stop`: each runs
 # as `python -m <package>` with the addresses from .local/services.env, logs to
-# .local/logs/<package>.log and keeps its pid in .local/pids/<package>.pid.
+# .local/logs/<name>.log and keeps its pid in .local/pids/<name>.pid.
 #
 # Usage: scripts/apps.sh start    start every app below that is not running; wait until healthy
 #        scripts/apps.sh stop     stop every process with a pid file in .local/pids/
@@ -15,13 +15,15 @@ ENV_FILE="$ROOT/.local/services.env"
 PYTHON=${PYTHON:-python}
 HEALTH_TIMEOUT=30
 
-# One line per app: package | extra environment (space-separated KEY=VALUE) | health URL.
-# A new service is one more line here.
+# One line per app: name | package | extra environment (space-separated KEY=VALUE) |
+# health URL. A new service is one more line here. The stream workers run twice: one per
+# lane (contracts/lanes.py), the overflow lane's consuming a hot project's events.
 APPS=(
-  "ingest_gateway | RA_INGEST_PORT=8080 | http://127.0.0.1:8080/health"
-  "stream_workers | RA_WORKER_PORT=6066 RA_WORKER_INSTANCE_ID=worker-1 | http://127.0.0.1:6066/health"
-  "query_api | RA_QUERY_PORT=8082 | http://127.0.0.1:8082/health"
-  "app_api | RA_APP_PORT=8081 | http://127.0.0.1:8081/health"
+  "ingest_gateway | ingest_gateway | RA_INGEST_PORT=8080 | http://127.0.0.1:8080/health"
+  "stream_workers | stream_workers | RA_WORKER_PORT=6066 RA_WORKER_INSTANCE_ID=worker-1 | http://127.0.0.1:6066/health"
+  "stream_workers_overflow | stream_workers | RA_WORKER_LANE=overflow RA_WORKER_PORT=6067 RA_WORKER_INSTANCE_ID=overflow-1 RA_WORKER_DATA_DIR=.local/stream_workers_overflow | http://127.0.0.1:6067/health"
+  "query_api | query_api | RA_QUERY_PORT=8082 | http://127.0.0.1:8082/health"
+  "app_api | app_api | RA_APP_PORT=8081 | http://127.0.0.1:8081/health"
 )
 
 log() { printf '[apps] %s\n' "$*" >&2; }
@@ -31,11 +33,11 @@ field() { local v; v=$(cut -d'|' -f"$2" <<<"$1"); v=${v#"${v%%[! ]*}"}; echo "${
 
 # Alive and still our app: a pid file left by a crash may name a reused pid.
 app_pid() {
-  local name=$1 pid cmdline
+  local name=$1 package=$2 pid cmdline
   pid=$(cat "$PIDS/$name.pid" 2>/dev/null || true)
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null \
     && cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) \
-    && [[ $cmdline == *"-m $name"* ]] \
+    && [[ $cmdline == *"-m $package"* ]] \
     && echo "$pid" || true
 }
 
@@ -51,8 +53,8 @@ except OSError:
 }
 
 start_app() {
-  local name=$1 extra=$2 pid
-  pid=$(app_pid "$name")
+  local name=$1 package=$2 extra=$3 pid
+  pid=$(app_pid "$name" "$package")
   if [ -n "$pid" ]; then
     log "$name: running (pid $pid)"
     return
@@ -67,14 +69,14 @@ start_app() {
     . "$ENV_FILE"
     set +a
     exec setsid env $extra bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PIDS/$name.pid" \
-      "$PYTHON" -m "$name" >>"$LOGS/$name.log" 2>&1 </dev/null
+      "$PYTHON" -m "$package" >>"$LOGS/$name.log" 2>&1 </dev/null
   ) &
 }
 
 wait_healthy() {
-  local name=$1 url=$2 deadline=$((SECONDS + HEALTH_TIMEOUT))
+  local name=$1 package=$2 url=$3 deadline=$((SECONDS + HEALTH_TIMEOUT))
   until healthy "$url"; do
-    if [ $SECONDS -ge $deadline ] || [ -z "$(app_pid "$name")" ]; then
+    if [ $SECONDS -ge $deadline ] || [ -z "$(app_pid "$name" "$package")" ]; then
       tail -n 30 "$LOGS/$name.log" >&2 || true
       die "$name did not answer $url within ${HEALTH_TIMEOUT}s"
     fi
@@ -100,8 +102,12 @@ case "${1:-}" in
   start)
     [ -f "$ENV_FILE" ] || die "no $ENV_FILE; run scripts/services.sh start first"
     mkdir -p "$PIDS" "$LOGS"
-    for app in "${APPS[@]}"; do start_app "$(field "$app" 1)" "$(field "$app" 2)"; done
-    for app in "${APPS[@]}"; do wait_healthy "$(field "$app" 1)" "$(field "$app" 3)"; done
+    for app in "${APPS[@]}"; do
+      start_app "$(field "$app" 1)" "$(field "$app" 2)" "$(field "$app" 3)"
+    done
+    for app in "${APPS[@]}"; do
+      wait_healthy "$(field "$app" 1)" "$(field "$app" 2)" "$(field "$app" 4)"
+    done
     ;;
   stop)
     # Every pid file, not just the list above: an app dropped from the list still stops.
@@ -110,7 +116,7 @@ case "${1:-}" in
   status)
     for app in "${APPS[@]}"; do
       name=$(field "$app" 1)
-      pid=$(app_pid "$name")
+      pid=$(app_pid "$name" "$(field "$app" 2)")
       if [ -n "$pid" ]; then echo "$name  running  pid $pid"; else echo "$name  stopped"; fi
     done
     ;;

@@ -14,7 +14,8 @@
 # `set -a; . .local/services.env` and a five-line Python parser read it.
 #
 # Environment: RA_CACHE_DIR (Kafka jar cache, default ~/.cache/realanalytics),
-#              RA_EVENTS_TOPIC / RA_CONTROL_TOPIC (default events / control).
+#              RA_EVENTS_TOPIC / RA_OVERFLOW_TOPIC / RA_CONTROL_TOPIC
+#              (default events / <events>-overflow / control).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,6 +32,7 @@ KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFK
 KAFKA_LIBS="${RA_CACHE_DIR:-$HOME/.cache/realanalytics}/kafka-$KAFKA_VERSION/libs"
 KAFKA_TOOL="$ROOT/scripts/kafka-tool.sh"
 EVENTS_TOPIC=${RA_EVENTS_TOPIC:-events}
+OVERFLOW_TOPIC=${RA_OVERFLOW_TOPIC:-$EVENTS_TOPIC-overflow}
 CONTROL_TOPIC=${RA_CONTROL_TOPIC:-control}
 KAFKA_READY_TIMEOUT=90
 SERVICES=(postgres redis kafka)
@@ -401,9 +403,11 @@ ensure_topics() {
     kafka_tool topics --bootstrap-server "127.0.0.1:$KAFKA_PORT" --create --if-not-exists \
       --topic "$name" --partitions "$parts" --replication-factor 1 "$@" >/dev/null
   }
-  # events: keyed by user, 12 partitions so workers can scale out; control: the latest
-  # config per key is all that matters, so compaction keeps it small forever.
+  # events: keyed by user, 12 partitions so workers can scale out; its overflow lane (a
+  # hot project's events, contracts/lanes.py) the same; control: the latest config per
+  # key is all that matters, so compaction keeps it small forever.
   create_topic "$EVENTS_TOPIC" 12
+  create_topic "$OVERFLOW_TOPIC" 12
   create_topic "$CONTROL_TOPIC" 1 --config cleanup.policy=compact
 }
 

@@ -75,14 +75,16 @@ async def test_the_standard_topics_exist_as_designed(services: Services) -> None
     admin = AIOKafkaAdminClient(bootstrap_servers=services.kafka_bootstrap)
     await admin.start()
     try:
-        topics = {t["topic"]: t for t in await admin.describe_topics(["events", "control"])}
+        names = ["events", "events-overflow", "control"]
+        topics = {t["topic"]: t for t in await admin.describe_topics(names)}
         [configs] = await admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, "control", {"cleanup.policy": None})]
         )
     finally:
         await admin.close()
-    assert {name: t["error_code"] for name, t in topics.items()} == {"events": 0, "control": 0}
+    assert {name: t["error_code"] for name, t in topics.items()} == dict.fromkeys(names, 0)
     assert len(topics["events"]["partitions"]) == 12
+    assert len(topics["events-overflow"]["partitions"]) == 12
     assert len(topics["control"]["partitions"]) == 1
     [resource] = configs.to_object()["resources"]
     assert resource["config_entries"][0]["config_value"] == "compact"

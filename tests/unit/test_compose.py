@@ -15,13 +15,15 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "compose.yaml"
 
 INFRA_SERVICES = {"kafka", "kafka-init", "timescaledb", "redis"}
-APP_SERVICES = {"migrate", "ingest_gateway"}
+APP_SERVICES = {"migrate", "ingest_gateway", "stream_workers", "stream_workers_overflow"}
 APP_ENV_KEYS = {
     "RA_DATABASE_URL",
     "RA_REDIS_URL",
     "RA_KAFKA_BOOTSTRAP",
     "RA_EVENTS_TOPIC",
+    "RA_OVERFLOW_TOPIC",
     "RA_CONTROL_TOPIC",
+    "RA_WORKER_LANE",
     "RA_INGEST_HOST",
     "RA_INGEST_PORT",
     "RA_APP_HOST",
@@ -115,5 +117,15 @@ def test_kafka_init_creates_the_topics_the_services_use(
     script = " ".join(services["kafka-init"]["command"])
     env = services["ingest_gateway"]["environment"]
     assert f"--topic {env['RA_EVENTS_TOPIC']} --partitions 12" in script
+    assert f"--topic {env['RA_OVERFLOW_TOPIC']} --partitions 12" in script
     assert f"--topic {env['RA_CONTROL_TOPIC']} --partitions 1" in script
     assert "cleanup.policy=compact" in script
+
+
+def test_each_lane_has_its_workers(services: dict[str, dict[str, Any]]) -> None:
+    lanes = {
+        name: svc["environment"]["RA_WORKER_LANE"]
+        for name, svc in app_services(services).items()
+        if "stream_workers" in str(svc["command"])
+    }
+    assert sorted(lanes.values()) == ["main", "overflow"], lanes
