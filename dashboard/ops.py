@@ -1,5 +1,9 @@
-"""The ops view's figures: lag per partition, rates, dead letters, over-limit drops and
-the state of Kafka, PostgreSQL and Redis.
+"""The ops view's figures: lag per partition of each lane, rates, dead letters, over-limit
+drops and the state of Kafka, PostgreSQL and Redis.
+
+Both lanes are shown (contracts/lanes.py): the main one and the overflow one (a hot
+project's events), each its consumer group and topic; totals, rates and the banner are
+over both, and each lane has its own lag and freshness.
 
 Offsets are sampled lazily (when someone asks, at most every ``sample_min_seconds``) and
 kept in a short in-process history, from which the rates and the banner are computed
@@ -29,6 +33,7 @@ from contracts.lag import (
     log_ends,
     read_applied_received_at,
 )
+from contracts.lanes import Lane
 from dashboard.settings import Settings
 from dashboard.trend import Sample, lag_alert, lag_growth_seconds, rates
 
@@ -42,9 +47,14 @@ RATE_WINDOW_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
-class KafkaReading:
+class LanePositions:
     ends: dict[int, int]
     committed: dict[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaReading:
+    lanes: dict[Lane, LanePositions]
     dead_lettered: int
 
 
@@ -52,13 +62,14 @@ async def read_kafka(settings: Settings) -> KafkaReading:
     bootstrap = settings.kafka_bootstrap
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    lanes: dict[Lane, LanePositions] = {}
     try:
         await consumer.start()
         await admin.start()
-        ends = await log_ends(consumer, settings.events_topic)
-        committed = await committed_offsets(
-            admin, settings.worker_group, settings.events_topic, sorted(ends)
-        )
+        for lane, group, topic in settings.lanes():
+            ends = await log_ends(consumer, topic)  # {}: no such topic (yet)
+            committed = await committed_offsets(admin, group, topic, sorted(ends))
+            lanes[lane] = LanePositions(ends, committed)
         dead = await log_ends(consumer, settings.dead_letter_topic)
     finally:
         # Closing a client that never started may fail too; the first error is the story.
@@ -66,16 +77,18 @@ async def read_kafka(settings: Settings) -> KafkaReading:
             await admin.close()
         with contextlib.suppress(Exception):
             await consumer.stop()
-    return KafkaReading(ends, committed, sum(dead.values()))
+    return KafkaReading(lanes, sum(dead.values()))
 
 
 def _failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def partition_body(row: PartitionLag) -> dict[str, Any]:
+def partition_body(lane: Lane, row: PartitionLag) -> dict[str, Any]:
     fresh = row.freshness_seconds
     return {
+        "lane": lane.value,
+        "topic": row.topic,
         "partition": row.partition,
         "logEnd": row.log_end,
         "committed": row.committed,
@@ -114,32 +127,40 @@ class OpsView:
             kafka_task, pg_task, redis_task, return_exceptions=True
         )
         now = datetime.now(UTC)
-        received: dict[int, datetime] = {}
+        received: dict[Lane, dict[int, datetime]] = {}
         over_limit: int | None = None
         if not isinstance(pg, BaseException):
             received, over_limit = pg
-        rows: list[PartitionLag] = []
+        rows: list[tuple[Lane, PartitionLag]] = []
         dead_lettered: int | None = None
         if not isinstance(kafka, BaseException):
-            rows = compute_lag(s.events_topic, kafka.ends, kafka.committed, received, now)
+            for lane, _, topic in s.lanes():
+                at_kafka = kafka.lanes[lane]
+                lane_rows = compute_lag(
+                    topic, at_kafka.ends, at_kafka.committed, received.get(lane, {}), now
+                )
+                rows += [(lane, row) for row in lane_rows]
             dead_lettered = kafka.dead_lettered
-            self._remember(at, rows)
+            self._remember(at, [row for _, row in rows])
         history = list(self._history)
         rate = rates(history, RATE_WINDOW_SECONDS)
         max_gap = max(5.0, 3 * s.sample_min_seconds)
-        known = [r for r in rows if r.lag is not None]
-        fresh = [r.freshness_seconds for r in rows if r.freshness_seconds is not None]
+        _, main_group, main_topic = s.lanes()[0]
         return {
             "sampledAt": now.isoformat(),
-            "group": s.worker_group,
-            "topic": s.events_topic,
-            "partitions": [partition_body(r) for r in rows],
-            "totals": {
-                "logEnd": sum(r.log_end for r in rows),
-                "committed": sum(r.committed or 0 for r in rows),
-                "lag": sum(r.lag or 0 for r in known) if known else None,
-            },
-            "freshnessSeconds": round(max(fresh), 1) if fresh else None,
+            "group": main_group,
+            "topic": main_topic,
+            "lanes": [
+                {
+                    "lane": lane.value,
+                    "group": group,
+                    "topic": topic,
+                    **_figures([row for of, row in rows if of is lane]),
+                }
+                for lane, group, topic in s.lanes()
+            ],
+            "partitions": [partition_body(lane, row) for lane, row in rows],
+            **_figures([row for _, row in rows]),
             "rates": {"inPerSecond": rate.in_per_second, "outPerSecond": rate.out_per_second},
             "deadLettered": dead_lettered,
             "overLimitThisMonth": over_limit,
@@ -166,13 +187,28 @@ class OpsView:
         while self._history and at - self._history[0].at > self._settings.history_seconds:
             self._history.popleft()
 
-    async def _read_postgres(self) -> tuple[dict[int, datetime], int]:
-        s = self._settings
+    async def _read_postgres(self) -> tuple[dict[Lane, dict[int, datetime]], int]:
+        received: dict[Lane, dict[int, datetime]] = {}
         async with self._pool.connection() as conn:
-            received = await read_applied_received_at(conn, s.worker_group, s.events_topic)
+            for lane, group, topic in self._settings.lanes():
+                received[lane] = await read_applied_received_at(conn, group, topic)
             cursor = await conn.execute(_OVER_LIMIT_SQL)
             row = await cursor.fetchone()
         return received, int(row[0]) if row else 0
+
+
+def _figures(rows: list[PartitionLag]) -> dict[str, Any]:
+    """Totals and the oldest freshness of some partitions."""
+    known = [r for r in rows if r.lag is not None]
+    fresh = [r.freshness_seconds for r in rows if r.freshness_seconds is not None]
+    return {
+        "totals": {
+            "logEnd": sum(r.log_end for r in rows),
+            "committed": sum(r.committed or 0 for r in rows),
+            "lag": sum(r.lag or 0 for r in known) if known else None,
+        },
+        "freshnessSeconds": round(max(fresh), 1) if fresh else None,
+    }
 
 
 def _state(result: object) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from environs import Env
 
+from contracts.lanes import Lane, lane_group, lane_topic
 from contracts.topics import Topic
 
 
@@ -13,9 +14,12 @@ class Settings:
     redis_url: str
     kafka_bootstrap: str
     redis_prefix: str = "ra:"
-    # Whose lag the ops view shows: the stream workers' group and the topics it reads.
+    # Whose lag the ops view shows: the stream workers' group and the topics it reads,
+    # for each lane (contracts/lanes.py; the overflow topic by default the events
+    # topic's name plus "-overflow", its group the main one's plus "-overflow").
     worker_group: str = "stream-workers"
     events_topic: str = Topic.EVENTS.value
+    overflow_topic: str | None = None
     dead_letter_topic: str = Topic.DEAD_LETTER.value
     # A new sample of Kafka's offsets at most this often, however many viewers poll.
     sample_min_seconds: float = 1.0
@@ -26,6 +30,17 @@ class Settings:
     probe_timeout_seconds: float = 5.0
     # Wait this long for one of the two pooled connections, then answer 503 + Retry-After.
     db_pool_timeout_seconds: float = 5.0
+
+    def lanes(self) -> list[tuple[Lane, str, str]]:
+        """(lane, consumer group, topic) of every lane, main first."""
+        return [
+            (
+                lane,
+                lane_group(self.worker_group, lane),
+                lane_topic(lane, self.events_topic, self.overflow_topic),
+            )
+            for lane in Lane
+        ]
 
 
 def load_settings(env: Env | None = None) -> Settings:
@@ -38,6 +53,7 @@ def load_settings(env: Env | None = None) -> Settings:
         redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
         worker_group=env.str("RA_WORKER_GROUP", "stream-workers"),
         events_topic=env.str("RA_EVENTS_TOPIC", Topic.EVENTS.value),
+        overflow_topic=env.str("RA_OVERFLOW_TOPIC", None),
         dead_letter_topic=env.str("RA_WORKER_DEAD_LETTER_TOPIC", Topic.DEAD_LETTER.value),
         sample_min_seconds=env.float("RA_OPS_SAMPLE_MIN_SECONDS", 1.0),
         history_seconds=env.float("RA_OPS_HISTORY_SECONDS", 120.0),

@@ -16,8 +16,8 @@
   function render(ops) {
     $('ops-view').hidden = false;
     $('ops-error').textContent = '';
-    $('ops-group').textContent = ops.group;
-    $('ops-topic').textContent = ops.topic;
+    $('ops-group').textContent = ops.lanes.map((lane) => lane.group).join(', ');
+    $('ops-topic').textContent = ops.lanes.map((lane) => lane.topic).join(', ');
     $('ops-sampled').textContent = new Date(ops.sampledAt).toLocaleTimeString();
     const banner = $('lag-banner');
     banner.hidden = !ops.lagGrowth.alert;
@@ -38,9 +38,16 @@
       tile('Freshness (oldest partition)', age(ops.freshnessSeconds), { 'data-figure': 'freshness' }),
       tile('Dead-lettered', show(ops.deadLettered), { 'data-figure': 'dead' }),
       tile('Over limit this month', show(ops.overLimitThisMonth), { 'data-figure': 'over-limit' }),
+      // Each lane on its own: the overflow lane holds a hot project's events (its lag
+      // there delays only that project).
+      ...ops.lanes.flatMap((lane) => [
+        tile(`Lag, ${lane.lane} lane`, show(lane.totals.lag), { 'data-lane-figure': `${lane.lane}-lag` }),
+        tile(`Freshness, ${lane.lane} lane`, age(lane.freshnessSeconds), { 'data-lane-figure': `${lane.lane}-freshness` }),
+      ]),
     );
     $('partitions').tBodies[0].replaceChildren(...ops.partitions.map((p) =>
-      el('tr', { 'data-partition': p.partition },
+      el('tr', { 'data-lane': p.lane, 'data-partition': p.partition },
+        el('th', { scope: 'row', text: `${p.lane}` }),
         el('th', { scope: 'row', text: String(p.partition) }),
         el('td', { text: show(p.logEnd) }),
         el('td', { text: show(p.committed) }),

@@ -4,9 +4,12 @@ only, and a Kafka that does not answer reported as down rather than as an error.
 import socket
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 import redis
 from aiohttp.test_utils import TestClient
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
 
 from contracts.sessions import SESSION_COOKIE, Session, encode_session, new_token, session_key
 from dashboard.settings import Settings
@@ -81,3 +84,65 @@ async def test_kafka_down_is_reported_not_raised(
     assert response.status == 200
     assert ops["services"]["kafka"]["up"] is False and ops["services"]["postgres"]["up"] is True
     assert ops["partitions"] == [] and ops["deadLettered"] is None
+
+
+async def test_both_lanes_are_shown_each_with_its_lag_and_freshness(
+    services: Services,
+    client: TestClient,
+    cookie: str,
+    pg_schema: str,
+    kafka_topic: str,
+    overflow_topic: str,
+    unique_group: str,
+) -> None:
+    """A hot project's backlog on the overflow lane shows as that lane's lag, next to the
+    main lane's; the totals are over both."""
+    bootstrap = services.kafka_bootstrap
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for n in range(3):
+            await producer.send_and_wait(overflow_topic, b"{}", key=b"k", partition=0)
+        await producer.send_and_wait(kafka_topic, b"{}", key=b"k", partition=5)
+    finally:
+        await producer.stop()
+    overflow_group = f"{unique_group}-overflow"
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=overflow_group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(overflow_topic, 0)])
+        await consumer.commit({TopicPartition(overflow_topic, 0): OffsetAndMetadata(1, "")})
+    finally:
+        await consumer.stop()
+    with psycopg.connect(pg_schema, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO consumer_offsets (consumer, topic, partition, next_offset,"
+            " last_received_at) VALUES (%s, %s, 0, 1, now() - interval '30 seconds')",
+            (overflow_group, overflow_topic),
+        )
+
+    ops = await (await client.get("/dashboard/api/ops", cookies={SESSION_COOKIE: cookie})).json()
+    main, overflow = ops["lanes"]
+    assert (main["lane"], main["group"], main["topic"]) == ("main", unique_group, kafka_topic)
+    assert main["totals"] == {"logEnd": 1, "committed": 0, "lag": None}
+    assert (overflow["lane"], overflow["group"], overflow["topic"]) == (
+        "overflow",
+        overflow_group,
+        overflow_topic,
+    )
+    assert overflow["totals"] == {"logEnd": 3, "committed": 1, "lag": 2}
+    assert 29 <= overflow["freshnessSeconds"] < 60
+    assert ops["totals"] == {"logEnd": 4, "committed": 1, "lag": 2}
+    assert len(ops["partitions"]) == 24
+    [hot] = [p for p in ops["partitions"] if p["lane"] == "overflow" and p["partition"] == 0]
+    assert hot == {
+        "lane": "overflow",
+        "topic": overflow_topic,
+        "partition": 0,
+        "logEnd": 3,
+        "committed": 1,
+        "lag": 2,
+        "freshnessSeconds": hot["freshnessSeconds"],
+    }
