@@ -120,8 +120,13 @@ async def worker_env(services, database, kafka_topic, unique_group, redis_prefix
 
 @pytest.fixture
 def spawn(worker_env, tmp_path, services):  # type: ignore[no-untyped-def]
-    def make(name: str) -> WorkerProcess:
-        env = {**worker_env, "RA_WORKER_INSTANCE_ID": name}
+    def make(name: str, lane: str = "main") -> WorkerProcess:
+        env = {
+            **worker_env,
+            "RA_WORKER_INSTANCE_ID": name,
+            "RA_WORKER_LANE": lane,
+            "RA_WORKER_DATA_DIR": str(tmp_path / f"faust-{name}"),
+        }
         return WorkerProcess(env, tmp_path / f"{name}.log", services.repo_root)
 
     return make
