@@ -157,6 +157,9 @@ def gateway_env(
         "RA_REDIS_URL": services.redis_url,
         "RA_KAFKA_BOOTSTRAP": services.kafka_bootstrap,
         "RA_EVENTS_TOPIC": topic,
+        # A hot project's lane is the same topic: the gateway still meters every project
+        # (its cost is in the figures), and every record lands on the topic counted.
+        "RA_OVERFLOW_TOPIC": topic,
         "RA_INGEST_HOST": "127.0.0.1",
         "RA_INGEST_PORT": str(port),
         "RA_RATE_LIMIT": str(HUGE_RATE_LIMIT),

@@ -1,20 +1,25 @@
-"""Per-tenant fairness of one stream worker: a quiet project's freshness while a noisy one
-floods, against the real services.
+"""Per-tenant fairness of ingest: a quiet project's freshness while a noisy one floods, with
+overflow routing and without it, against the real services.
 
 Run from the repository root, with the services of ``scripts/services.sh start`` up::
 
-    python -m benchmarks.tenant_fairness [--noisy-rate 20000] [--ratio 20] [--seconds 60]
-        [--batch-max 100000] [--backlog 0]
+    python -m benchmarks.tenant_fairness [--seconds 60] [--noisy-rate 0] [--ratio 20]
+        [--threshold 3000]
 
-One worker process (``python -m stream_workers worker``) on a fresh 12-partition topic
-and a fresh schema with two projects. A child process appends the noisy project's events
-at ``--noisy-rate`` ev/s (0: as fast as one aiokafka producer goes); this process appends
-the quiet project's at a ``--ratio``-th of that rate (of the rate reached, when
-unthrottled) in 100 ms ticks, each tick under an event name of its own, and polls its day
-rollup. Freshness of a tick: from its acknowledged append (the gateway's 200 waits for
-it, and stamps receivedAt just before) to the day rollup counting all of it. Prints the
-quiet project's p50/p95/max, the rates reached, the worker's batches over the run (size
-and sink time per batch, from its /metrics) and the backlog left at the end.
+Each run: a fresh schema with two projects, fresh ``events`` and ``events-overflow`` topics,
+a real gateway process (``benchmarks.stack.running_gateway``) and a worker process per lane
+(``RA_WORKER_LANE=main|overflow``). A child process sends the noisy project's events to the
+gateway, 100 per request, at ``--noisy-rate`` ev/s (0: as fast as the gateway takes them,
+over 32 connections); this process sends the quiet project's at a ``--ratio``-th of that
+rate (of the rate the gateway accepts, measured over 2 s, when unthrottled) in 100 ms
+ticks, each tick under an event name of its own, and polls its day rollup. Freshness of a
+tick: from the gateway's 200 (sent after Kafka's ack) to the day rollup counting all of
+it. Two runs in one invocation: with routing (the gateway's overflow
+threshold ``--threshold`` ev/s) and without it (threshold 0: everything on the main lane),
+the baseline; then the ratio of their p95. Target: p95 < 2 s with routing.
+
+``measure(seconds, noisy_rate, ratio)`` returns the figures for a composite benchmark
+(``benchmarks.tenant_isolation``).
 """
 
 import argparse
@@ -22,27 +27,72 @@ import asyncio
 import contextlib
 import math
 import os
-import sys
 import tempfile
 import time
 import urllib.request
 import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import aiohttp
+import orjson
 import psycopg
-from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from benchmarks.loads import in_child_process
-from benchmarks.stream_workers import applied, load_average, percentile, reached, records
-from contracts.events import encode_record, record_key
-from migrations.runner import apply_migrations
-from tests.fixtures.services import read_env_file
-from tests.integration.stream_workers.workers import WorkerProcess, produce
+from benchmarks.stack import (
+    REPO_ROOT,
+    Services,
+    free_port,
+    fresh_redis_prefix,
+    fresh_schema,
+    gateway_env,
+    new_public_key,
+    read_services,
+    running_gateway,
+)
+from benchmarks.stream_workers import load_average, percentile
+from contracts.lag import kafka_positions
+from tests.integration.stream_workers.workers import WorkerProcess
 
-ROOT = Path(__file__).resolve().parents[1]
 TICK = 0.1  # seconds
-CHUNK = 2000  # records the unthrottled producer sends before awaiting their acks
+SENDERS = 32  # the noisy child's connections
+THRESHOLD = 3000  # the gateway's default overflow threshold, ev/s
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """One run's figures: the quiet project's freshness (seconds) and the loads reached."""
+
+    routed: bool
+    p50: float
+    p95: float
+    max: float
+    unseen: int  # ticks never visible within a minute after the run
+    ticks: int
+    noisy_sent: int
+    noisy_per_second: float
+    quiet_sent: int
+    overflowed: int  # noisy events the gateway appended to the overflow topic
+    backlog: dict[str, int]  # records not yet applied per lane when the run ended
+
+
+@dataclass(frozen=True, slots=True)
+class FairnessFigures:
+    routed: Freshness
+    unrouted: Freshness
+
+    @property
+    def ratio(self) -> float:
+        """How many times lower the quiet project's p95 is with routing."""
+        return self.unrouted.p95 / max(self.routed.p95, 1e-9)
+
+
+# ---------------------------------------------------------------- loads
 
 
 def stopped(stop: str) -> bool:
@@ -53,71 +103,74 @@ def signal_stop(stop: Path) -> None:
     stop.touch()
 
 
-async def flood(bootstrap: str, topic: str, project: str, rate: int, stop: str) -> int:
-    """Append ``project``'s events at ``rate`` ev/s (0: unthrottled) until the file ``stop``
-    exists (a spawned child starts seconds later than its parent asks it to)."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=512 * 1024
-    )
-    await producer.start()
-    sent, tick = 0, 0
-    try:
-        start = time.perf_counter()
+def events(name: str, count: int, first: int) -> list[dict[str, Any]]:
+    stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+    return [
+        {
+            "event": name,
+            "timestamp": stamp,
+            "distinctId": f"u{(first + n) * 7919 % 100_000}",
+            "sessionId": f"s{(first + n) % 1000}",
+            "properties": {"$pathname": ("/", "/pricing", "/docs")[n % 3], "plan": "pro"},
+        }
+        for n in range(count)
+    ]
+
+
+async def flood(url: str, key: str, rate: int, stop: str) -> tuple[int, float]:
+    """Send the noisy project's events, 100 a request, at ``rate`` ev/s (0: as fast as the
+    gateway answers) until the file ``stop`` exists; the events answered 200, and the
+    seconds it took."""
+    bodies = [orjson.dumps(events("flood", 100, 100 * i)) for i in range(50)]
+    headers = {"X-API-Key": key, "Content-Type": "application/json"}
+    loop = asyncio.get_running_loop()
+    start, slot, accepted = loop.time(), 0, 0
+
+    async def sender(session: aiohttp.ClientSession) -> None:
+        nonlocal slot, accepted
         while not stopped(stop):
+            slot += 1
             if rate:
-                tick += 1
-                await asyncio.sleep(max(0.0, start + tick * TICK - time.perf_counter()))
-                count = round(rate * tick * TICK) - sent
-            else:
-                count = CHUNK
-            batch = records(project, count, 100_000, sent, spread=60)
-            acks = [
-                await producer.send(topic, encode_record(r), key=record_key(project, r.distinct_id))
-                for r in batch
-            ]
-            await asyncio.gather(*acks)
-            sent += count
-    finally:
-        await producer.stop()
-    return sent
+                await asyncio.sleep(max(0.0, start + slot * 100 / rate - loop.time()))
+            body = bodies[slot % len(bodies)]
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    accepted += 100 if response.status == 200 else 0
+
+    connector = aiohttp.TCPConnector(limit=SENDERS)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        await asyncio.gather(*(sender(session) for _ in range(SENDERS)))
+    return accepted, loop.time() - start
 
 
-def flood_process(bootstrap: str, topic: str, project: str, rate: int, stop: str) -> int:
-    return asyncio.run(flood(bootstrap, topic, project, rate, stop))
+def flood_process(url: str, key: str, rate: int, stop: str) -> tuple[int, float]:
+    return asyncio.run(flood(url, key, rate, stop))
 
 
-async def solo_rate(bootstrap: str, topic: str, tmp: str) -> float:
-    """The unthrottled flood's rate over 5 s, alone."""
-    stop = Path(tmp) / "probe-stop"
-    flooding = asyncio.ensure_future(
-        in_child_process(flood_process, bootstrap, topic, str(uuid.uuid4()), 0, str(stop))
-    )
-    await asyncio.sleep(8)  # the child's start-up, then about 5 s of sending
-    signal_stop(stop)
-    return float(await flooding) / 5
+async def post(session: aiohttp.ClientSession, url: str, body: Any, headers: dict[str, str]) -> int:
+    async with session.post(url, json=body, headers=headers) as response:
+        await response.read()
+        return response.status
 
 
 async def quiet_ticks(
-    bootstrap: str,
-    topic: str,
-    database: str,
-    project: str,
-    rate: float,
-    seconds: float,
-    stop: Path,
+    url: str, key: str, database: str, project: str, rate: float, seconds: float, stop: Path
 ) -> list[float]:
-    """Append ``rate`` ev/s of ``project`` in ticks, then create ``stop``; seconds from
-    each tick's acked append to its day rollup counting all of it (inf: never seen within
-    a minute after the run)."""
+    """Send ``rate`` ev/s of the quiet project in ticks on a fixed clock (a tick does not
+    wait for the previous one's answer), then create ``stop``; seconds from each tick's
+    200 to its day rollup counting all of it (inf: never within a minute)."""
     per_tick, ticks = max(1, round(rate * TICK)), int(seconds / TICK)
     acked: dict[str, float] = {}
     visible: dict[str, float] = {}
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
-    await producer.start()
+    run = uuid.uuid4().hex[:6]
+    statuses: Counter[int] = Counter()
+    all_sent = asyncio.Event()
 
     async def watch() -> None:
         async with await psycopg.AsyncConnection.connect(database, autocommit=True) as conn:
-            while len(visible) < ticks:
+            while not all_sent.is_set() or len(visible) < len(acked):
                 pending = [name for name in acked if name not in visible]
                 cursor = await conn.execute(
                     "SELECT event FROM rollups WHERE project_id = %s AND granularity = 'day'"
@@ -129,174 +182,214 @@ async def quiet_ticks(
                     visible[name] = now
                 await asyncio.sleep(0.02)
 
-    watcher = asyncio.create_task(watch())
-    try:
-        start = time.perf_counter()
-        for tick in range(ticks):
-            await asyncio.sleep(max(0.0, start + tick * TICK - time.perf_counter()))
-            name = f"quiet-{tick}"
-            batch = records(project, per_tick, 1000, tick * per_tick, name, spread=1)
-            acks = [
-                await producer.send(topic, encode_record(r), key=record_key(project, r.distinct_id))
-                for r in batch
-            ]
-            await asyncio.gather(*acks)
+    async def send(session: aiohttp.ClientSession, tick: int) -> None:
+        name = f"quiet-{run}-{tick}"
+        tick_events = events(name, per_tick, tick * per_tick)
+        answers = await asyncio.gather(
+            *(
+                post(session, url, tick_events[first : first + 100], headers)
+                for first in range(0, per_tick, 100)  # at most 100 a request
+            )
+        )
+        statuses.update(answers)
+        if set(answers) == {200}:
             acked[name] = time.perf_counter()
+
+    watcher = asyncio.create_task(watch())
+    headers = {"X-API-Key": key}
+    try:
+        async with aiohttp.ClientSession() as session:
+            start, sending = time.perf_counter(), []
+            for tick in range(ticks):
+                await asyncio.sleep(max(0.0, start + tick * TICK - time.perf_counter()))
+                sending.append(asyncio.create_task(send(session, tick)))
+            await asyncio.gather(*sending)
+        all_sent.set()
         signal_stop(stop)  # the flood ends with the quiet load
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(watcher, 60)
     finally:
+        signal_stop(stop)
         watcher.cancel()
-        await producer.stop()
+    if not acked:
+        raise RuntimeError(f"no quiet request was answered 200: {dict(statuses)}")
     return sorted(visible.get(name, math.inf) - acked[name] for name in acked)
 
 
-def scrape(port: int) -> dict[str, float]:
-    """The worker's batch histograms' sums and counts."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+# ---------------------------------------------------------------- the stack of one run
+
+
+@contextlib.asynccontextmanager
+async def fresh_topics(bootstrap: str, names: list[str]) -> AsyncIterator[None]:
+    """12-partition topics; afterwards every topic starting with the first name goes
+    (the workers' dead-letter and Faust's own topics too)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 12, 1) for name in names])
+        yield
+    finally:
+        mine = [t for t in await admin.list_topics() if t.startswith(names[0])]
+        await admin.delete_topics(mine)
+        await admin.close()
+
+
+def scrape(url: str, prefix: str) -> float:
+    """The sum of the samples starting with ``prefix`` on a /metrics page."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
         text = response.read().decode()
-    wanted = (
-        "worker_flush_seconds_sum",
-        "worker_flush_seconds_count",
-        "worker_batch_size_sum",
-        "worker_events_applied_total",
-    )
-    out = {}
-    for line in text.splitlines():
-        name, _, value = line.partition(" ")
-        if name in wanted:
-            out[name] = float(value)
-    return out
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix))
 
 
-async def wait_scrapable(port: int) -> dict[str, float]:
+async def accepted_rate(url: str, seconds: float = 2.0) -> float:
+    """Events/s the gateway at ``url`` accepts now (an unthrottled flood's rate)."""
+    before = await asyncio.to_thread(scrape, url, "ingest_events_accepted_total")
+    await asyncio.sleep(seconds)
+    after = await asyncio.to_thread(scrape, url, "ingest_events_accepted_total")
+    return (after - before) / seconds
+
+
+async def wait_answering(url: str) -> None:
     for _ in range(600):
         with contextlib.suppress(OSError):
-            return scrape(port)
+            await asyncio.to_thread(scrape, url, "worker_events_applied_total")
+            return
         await asyncio.sleep(0.1)
-    raise TimeoutError("the worker's /metrics never answered")
+    raise TimeoutError(f"{url}/metrics never answered")
 
 
-def new_project(conn: psycopg.Connection, slug: str) -> str:
-    row = conn.execute(
-        "INSERT INTO projects (slug, name, plan, monthly_event_limit)"
-        " VALUES (%s, %s, 'enterprise', 1000000000) RETURNING id::text",
-        (slug, slug),
-    ).fetchone()
-    assert row is not None
-    return str(row[0])
+async def backlog(
+    database: str, bootstrap: str, lanes: dict[str, tuple[str, str]]
+) -> dict[str, int]:
+    """Records on each lane's topic not yet applied by its group."""
+    left = {}
+    async with await psycopg.AsyncConnection.connect(database) as conn:
+        for lane, (group, topic) in lanes.items():
+            ends, _ = await kafka_positions(bootstrap, group, topic)
+            cursor = await conn.execute(
+                "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets"
+                " WHERE consumer = %s AND topic = %s",
+                (group, topic),
+            )
+            row = await cursor.fetchone()
+            left[lane] = sum(ends.values()) - int(row[0] if row else 0)
+    return left
+
+
+async def run_once(
+    services: Services, seconds: float, noisy_rate: int, ratio: float, threshold: int
+) -> Freshness:
+    suffix = uuid.uuid4().hex[:8]
+    topic = f"bench-fair-{suffix}"
+    overflow = f"{topic}-overflow"
+    lanes = {"main": (topic, topic), "overflow": (overflow, overflow)}  # group, topic
+    logs = REPO_ROOT / ".local"
+    async with (
+        fresh_schema(services.database_url, f"bench_fair_{suffix}") as database,
+        fresh_topics(services.kafka_bootstrap, [topic, overflow]),
+        fresh_redis_prefix(services.redis_url, f"bench:fair:{suffix}:") as prefix,
+    ):
+        _, noisy_key = await new_public_key(database, f"noisy-{suffix}")
+        quiet, quiet_key = await new_public_key(database, f"quiet-{suffix}")
+        env = {
+            **gateway_env(services, database, topic, prefix, free_port()),
+            "RA_OVERFLOW_TOPIC": overflow,
+            "RA_INGEST_OVERFLOW_EVENTS_PER_SECOND": str(threshold),
+        }
+        with tempfile.TemporaryDirectory() as tmp:
+            workers = [
+                WorkerProcess(
+                    {
+                        **env,
+                        "RA_WORKER_LANE": lane,
+                        "RA_WORKER_GROUP": topic,
+                        "RA_WORKER_INSTANCE_ID": f"{lane}-1",
+                        "RA_WORKER_DEAD_LETTER_TOPIC": f"{topic}-dlq",
+                        "RA_WORKER_DATA_DIR": f"{tmp}/{lane}",
+                    },
+                    logs / f"bench-fair-{suffix}-{lane}.log",
+                    REPO_ROOT,
+                )
+                for lane in lanes
+            ]
+            for worker in workers:
+                worker.start()
+            try:
+                for worker in workers:
+                    await wait_answering(f"http://127.0.0.1:{worker.port}")
+                gateway_log = logs / f"bench-fair-{suffix}-gateway.log"
+                async with running_gateway(env, gateway_log) as gateway:
+                    stop = Path(tmp) / "stop"
+                    flooding = asyncio.ensure_future(
+                        in_child_process(
+                            flood_process, gateway.url, noisy_key, noisy_rate, str(stop)
+                        )
+                    )
+                    await asyncio.sleep(3)  # the child's start-up, and the flood under way
+                    quiet_rate = (noisy_rate or await accepted_rate(gateway.url)) / ratio
+                    lags = await quiet_ticks(
+                        gateway.url, quiet_key, database, quiet, quiet_rate, seconds, stop
+                    )
+                    noisy_sent, flood_seconds = await flooding
+                    overflowed = scrape(gateway.url, "ingest_overflow_events_total")
+                left = await backlog(database, services.kafka_bootstrap, lanes)
+            finally:
+                for worker in workers:
+                    worker.stop()
+    per_tick = max(1, round(quiet_rate * TICK))
+    return Freshness(
+        routed=threshold > 0,
+        p50=percentile(lags, 0.5),
+        p95=percentile(lags, 0.95),
+        max=lags[-1],
+        unseen=sum(math.isinf(v) for v in lags),
+        ticks=len(lags),
+        noisy_sent=noisy_sent,
+        noisy_per_second=noisy_sent / flood_seconds,
+        quiet_sent=len(lags) * per_tick,
+        overflowed=int(overflowed),
+        backlog=left,
+    )
+
+
+def report(run: Freshness) -> str:
+    label = "routing on " if run.routed else "routing off"
+    return (
+        f"{label}: quiet freshness p50 {run.p50:.2f} s p95 {run.p95:.2f} s max {run.max:.2f} s"
+        f" ({run.unseen} of {run.ticks} ticks unseen); noisy {run.noisy_sent:,} events"
+        f" ({run.noisy_per_second:,.0f} ev/s, {run.overflowed:,} on the overflow lane),"
+        f" quiet {run.quiet_sent:,} (1 : {run.noisy_sent / max(1, run.quiet_sent):.1f});"
+        f" backlog at the end: main {run.backlog['main']:,},"
+        f" overflow {run.backlog['overflow']:,}; load average {load_average()}"
+    )
+
+
+async def measure(
+    seconds: float, noisy_rate: int, ratio: float, threshold: int = THRESHOLD
+) -> FairnessFigures:
+    """Both runs, with routing first; each prints its figures as it ends."""
+    services = read_services()
+    routed = await run_once(services, seconds, noisy_rate, ratio, threshold)
+    print(report(routed), flush=True)
+    unrouted = await run_once(services, seconds, noisy_rate, ratio, 0)
+    print(report(unrouted), flush=True)
+    return FairnessFigures(routed, unrouted)
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--noisy-rate", type=int, default=20_000, help="ev/s, 0: unthrottled")
-    parser.add_argument("--ratio", type=float, default=20, help="noisy rate / quiet rate")
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--batch-max", type=int, default=None, help="RA_WORKER_BATCH_MAX")
-    parser.add_argument(
-        "--backlog",
-        type=int,
-        default=0,
-        help="noisy events on the topic before the worker starts (a burst it has to drain)",
-    )
+    parser.add_argument("--noisy-rate", type=int, default=0, help="ev/s, 0: unthrottled")
+    parser.add_argument("--ratio", type=float, default=20, help="noisy rate / quiet rate")
+    parser.add_argument("--threshold", type=int, default=THRESHOLD, help="overflow ev/s")
     args = parser.parse_args()
-    env = read_env_file(ROOT / ".local" / "services.env")
-    schema = f"fair_{uuid.uuid4().hex[:8]}"
-    topic = group = f"bench-{schema}"
-    apply_migrations(env["RA_DATABASE_URL"], schema=schema)
-    database = f"{env['RA_DATABASE_URL']}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(database, autocommit=True) as conn:
-        noisy, quiet = new_project(conn, "noisy"), new_project(conn, "quiet")
-    bootstrap = env["RA_KAFKA_BOOTSTRAP"]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, 12, 1)])
-    await admin.close()
-    for first in range(0, args.backlog, 50_000):  # chunks: memory
-        count = min(50_000, args.backlog - first)
-        await produce(bootstrap, topic, records(noisy, count, 100_000, 10**9 + first, spread=60))
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            # The unthrottled flood's rate is known only afterwards: the quiet one is paced
-            # by a short solo measurement of the producer instead.
-            noisy_rate = args.noisy_rate or await solo_rate(bootstrap, f"{topic}-probe", tmp)
-            quiet_rate = noisy_rate / args.ratio
-            worker_env = {
-                **env,
-                "RA_DATABASE_URL": database,
-                "RA_EVENTS_TOPIC": topic,
-                "RA_CONTROL_TOPIC": f"{topic}-control",
-                "RA_WORKER_DEAD_LETTER_TOPIC": f"{topic}-dlq",
-                "RA_WORKER_GROUP": group,
-                "RA_REDIS_PREFIX": f"{schema}:",
-                "RA_WORKER_DATA_DIR": tmp,
-            }
-            if args.batch_max:
-                worker_env["RA_WORKER_BATCH_MAX"] = str(args.batch_max)
-            worker = WorkerProcess(worker_env, Path(tmp) / "worker.log", ROOT)
-            worker.start()
-            try:
-                await wait_scrapable(worker.port)
-                stop = Path(tmp) / "stop"
-                flooding = asyncio.ensure_future(
-                    in_child_process(
-                        flood_process, bootstrap, topic, noisy, args.noisy_rate, str(stop)
-                    )
-                )
-                async with await psycopg.AsyncConnection.connect(database) as conn:
-                    await reached(conn, group, 1)  # the flood is on
-                before, load, started = scrape(worker.port), load_average(), time.perf_counter()
-                lags = await quiet_ticks(
-                    bootstrap, topic, database, quiet, quiet_rate, args.seconds, stop
-                )
-                noisy_sent = await flooding
-                elapsed = time.perf_counter() - started
-                after = scrape(worker.port)
-                async with await psycopg.AsyncConnection.connect(database) as conn:
-                    done = await applied(conn, group)
-            finally:
-                worker.stop()
-    finally:
-        with psycopg.connect(env["RA_DATABASE_URL"], autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")  # a generated name
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            mine = [t for t in await admin.list_topics() if t.startswith(topic)]
-            await admin.delete_topics(mine)
-        finally:
-            await admin.close()
-
-    quiet_sent = len(lags) * max(1, round(quiet_rate * TICK))
-    batches = after["worker_flush_seconds_count"] - before["worker_flush_seconds_count"]
-    flush = after["worker_flush_seconds_sum"] - before["worker_flush_seconds_sum"]
-    size = after["worker_batch_size_sum"] - before["worker_batch_size_sum"]
-    rate = (after["worker_events_applied_total"] - before["worker_events_applied_total"]) / elapsed
-    unseen = sum(math.isinf(v) for v in lags)
-    left = args.backlog + noisy_sent + quiet_sent - done
-    pace = "paced" if args.noisy_rate else "unthrottled"
+    figures = await measure(args.seconds, args.noisy_rate, args.ratio, args.threshold)
+    verdict = "PASS" if figures.routed.p95 < 2.0 else "MISS"
     print(
-        f"noisy: {noisy_sent:,} events in {args.seconds:.0f} s"
-        f" ({noisy_sent / args.seconds:,.0f} ev/s, {pace}); quiet: {quiet_sent:,} events"
-        f" ({quiet_rate:,.0f} ev/s), ratio {noisy_sent / max(1, quiet_sent):.1f}"
-    )
-    print(
-        "quiet freshness (append acked -> day rollup complete):"
-        f" p50 {percentile(lags, 0.5):.2f} s p95 {percentile(lags, 0.95):.2f} s"
-        f" max {lags[-1]:.2f} s; {unseen} of {len(lags)} ticks not visible 60 s after the run"
-    )
-    print(
-        f"worker over the run: {batches:.0f} batches, mean {size / max(1, batches):,.0f} records"
-        f" and {flush / max(1, batches):.2f} s of sink time each,"
-        f" {flush / elapsed:.0%} of the wall time in the sink; applied {rate:,.0f} ev/s"
-    )
-    print(
-        f"backlog when the quiet project's last tick was seen: {left:,}"
-        f" records; noisy backlog before the run {args.backlog:,};"
-        f" batch max {args.batch_max or 'default (100000)'};"
-        f" load average at start: {load} (2 cores, shared)"
+        f"quiet project's freshness p95: {figures.routed.p95:.2f} s with routing,"
+        f" {figures.unrouted.p95:.2f} s without ({figures.ratio:.1f}x); target < 2 s: {verdict}"
     )
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    asyncio.run(main())
