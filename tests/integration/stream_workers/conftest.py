@@ -7,6 +7,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from redis.asyncio import Redis
 
 from contracts.events import EventRecord, encode_record
+from contracts.lanes import Lane, lane_group, lane_topic
 from migrations.runner import apply_migrations
 from stream_workers.metrics import Metrics
 from stream_workers.rollups import DEFAULT_BREAKDOWN_KEYS
@@ -49,23 +50,24 @@ def dead_letters() -> DeadLetters:
 @pytest.fixture
 async def open_sink(
     services: Any, database: str, redis_prefix: str, dead_letters: DeadLetters
-) -> AsyncIterator[Callable[[], Awaitable[Sink]]]:
+) -> AsyncIterator[Callable[..., Awaitable[Sink]]]:
     """Sinks on connections of their own, as separate workers have; closed at the end."""
     closing: list[Callable[[], Awaitable[None]]] = []
 
-    async def open_one() -> Sink:
+    async def open_one(lane: Lane = Lane.MAIN) -> Sink:
         conn = await psycopg.AsyncConnection.connect(database, autocommit=True)
         redis = Redis.from_url(services.redis_url)
         closing.extend([conn.close, redis.aclose])
         sink = Sink(
             conn,
             redis,
-            consumer="test",
-            topic="events",
+            consumer=lane_group("test", lane),
+            topic=lane_topic(lane, "events"),
             redis_prefix=redis_prefix,
             dead_letter=dead_letters,
             keys_for=lambda _: DEFAULT_BREAKDOWN_KEYS,
             metrics=Metrics(),
+            lane=lane,
         )
         await sink.start()
         return sink
@@ -76,7 +78,7 @@ async def open_sink(
 
 
 @pytest.fixture
-async def sink(open_sink: Callable[[], Awaitable[Sink]]) -> Sink:
+async def sink(open_sink: Callable[..., Awaitable[Sink]]) -> Sink:
     return await open_sink()
 
 
