@@ -100,3 +100,56 @@ async def test_replay_into_a_fresh_schema_equals_the_live_tables(
     later = datetime.now(UTC) + timedelta(hours=1)
     empty = await replay(settings, f"{rebuilt}_later", since=later)
     assert empty.records == 0
+
+
+async def test_replay_reads_both_lanes_into_their_own_offsets_and_usage_slots(
+    services,
+    database,
+    make_project,
+    kafka_topic,
+    overflow_topic,
+    unique_group,
+    worker_env,
+    spawn,
+    rebuilt,
+):
+    hot, small = await make_project("hot"), await make_project("small", limit=300)
+    records = generate([hot, small], 3000, seed=9, users=300, days=1)
+    await produce(
+        services.kafka_bootstrap, overflow_topic, [r for r in records if r.project_id == hot]
+    )
+    await produce(
+        services.kafka_bootstrap, kafka_topic, [r for r in records if r.project_id != hot]
+    )
+    workers = [spawn("live-main"), spawn("live-overflow", lane="overflow")]
+    for worker in workers:
+        worker.start()
+    groups = [unique_group, f"{unique_group}-overflow"]
+    try:
+        await wait_until(
+            lambda: sum(applied_offsets(database, g) for g in groups) == len(records),
+            90,
+            "both live workers",
+            [w.log for w in workers],
+        )
+    finally:
+        for worker in workers:
+            worker.stop()
+    settings = Settings(
+        database_url=database,
+        redis_url=services.redis_url,
+        kafka_bootstrap=services.kafka_bootstrap,
+        events_topic=kafka_topic,
+        control_topic=worker_env["RA_CONTROL_TOPIC"],
+        group_id=unique_group,
+    )
+    seen: list[tuple[int, int]] = []
+    result = await replay(settings, rebuilt, progress=lambda d, t: seen.append((d, t)))
+    assert result.records == len(records) and seen[-1] == (len(records), len(records))
+    live = snapshot(database, small)
+    again = snapshot(schema_url(database, rebuilt), small)
+    for name in TABLES:
+        assert again[name] == live[name], name
+    assert {topic for _, topic, *_ in live["consumer_offsets"]} == {kafka_topic, overflow_topic}
+    slots = {int(slot) for p, _, slot, *_ in live["usage_partitions"] if str(p) == hot}
+    assert slots and min(slots) >= 100  # the overflow lane's
