@@ -4,6 +4,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import urllib.request
 from datetime import UTC, datetime
 
 import orjson
@@ -94,3 +95,70 @@ async def test_lag_equals_kafka_consumer_groups_describe(
     assert command.returncode == 0
     printed = [orjson.loads(line) for line in out.splitlines()]
     assert [(p["partition"], p["lag"]) for p in printed] == [(r.partition, r.lag) for r in rows]
+
+
+async def test_lag_shows_both_lanes_as_kafka_does(
+    services, database, make_project, kafka_topic, overflow_topic, unique_group, worker_env, spawn
+):
+    hot, quiet = await make_project("hot"), await make_project("quiet")
+    await produce(services.kafka_bootstrap, overflow_topic, generate([hot], 500, days=0.1))
+    await produce(services.kafka_bootstrap, kafka_topic, generate([quiet], 100, days=0.1))
+    workers = [spawn("main-1"), spawn("overflow-1", lane="overflow")]
+    overflow_group = f"{unique_group}-overflow"
+    for worker in workers:
+        worker.start()
+    try:
+        for group, topic, total in (
+            (unique_group, kafka_topic, 100),
+            (overflow_group, overflow_topic, 500),
+        ):
+            for _ in range(300):  # applied, then committed to Kafka (every few seconds)
+                _, done = await kafka_positions(services.kafka_bootstrap, group, topic)
+                if sum(done.values()) == total:
+                    break
+                await asyncio.sleep(0.2)
+        metrics = await asyncio.to_thread(scrape, workers[1].port)
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert (
+        f'worker_lane_info{{group="{overflow_group}",lane="overflow",topic="{overflow_topic}"}} 1.0'
+        in metrics
+    )
+    await produce(services.kafka_bootstrap, overflow_topic, generate([hot], 30, seed=2))
+
+    command = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "stream_workers",
+        "lag",
+        "--json",
+        cwd=services.repo_root,
+        env={**os.environ, **worker_env},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(command.communicate(), 60)
+    assert command.returncode == 0
+    printed = [orjson.loads(line) for line in out.splitlines()]
+    assert [p["topic"] for p in printed] == [kafka_topic] * 12 + [overflow_topic] * 12
+    lanes = {
+        topic: {p["partition"]: p for p in printed if p["topic"] == topic}
+        for topic in (kafka_topic, overflow_topic)
+    }
+    assert sum(p["lag"] for p in lanes[kafka_topic].values() if p["lag"]) == 0
+    assert sum(p["lag"] or 0 for p in lanes[overflow_topic].values()) == 30
+    theirs = kafka_tool_describe(services, overflow_group, overflow_topic)
+    ours = {
+        n: (
+            "-" if p["committed"] is None else str(p["committed"]),
+            str(p["log_end"]),
+            "-" if p["lag"] is None else str(p["lag"]),
+        )
+        for n, p in lanes[overflow_topic].items()
+    }
+    assert ours == theirs
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return str(response.read().decode())
