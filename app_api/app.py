@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from common.security_headers import API_POLICY, add_security_headers
+
 logger = logging.getLogger(__name__)
 
 SERVICES = ("control_plane", "query_api", "dashboard")
@@ -33,6 +35,8 @@ async def health(request: web.Request) -> web.Response:
 
 def create_app(mounts: Sequence[Mount]) -> web.Application:
     root = web.Application()
+    # The origin's default; a mounted app's own (the dashboard's pages) replaces it.
+    add_security_headers(root, API_POLICY)
     root.router.add_get("/health", health)
     for mount in mounts:
         root.add_subapp(mount.prefix, mount.app)

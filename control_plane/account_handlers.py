@@ -1,21 +1,44 @@
-"""HTTP handlers for accounts, sessions and the CLI token flow: parse, call, answer."""
+"""HTTP handlers for accounts and sessions: sign-up, confirmation, login, logout, me.
 
+Sign-up answers the same (202, same body, same work: one password hash, one statement,
+one mail queued) whether the address is new, unconfirmed or already has an account, so it
+tells nobody which addresses have one; the mail does, to the address's owner only.
+"""
+
+import asyncio
 from typing import Any
 
 from aiohttp import web
 from marshmallow import Schema
 
 from contracts.sessions import SESSION_COOKIE
-from control_plane import validation
-from control_plane.accounts import User, create_user, find_login
-from control_plane.auth import authenticate, check_origin_if_present, require_session
-from control_plane.cli_tokens import create_login_token, exchange_login_token, revoke_access_token
-from control_plane.errors import TooManyAttempts, Unauthorized
-from control_plane.keys import METRICS, PASSWORDS, POOL, SESSIONS, SETTINGS, THROTTLE
+from control_plane import mail, validation
+from control_plane.accounts import User, confirm_email, find_login, register
+from control_plane.auth import (
+    authenticate,
+    check_origin_if_present,
+    client_of,
+    cookie_secure,
+)
+from control_plane.errors import (
+    Forbidden,
+    TooManyAttempts,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+    ValidationFailed,
+)
+from control_plane.keys import MAILER, METRICS, PASSWORDS, POOL, SESSIONS, SETTINGS, THROTTLES
+from control_plane.password_policy import password_problem
 
 _SIGNUP = validation.SignupSchema()
 _LOGIN = validation.LoginSchema()
-_CLI_VALIDATE = validation.CliValidateSchema()
+_TOKEN = validation.TokenSchema()
+SIGNUP_ANSWER = {
+    "success": True,
+    "message": "Check your inbox: we sent a code to confirm the address (if it already has"
+    " an account, a note saying so instead).",
+}
 
 
 async def body_of(request: web.Request, schema: Schema) -> dict[str, Any]:
@@ -26,7 +49,13 @@ def user_body(user: User) -> dict[str, Any]:
     return {"user": {"id": user.id, "email": user.email}}
 
 
-async def _logged_in(request: web.Request, user: User, status: int) -> web.Response:
+async def check_password_policy(password: str, email: str = "") -> None:
+    problem = await asyncio.to_thread(password_problem, password, email)
+    if problem is not None:
+        raise ValidationFailed([{"field": "password", "message": problem}])
+
+
+async def logged_in(request: web.Request, user: User, status: int) -> web.Response:
     settings = request.app[SETTINGS]
     session_id = await request.app[SESSIONS].create(user.id, user.email)
     response = web.json_response(user_body(user), status=status)
@@ -37,7 +66,7 @@ async def _logged_in(request: web.Request, user: User, status: int) -> web.Respo
         path="/",
         httponly=True,
         samesite="Lax",
-        secure=settings.cookie_secure,
+        secure=cookie_secure(request),
     )
     return response
 
@@ -45,31 +74,63 @@ async def _logged_in(request: web.Request, user: User, status: int) -> web.Respo
 async def signup(request: web.Request) -> web.Response:
     check_origin_if_present(request)
     body = await body_of(request, _SIGNUP)
-    password_hash = await request.app[PASSWORDS].hash(body["password"])
+    app, settings = request.app, request.app[SETTINGS]
+    wait = await app[THROTTLES].signup_attempt(client_of(request))
+    if wait is not None:
+        app[METRICS].signups.labels("throttled").inc()
+        raise TooManyRequests("Too many sign-ups", wait)
+    await check_password_policy(body["password"], body["email"])
+    password_hash = await app[PASSWORDS].hash(body["password"])
+    async with app[POOL].connection() as conn:
+        registration = await register(
+            conn, body["email"], password_hash, settings.confirm_token_ttl_seconds
+        )
+    if registration.confirm_token is not None:
+        subject, text = mail.confirmation(settings.public_url, registration.confirm_token)
+    else:
+        subject, text = mail.already_registered(settings.public_url)
+    app[MAILER].send(registration.user.email, subject, text)
+    app[METRICS].signups.labels("accepted").inc()
+    return web.json_response(SIGNUP_ANSWER, status=202)
+
+
+async def confirm(request: web.Request) -> web.Response:
+    """``POST /api/auth/confirm {"token"}``: the mailed code confirms the address and logs
+    the account in."""
+    body = await body_of(request, _TOKEN)
     async with request.app[POOL].connection() as conn:
-        user = await create_user(conn, body["email"], password_hash)
-    return await _logged_in(request, user, status=201)
+        user = await confirm_email(conn, body["token"])
+    if user is None:
+        raise Unauthorized("Invalid, expired or already used code")
+    return await logged_in(request, user, status=200)
 
 
 async def login(request: web.Request) -> web.Response:
     check_origin_if_present(request)
     body = await body_of(request, _LOGIN)
-    email, ip = body["email"], request.remote or "unknown"
-    throttle, metrics = request.app[THROTTLE], request.app[METRICS]
-    retry_after = await throttle.retry_after(email, ip)
-    if retry_after is not None:
+    app = request.app
+    throttles, metrics = app[THROTTLES], app[METRICS]
+    attempt = await throttles.login_attempt(body["email"], client_of(request))
+    if isinstance(attempt, int):
         metrics.logins.labels("throttled").inc()
-        raise TooManyAttempts(retry_after)
-    async with request.app[POOL].connection() as conn:
-        found = await find_login(conn, email)
-    user, stored = found if found else (None, None)
-    if not await request.app[PASSWORDS].verify(stored, body["password"]) or user is None:
-        await throttle.failed(email, ip)
+        raise TooManyAttempts(attempt)
+    async with app[POOL].connection() as conn:
+        found = await find_login(conn, body["email"])
+    stored = found.password_hash if found else None
+    try:
+        right = await app[PASSWORDS].verify(stored, body["password"])
+    except Unavailable:  # not checked (too busy): the attempt does not count
+        await throttles.login_refund(attempt)
+        raise
+    if not right or found is None:
         metrics.logins.labels("failed").inc()
         raise Unauthorized("Invalid email or password")
-    await throttle.succeeded(email, ip)
+    await throttles.login_succeeded(attempt)
+    if not found.confirmed:  # only whoever knows the password learns this
+        metrics.logins.labels("unconfirmed").inc()
+        raise Forbidden("Confirm your email address first (the code we mailed at sign-up)")
     metrics.logins.labels("ok").inc()
-    return await _logged_in(request, user, status=200)
+    return await logged_in(request, found.user, status=200)
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -87,31 +148,3 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response(
         {"user": {"id": principal.user_id, "email": principal.email}, "auth": principal.via}
     )
-
-
-async def create_cli_token(request: web.Request) -> web.Response:
-    principal = await require_session(request)
-    ttl = request.app[SETTINGS].cli_token_ttl_seconds
-    async with request.app[POOL].connection() as conn:
-        token = await create_login_token(conn, principal.user_id, ttl)
-    return web.json_response({"token": token, "expiresIn": ttl}, status=201)
-
-
-async def validate_cli_token(request: web.Request) -> web.Response:
-    body = await body_of(request, _CLI_VALIDATE)
-    async with request.app[POOL].connection() as conn:
-        access_token = await exchange_login_token(conn, body["token"])
-    if access_token is None:
-        raise Unauthorized("Invalid, expired or already used CLI token")
-    return web.json_response({"accessToken": access_token, "tokenType": "Bearer"}, status=201)
-
-
-async def revoke_cli_token(request: web.Request) -> web.Response:
-    """``POST /api/cli/revoke`` with the bearer token to revoke (the CLI's logout)."""
-    principal = await authenticate(request)
-    if principal.via != "bearer":
-        raise Unauthorized("A CLI access token is required")
-    token = request.headers["Authorization"].partition(" ")[2].strip()
-    async with request.app[POOL].connection() as conn:
-        await revoke_access_token(conn, token)
-    return web.json_response({"success": True})

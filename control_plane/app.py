@@ -12,11 +12,16 @@ from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
 from common.redis import create_redis
+from common.security_headers import API_POLICY, add_security_headers
 from control_plane import account_handlers as accounts
+from control_plane import cli_token_handlers as cli_tokens
 from control_plane import deploy_handlers as deploys
+from control_plane import invitation_handlers as invitations
 from control_plane import middleware, ops_handlers
 from control_plane import project_handlers as projects
+from control_plane import recovery_handlers as recovery
 from control_plane.keys import (
+    MAILER,
     METRICS,
     PASSWORDS,
     POOL,
@@ -24,14 +29,17 @@ from control_plane.keys import (
     RELAY,
     SESSIONS,
     SETTINGS,
-    THROTTLE,
+    SPEC,
+    THROTTLES,
 )
+from control_plane.mail import Mailer
 from control_plane.metrics import Metrics
+from control_plane.openapi import build_spec
 from control_plane.outbox import OutboxRelay
 from control_plane.passwords import Passwords
 from control_plane.sessions import SessionStore
 from control_plane.settings import Settings
-from control_plane.throttle import LoginThrottle
+from control_plane.throttle import AccountThrottles, LoginLimits, RequestLimits
 
 logger = logging.getLogger(__name__)
 
@@ -43,28 +51,37 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[PASSWORDS] = Passwords(settings)
+    app[SPEC] = build_spec(MOUNT_PREFIX)
     app.cleanup_ctx.append(_resources)
     if settings.relay_enabled:
         app.cleanup_ctx.append(_relay)
+    add_security_headers(app, API_POLICY, hsts=settings.cookie_secure)
     add = app.router
     add.add_post("/auth/signup", accounts.signup)
+    add.add_post("/auth/confirm", accounts.confirm)
     add.add_post("/auth/login", accounts.login)
     add.add_post("/auth/logout", accounts.logout)
+    add.add_post("/auth/password-reset", recovery.request_reset)
+    add.add_post("/auth/password-reset/confirm", recovery.confirm_reset)
     add.add_get("/me", accounts.me)
-    add.add_post("/cli/tokens", accounts.create_cli_token)
-    add.add_post("/cli/validate", accounts.validate_cli_token)
-    add.add_post("/cli/revoke", accounts.revoke_cli_token)
+    add.add_post("/cli/tokens", cli_tokens.create_cli_token)
+    add.add_post("/cli/validate", cli_tokens.validate_cli_token)
+    add.add_post("/cli/revoke", cli_tokens.revoke_cli_token)
     add.add_post("/projects", projects.create)
     add.add_get("/projects", projects.list_all)
     add.add_get("/projects/{ref}", projects.show)
     add.add_post("/projects/{ref}/members", projects.add)
     add.add_delete("/projects/{ref}/members/{user_id}", projects.remove)
+    add.add_get("/projects/{ref}/invitations", invitations.list_open)
+    add.add_delete("/projects/{ref}/invitations/{invitation_id}", invitations.revoke)
+    add.add_post("/invitations/accept", invitations.accept)
     add.add_post("/projects/{ref}/keys/rotate", projects.rotate)
     add.add_post("/projects/{ref}/plan", projects.set_plan)
     add.add_get("/projects/{ref}/config", deploys.current)
     add.add_get("/projects/{ref}/configs", deploys.history)
     add.add_post("/deploy", deploys.deploy)
     add.add_post("/deploy/rollback", deploys.rollback)
+    add.add_get("/openapi.json", ops_handlers.openapi)
     add.add_get("/control/health", ops_handlers.health)
     add.add_get("/control/ready", ops_handlers.ready)
     add.add_get("/control/metrics", ops_handlers.metrics)
@@ -94,14 +111,25 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = redis
     app[POOL] = pool
     app[SESSIONS] = SessionStore(redis, settings.redis_prefix, settings.session_ttl_seconds)
-    app[THROTTLE] = LoginThrottle(
+    app[THROTTLES] = AccountThrottles(
         redis,
         settings.redis_prefix,
-        settings.login_window_seconds,
-        settings.login_failures_per_account,
-        settings.login_failures_per_ip,
+        LoginLimits(
+            settings.login_window_seconds,
+            settings.login_failures_per_account_address,
+            settings.login_failures_per_account,
+            settings.login_failures_per_ip,
+        ),
+        RequestLimits(
+            settings.signup_window_seconds, settings.signups_per_address, settings.signups_total
+        ),
+        RequestLimits(
+            settings.reset_window_seconds, settings.resets_per_address, settings.resets_per_email
+        ),
     )
+    app[MAILER] = mailer = Mailer(settings)
     yield
+    await mailer.drain()
     await pool.close()
     await redis.aclose()
 

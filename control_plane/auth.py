@@ -1,36 +1,19 @@
-"""Who is calling: a session cookie or a CLI bearer token, and the Origin rule for cookies.
+"""Who is calling the control plane: ``common.auth``'s checks, as this service's errors.
 
 Cookies are sent by browsers on cross-site requests too, so a write authenticated by the
 cookie must carry an ``Origin`` of the App API itself. Bearer tokens are never sent
 implicitly, so bearer requests need no such check.
 """
 
-from dataclasses import dataclass
-
 from aiohttp import web
 
-from contracts.sessions import SESSION_COOKIE, bearer_token
-from control_plane.accounts import find_user
-from control_plane.cli_tokens import user_for_access_token
+from common.auth import Caller, Unauthenticated, identify, is_operator, origin_allowed
+from common.client_address import request_client_address, request_is_https
+from contracts.sessions import SESSION_COOKIE
 from control_plane.errors import Forbidden, Unauthorized
-from control_plane.keys import POOL, SESSIONS, SETTINGS
+from control_plane.keys import POOL, REDIS, SETTINGS
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    user_id: str
-    email: str
-    via: str  # "session" or "bearer"
-
-
-def origin_allowed(method: str, origin: str | None, allowed: tuple[str, ...]) -> bool:
-    """Whether a cookie-authenticated request may go ahead: reads always, writes only
-    with an ``Origin`` header naming the App API."""
-    if method.upper() in SAFE_METHODS:
-        return True
-    return origin is not None and origin in allowed
+Principal = Caller
 
 
 def check_origin_if_present(request: web.Request) -> None:
@@ -42,28 +25,22 @@ def check_origin_if_present(request: web.Request) -> None:
 
 
 async def authenticate(request: web.Request) -> Principal:
-    header = request.headers.get("Authorization")
-    if header is not None:
-        token = bearer_token(header)
-        if token is None:
-            raise Unauthorized("Invalid access token")
-        async with request.app[POOL].connection() as conn:
-            user_id = await user_for_access_token(conn, token)
-            user = await find_user(conn, user_id) if user_id else None
-        if user is None:
-            raise Unauthorized("Invalid access token")
-        return Principal(user.id, user.email, "bearer")
-    session_id = request.cookies.get(SESSION_COOKIE)
-    if not session_id:
-        raise Unauthorized()
-    session = await request.app[SESSIONS].get(session_id)
-    if session is None:
-        raise Unauthorized("Session expired or invalid")
-    if not origin_allowed(
-        request.method, request.headers.get("Origin"), request.app[SETTINGS].app_origins
+    settings = request.app[SETTINGS]
+    try:
+        caller = await identify(
+            request.app[REDIS],
+            request.app[POOL],
+            settings.redis_prefix,
+            request.cookies.get(SESSION_COOKIE),
+            request.headers.get("Authorization"),
+        )
+    except Unauthenticated as exc:
+        raise Unauthorized(exc.message) from exc
+    if caller.via == "session" and not origin_allowed(
+        request.method, request.headers.get("Origin"), settings.app_origins
     ):
         raise Forbidden("Origin not allowed")
-    return Principal(session.user_id, session.email, "session")
+    return caller
 
 
 async def require_session(request: web.Request) -> Principal:
@@ -72,3 +49,18 @@ async def require_session(request: web.Request) -> Principal:
     if principal.via != "session":
         raise Unauthorized("A logged-in session is required")
     return principal
+
+
+async def caller_is_operator(request: web.Request, principal: Principal) -> bool:
+    async with request.app[POOL].connection() as conn:
+        return await is_operator(conn, principal.user_id)
+
+
+def client_of(request: web.Request) -> str:
+    """The client's address for throttles (``X-Forwarded-For`` from trusted proxies only)."""
+    return request_client_address(request, request.app[SETTINGS].trusted_proxies)
+
+
+def cookie_secure(request: web.Request) -> bool:
+    settings = request.app[SETTINGS]
+    return settings.cookie_secure or request_is_https(request, settings.trusted_proxies)

@@ -56,13 +56,16 @@ class Conflict(ControlPlaneError):
         super().__init__({"error": message})
 
 
-class TooManyAttempts(ControlPlaneError):
+class TooManyRequests(ControlPlaneError):
     status = 429
 
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__({"error": message}, {"Retry-After": str(max(1, retry_after))})
+
+
+class TooManyAttempts(TooManyRequests):
     def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            {"error": "Too many login attempts"}, {"Retry-After": str(max(1, retry_after))}
-        )
+        super().__init__("Too many login attempts", retry_after)
 
 
 class PayloadTooLarge(ControlPlaneError):

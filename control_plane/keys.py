@@ -4,12 +4,13 @@ from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
+from control_plane.mail import Mailer
 from control_plane.metrics import Metrics
 from control_plane.outbox import OutboxRelay
 from control_plane.passwords import Passwords
 from control_plane.sessions import SessionStore
 from control_plane.settings import Settings
-from control_plane.throttle import LoginThrottle
+from control_plane.throttle import AccountThrottles
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
@@ -17,5 +18,8 @@ PASSWORDS = web.AppKey("passwords", Passwords)
 REDIS = web.AppKey("redis", Redis)
 POOL = web.AppKey("pool", AsyncConnectionPool)
 SESSIONS = web.AppKey("sessions", SessionStore)
-THROTTLE = web.AppKey("throttle", LoginThrottle)
+THROTTLES = web.AppKey("throttles", AccountThrottles)
+MAILER = web.AppKey("mailer", Mailer)
 RELAY = web.AppKey("relay", OutboxRelay)
+# The OpenAPI document, built once at start-up.
+SPEC = web.AppKey("spec", dict)

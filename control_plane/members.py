@@ -24,12 +24,6 @@ class Member:
     created_at: datetime
 
 
-def leaves_an_owner(roles: list[str], removed_role: str) -> bool:
-    """Whether removing one member with ``removed_role`` leaves the project an owner."""
-    owners = roles.count("owner") - (1 if removed_role == "owner" else 0)
-    return owners >= 1
-
-
 async def list_members(conn: AsyncConnection, project_id: str) -> list[Member]:
     cursor = await conn.execute(
         "SELECT u.id::text, u.email, m.role, m.created_at"
@@ -41,7 +35,8 @@ async def list_members(conn: AsyncConnection, project_id: str) -> list[Member]:
 
 
 async def add_member(conn: AsyncConnection, project_id: str, email: str, role: str) -> Member:
-    """Add the user with this email (or change their role)."""
+    """Add the user with this email at once (fixtures, operators' tools). The API invites
+    instead (``invitations``): nobody joins a project without accepting."""
     async with conn.transaction():
         cursor = await conn.execute(
             "SELECT id::text, email FROM users WHERE lower(email) = lower(%s)", (email.strip(),)
@@ -60,18 +55,59 @@ async def add_member(conn: AsyncConnection, project_id: str, email: str, role: s
     return Member(str(user[0]), str(user[1]), role, row[0])
 
 
+async def _lock_roles(conn: AsyncConnection, project_id: str) -> dict[str, str]:
+    """The project's memberships, locked so two changes cannot both pass the owner check."""
+    cursor = await conn.execute(
+        "SELECT user_id::text, role FROM project_members WHERE project_id = %s FOR UPDATE",
+        (project_id,),
+    )
+    return {uid: role for uid, role in await cursor.fetchall()}
+
+
+def keeps_an_owner(roles: dict[str, str], user_id: str, new_role: str | None) -> bool:
+    """Whether giving ``user_id`` ``new_role`` (``None``: removing them) leaves an owner."""
+    after = {**roles}
+    if new_role is None:
+        after.pop(user_id, None)
+    else:
+        after[user_id] = new_role
+    return "owner" in after.values()
+
+
+async def member_by_email(conn: AsyncConnection, project_id: str, email: str) -> Member | None:
+    cursor = await conn.execute(
+        "SELECT u.id::text, u.email, m.role, m.created_at"
+        " FROM project_members m JOIN users u ON u.id = m.user_id"
+        " WHERE m.project_id = %s AND lower(u.email) = lower(%s)",
+        (project_id, email.strip()),
+    )
+    row = await cursor.fetchone()
+    return None if row is None else Member(*row)
+
+
+async def set_role(conn: AsyncConnection, project_id: str, user_id: str, role: str) -> bool:
+    """Change a member's role; never the last owner's to member. ``False`` when they are
+    not a member."""
+    async with conn.transaction():
+        roles = await _lock_roles(conn, project_id)
+        if user_id not in roles:
+            return False
+        if not keeps_an_owner(roles, user_id, role):
+            raise LastOwner(user_id)
+        await conn.execute(
+            "UPDATE project_members SET role = %s WHERE project_id = %s AND user_id = %s",
+            (role, project_id, user_id),
+        )
+    return True
+
+
 async def remove_member(conn: AsyncConnection, project_id: str, user_id: str) -> bool:
     """Remove a member; never the last owner. ``False`` when they were not a member."""
     async with conn.transaction():
-        # Lock the project's memberships so two removals cannot both pass the check.
-        cursor = await conn.execute(
-            "SELECT user_id::text, role FROM project_members WHERE project_id = %s FOR UPDATE",
-            (project_id,),
-        )
-        roles = {uid: role for uid, role in await cursor.fetchall()}
+        roles = await _lock_roles(conn, project_id)
         if user_id not in roles:
             return False
-        if not leaves_an_owner(list(roles.values()), roles[user_id]):
+        if not keeps_an_owner(roles, user_id, None):
             raise LastOwner(user_id)
         await conn.execute(
             "DELETE FROM project_members WHERE project_id = %s AND user_id = %s",

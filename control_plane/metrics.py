@@ -15,6 +15,9 @@ class Metrics:
         self.logins = Counter(
             "control_logins_total", "Login attempts by outcome", ["outcome"], registry=r
         )
+        self.signups = Counter(
+            "control_signups_total", "Sign-up requests by outcome", ["outcome"], registry=r
+        )
         self.deploys = Counter("control_deploys_total", "Config versions stored", registry=r)
         self.deploys_refused = Counter(
             "control_deploys_refused_total",

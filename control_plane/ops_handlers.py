@@ -1,9 +1,9 @@
-"""Health, readiness and Prometheus metrics of the control plane."""
+"""Health, readiness, Prometheus metrics and the OpenAPI document of the control plane."""
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from control_plane.keys import METRICS, POOL, REDIS
+from control_plane.keys import METRICS, POOL, REDIS, SPEC
 
 
 async def health(request: web.Request) -> web.Response:
@@ -28,3 +28,7 @@ async def ready(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(request.app[SPEC])

@@ -103,16 +103,51 @@ async def project_for_member(conn: AsyncConnection, ref: str, user_id: str) -> P
     return None if row is None else ProjectView(*row)
 
 
-async def change_plan(conn: AsyncConnection, project_id: str, plan: str) -> int:
-    """Move the project to ``plan``; returns the new monthly limit. The gateway and the
-    workers read it from this row (short caches), so no restart is needed."""
+async def find_project(conn: AsyncConnection, ref: str) -> ProjectView | None:
+    """The project named by slug or id, whoever asks (operators); ``role`` is empty."""
+    cursor = await conn.execute(
+        "SELECT id::text, slug, name, plan, monthly_event_limit, '', created_at FROM projects"
+        " WHERE slug = %s OR id::text = %s",
+        (ref, ref.lower()),
+    )
+    row = await cursor.fetchone()
+    return None if row is None else ProjectView(*row)
+
+
+async def change_plan(
+    conn: AsyncConnection, project_id: str, plan: str, changed_by: str | None = None
+) -> int:
+    """Move the project to ``plan`` and record who did; returns the new monthly limit.
+    The gateway and the workers read it from this row (short caches), so no restart is
+    needed. Only operators may call this (checked by the caller)."""
     async with conn.transaction():
         limit = await _plan_limit(conn, plan)
-        await conn.execute(
-            "UPDATE projects SET plan = %s, monthly_event_limit = %s WHERE id = %s",
+        cursor = await conn.execute(
+            "UPDATE projects p SET plan = %s, monthly_event_limit = %s"
+            " FROM projects old WHERE p.id = %s AND old.id = p.id RETURNING old.plan",
             (plan, limit, project_id),
         )
+        row = await cursor.fetchone()
+        await conn.execute(
+            "INSERT INTO plan_changes (project_id, from_plan, to_plan, changed_by)"
+            " VALUES (%s, %s, %s, %s)",
+            (project_id, row[0] if row else None, plan, changed_by),
+        )
     return limit
+
+
+async def used_this_month(conn: AsyncConnection, project_id: str) -> tuple[str, int]:
+    """``(YYYY-MM, events counted)`` of the current UTC month, from the workers' exact
+    counts (``usage_months``)."""
+    cursor = await conn.execute(
+        "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM'), coalesce(("
+        " SELECT used FROM usage_months WHERE project_id = %s"
+        " AND month = date_trunc('month', now() AT TIME ZONE 'UTC')::date), 0)",
+        (project_id,),
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    return str(row[0]), int(row[1])
 
 
 async def secret_key_matches(conn: AsyncConnection, project_id: str, secret_key: str) -> bool:

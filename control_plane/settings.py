@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from environs import Env
 
+from common.client_address import LOOPBACK, IpNetwork, parse_trusted_proxies
 from common.redis import MAX_CONNECTIONS, POOL_TIMEOUT_SECONDS
 from contracts.sessions import SESSION_TTL_SECONDS
 from contracts.topics import Topic
@@ -21,12 +22,35 @@ class Settings:
     redis_prefix: str = "ra:"
     # Cookie-authenticated writes must come from this origin (the App API's own).
     app_origins: tuple[str, ...] = ("http://127.0.0.1:8081", "http://localhost:8081")
+    # Always mark the cookie Secure (it is anyway when the request came over HTTPS).
     cookie_secure: bool = False
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (default loopback).
+    trusted_proxies: tuple[IpNetwork, ...] = parse_trusted_proxies(LOOPBACK)
     session_ttl_seconds: int = SESSION_TTL_SECONDS
     cli_token_ttl_seconds: int = 600
     login_window_seconds: int = 900
-    login_failures_per_account: int = 10
+    # Failed logins per window: for one account from one address, for one account from
+    # everywhere (a looser ceiling), from one address over all accounts.
+    login_failures_per_account_address: int = 10
+    login_failures_per_account: int = 100
     login_failures_per_ip: int = 50
+    signup_window_seconds: int = 3600
+    signups_per_address: int = 20
+    signups_total: int = 1000
+    reset_window_seconds: int = 3600
+    resets_per_address: int = 10
+    resets_per_email: int = 3
+    # New projects start on this plan; only operators choose another or change it.
+    default_plan: str = "free"
+    # Account e-mails (confirmations, password resets, invitations): sent over SMTP when
+    # ``smtp_url`` is set, else written as files to ``mail_dir`` (development).
+    smtp_url: str | None = None
+    mail_dir: str = ".local/mail"
+    mail_from: str = "realanalytics <no-reply@localhost>"
+    public_url: str = "http://127.0.0.1:8081"
+    confirm_token_ttl_seconds: int = 2 * 24 * 3600
+    reset_token_ttl_seconds: int = 3600
+    invitation_ttl_seconds: int = 7 * 24 * 3600
     # argon2id cost: OWASP's second option (19 MiB, t=2); tests lower it.
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19 * 1024
@@ -58,11 +82,24 @@ def load_settings(env: Env | None = None) -> Settings:
         redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
         app_origins=tuple(origins),
         cookie_secure=env.bool("RA_COOKIE_SECURE", False),
+        trusted_proxies=parse_trusted_proxies(env.str("RA_TRUSTED_PROXIES", LOOPBACK)),
         session_ttl_seconds=env.int("RA_SESSION_TTL_SECONDS", SESSION_TTL_SECONDS),
         cli_token_ttl_seconds=env.int("RA_CLI_TOKEN_TTL_SECONDS", 600),
         login_window_seconds=env.int("RA_LOGIN_WINDOW_SECONDS", 900),
-        login_failures_per_account=env.int("RA_LOGIN_FAILURES_PER_ACCOUNT", 10),
+        login_failures_per_account_address=env.int("RA_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS", 10),
+        login_failures_per_account=env.int("RA_LOGIN_FAILURES_PER_ACCOUNT", 100),
         login_failures_per_ip=env.int("RA_LOGIN_FAILURES_PER_IP", 50),
+        signup_window_seconds=env.int("RA_SIGNUP_WINDOW_SECONDS", 3600),
+        signups_per_address=env.int("RA_SIGNUPS_PER_ADDRESS", 20),
+        signups_total=env.int("RA_SIGNUPS_TOTAL", 1000),
+        reset_window_seconds=env.int("RA_RESET_WINDOW_SECONDS", 3600),
+        resets_per_address=env.int("RA_RESETS_PER_ADDRESS", 10),
+        resets_per_email=env.int("RA_RESETS_PER_EMAIL", 3),
+        default_plan=env.str("RA_DEFAULT_PLAN", "free"),
+        smtp_url=env.str("RA_SMTP_URL", None),
+        mail_dir=env.str("RA_MAIL_DIR", ".local/mail"),
+        mail_from=env.str("RA_MAIL_FROM", "realanalytics <no-reply@localhost>"),
+        public_url=env.str("RA_PUBLIC_URL", origins[0] if origins else f"http://127.0.0.1:{port}"),
         relay_enabled=env.bool("RA_OUTBOX_RELAY", True),
         relay_poll_seconds=env.float("RA_OUTBOX_POLL_SECONDS", 1.0),
         db_pool_size=env.int("RA_CONTROL_DB_POOL_SIZE", 8),

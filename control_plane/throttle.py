@@ -1,48 +1,107 @@
-"""Login throttling: failed attempts counted per account and per client IP in Redis.
+"""Throttles of the account routes: login, sign-up and password-reset requests.
 
-A fixed window per counter (``login_window_seconds``, started by the first failure); a
-success clears the account's counter. Only failures count, so a user who types the right
-password is never slowed down by their own earlier successes.
+Login follows OWASP's authentication guidance: failures are counted per (account, client
+address) with a tight limit, per account with a looser ceiling and per address across
+accounts (password spraying). So someone guessing from one address locks only that pair
+out, and the owner still logs in from their own address; only many addresses together
+reach the account's ceiling. Each attempt is counted before its password is checked
+(``common.throttle``: check and count are one step), so concurrent guesses cannot pass
+the limit; an attempt that succeeds is given back.
+
+Sign-up is counted per client address and globally; password-reset requests per address
+and per email (so nobody's inbox can be flooded). Every request counts, whether or not
+the email has an account, so a 429 says nothing about which emails exist.
 """
 
 import hashlib
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from common.client_address import throttle_address
+from common.throttle import AttemptCounters, Counter
 
-def is_blocked(account_failures: int, ip_failures: int, per_account: int, per_ip: int) -> bool:
-    return account_failures >= per_account or ip_failures >= per_ip
+
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    window_seconds: int = 900
+    per_account_address: int = 10
+    per_account: int = 100
+    per_address: int = 50
 
 
-class LoginThrottle:
+@dataclass(frozen=True, slots=True)
+class RequestLimits:
+    """Requests per window: from one address, and overall (sign-up) or per email (reset)."""
+
+    window_seconds: int = 3600
+    per_address: int = 20
+    per_scope: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    pair_key: str
+    shared_keys: tuple[str, ...]
+
+
+def email_digest(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def login_counters(prefix: str, email: str, address: str, limits: LoginLimits) -> list[Counter]:
+    account, where = email_digest(email), throttle_address(address)
+    return [
+        Counter(f"{prefix}login:pair:{account}:{where}", limits.per_account_address),
+        Counter(f"{prefix}login:account:{account}", limits.per_account),
+        Counter(f"{prefix}login:address:{where}", limits.per_address),
+    ]
+
+
+class AccountThrottles:
     def __init__(
-        self, redis: Redis, prefix: str, window_seconds: int, per_account: int, per_ip: int
+        self,
+        redis: Redis,
+        prefix: str,
+        login: LoginLimits,
+        signup: RequestLimits,
+        reset: RequestLimits,
     ) -> None:
-        self._redis = redis
+        self._counters = AttemptCounters(redis)
         self._prefix = prefix
-        self._window = window_seconds
-        self._per_account = per_account
-        self._per_ip = per_ip
+        self._login = login
+        self._signup = signup
+        self._reset = reset
 
-    def _keys(self, email: str, ip: str) -> tuple[str, str]:
-        account = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-        return f"{self._prefix}login:account:{account}", f"{self._prefix}login:ip:{ip}"
+    async def login_attempt(self, email: str, address: str) -> LoginAttempt | int:
+        """The counted attempt, or the seconds to wait before one is allowed."""
+        counters = login_counters(self._prefix, email, address, self._login)
+        wait = await self._counters.acquire(counters, self._login.window_seconds)
+        if wait is not None:
+            return wait
+        return LoginAttempt(counters[0].key, tuple(c.key for c in counters[1:]))
 
-    async def retry_after(self, email: str, ip: str) -> int | None:
-        """Seconds until the next attempt is allowed, or ``None`` when it is allowed now."""
-        account_key, ip_key = self._keys(email, ip)
-        account, by_ip = await self._redis.mget(account_key, ip_key)
-        if not is_blocked(int(account or 0), int(by_ip or 0), self._per_account, self._per_ip):
-            return None
-        ttls = [await self._redis.ttl(account_key), await self._redis.ttl(ip_key)]
-        return max([t for t in ttls if t > 0], default=self._window)
+    async def login_succeeded(self, attempt: LoginAttempt) -> None:
+        """The right password: this attempt does not count, and the pair starts afresh."""
+        await self._counters.refund(attempt.shared_keys)
+        await self._counters.clear([attempt.pair_key])
 
-    async def failed(self, email: str, ip: str) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for key in self._keys(email, ip):
-                pipe.incr(key)
-                pipe.expire(key, self._window, nx=True)
-            await pipe.execute()
+    async def login_refund(self, attempt: LoginAttempt) -> None:
+        """The password was never checked (the service was too busy): nothing counts."""
+        await self._counters.refund([attempt.pair_key, *attempt.shared_keys])
 
-    async def succeeded(self, email: str, ip: str) -> None:
-        await self._redis.delete(self._keys(email, ip)[0])
+    async def signup_attempt(self, address: str) -> int | None:
+        limits, where = self._signup, throttle_address(address)
+        counters = [
+            Counter(f"{self._prefix}signup:address:{where}", limits.per_address),
+            Counter(f"{self._prefix}signup:all", limits.per_scope),
+        ]
+        return await self._counters.acquire(counters, limits.window_seconds)
+
+    async def reset_attempt(self, email: str, address: str) -> int | None:
+        limits, where = self._reset, throttle_address(address)
+        counters = [
+            Counter(f"{self._prefix}reset:address:{where}", limits.per_address),
+            Counter(f"{self._prefix}reset:email:{email_digest(email)}", limits.per_scope),
+        ]
+        return await self._counters.acquire(counters, limits.window_seconds)

@@ -13,10 +13,10 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from contracts.validation import flatten_messages
 from control_plane.errors import ValidationFailed
+from control_plane.password_policy import MAX_LENGTH as MAX_PASSWORD
+from control_plane.password_policy import MIN_LENGTH as MIN_PASSWORD
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
-MIN_PASSWORD = 10
-MAX_PASSWORD = 256
 
 
 class StrictSchema(Schema):
@@ -34,6 +34,21 @@ class LoginSchema(StrictSchema):
     password = fields.String(required=True, validate=validate.Length(1, MAX_PASSWORD))
 
 
+class TokenSchema(StrictSchema):
+    """A one-time code from a mail: confirm an address, accept an invitation."""
+
+    token = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+class ResetRequestSchema(StrictSchema):
+    email = fields.Email(required=True, validate=validate.Length(3, 254))
+
+
+class ResetConfirmSchema(StrictSchema):
+    token = fields.String(required=True, validate=validate.Length(1, 200))
+    password = fields.String(required=True, validate=validate.Length(MIN_PASSWORD, MAX_PASSWORD))
+
+
 class ProjectCreateSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(1, 200))
     slug = fields.String(
@@ -44,7 +59,8 @@ class ProjectCreateSchema(StrictSchema):
             "starting and ending with a letter or digit.",
         ),
     )
-    plan = fields.String(load_default="free", validate=validate.Length(1, 50))
+    # Absent: the default plan. Only operators may name another (403 otherwise).
+    plan = fields.String(load_default=None, validate=validate.Length(1, 50))
 
 
 class MemberSchema(StrictSchema):

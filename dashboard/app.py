@@ -13,6 +13,7 @@ from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
 from common.redis import create_redis
+from common.security_headers import PAGE_POLICY, add_security_headers
 from dashboard import handlers
 from dashboard.errors import errors
 from dashboard.keys import OPS, POOL, REDIS, SETTINGS
@@ -26,6 +27,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[errors])
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_resources)
+    add_security_headers(app, PAGE_POLICY)
     app.router.add_get("", handlers.to_dashboard)
     app.router.add_get("/", handlers.dashboard_page, name="dashboard")
     app.router.add_get("/ops", handlers.ops_page)

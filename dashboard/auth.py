@@ -1,43 +1,34 @@
-"""Who is calling the ops JSON: an app session (cookie) or a CLI bearer token.
+"""Who may read the ops view: an operator, by app session (cookie) or CLI bearer token.
 
-Both are the control plane's, checked through ``contracts.sessions`` as the query API
-does. Any signed-in user may read the ops view: it holds offsets and counts, no events.
+The checks are ``common.auth``'s, the same the control plane runs. The ops view shows every
+project's figures and the pipeline's state, so it is for operators (granted on the server:
+``python -m control_plane operators grant EMAIL``); a member sees their own projects'
+plan and usage in the control plane (``GET /api/projects/{ref}``).
 """
 
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
-from contracts.sessions import (
-    BEARER_USER_LOOKUP_SQL,
-    bearer_token,
-    decode_session,
-    session_key,
-    token_digest,
-)
-from dashboard.errors import Unauthorized
+from common.auth import Unauthenticated, identify, is_operator
+from dashboard.errors import Forbidden, Unauthorized
+
+OPERATORS_ONLY = "The ops view is for operators"
 
 
-async def caller(
+async def operator(
     redis: Redis,
     pool: AsyncConnectionPool,
     prefix: str,
     session_id: str | None,
     authorization: str | None,
 ) -> str:
-    """The user id, or ``Unauthorized``."""
-    if authorization is not None:
-        token = bearer_token(authorization)
-        if token is None:
-            raise Unauthorized("Invalid access token")
-        async with pool.connection() as conn:
-            cursor = await conn.execute(BEARER_USER_LOOKUP_SQL, (token_digest(token),))
-            row = await cursor.fetchone()
-        if row is None:
-            raise Unauthorized("Invalid access token")
-        return str(row[0])
-    if not session_id:
-        raise Unauthorized("Authentication required")
-    session = decode_session(await redis.get(session_key(prefix, session_id)))
-    if session is None:
-        raise Unauthorized("Session expired or invalid")
-    return session.user_id
+    """The operator's user id; ``Unauthorized`` without credentials, ``Forbidden`` for
+    anyone else."""
+    try:
+        caller = await identify(redis, pool, prefix, session_id, authorization)
+    except Unauthenticated as exc:
+        raise Unauthorized(exc.message) from exc
+    async with pool.connection() as conn:
+        if not await is_operator(conn, caller.user_id):
+            raise Forbidden(OPERATORS_ONLY)
+    return caller.user_id

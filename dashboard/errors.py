@@ -22,6 +22,10 @@ class Unauthorized(DashboardError):
     status = 401
 
 
+class Forbidden(DashboardError):
+    status = 403
+
+
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:

@@ -5,7 +5,7 @@ from pathlib import Path
 from aiohttp import web
 
 from contracts.sessions import SESSION_COOKIE
-from dashboard.auth import caller
+from dashboard.auth import operator
 from dashboard.keys import OPS, POOL, REDIS, SETTINGS
 
 STATIC = Path(__file__).parent / "static"
@@ -27,7 +27,7 @@ async def to_dashboard(request: web.Request) -> web.Response:
 
 async def ops(request: web.Request) -> web.Response:
     app = request.app
-    await caller(
+    await operator(
         app[REDIS],
         app[POOL],
         app[SETTINGS].redis_prefix,

@@ -63,6 +63,10 @@
         $('ops-error').replaceChildren('Not logged in. ', el('a', { href: './', text: 'Log in on the dashboard' }), '.');
         return; // no point polling until the user logs in
       }
+      if (error instanceof ApiError && error.status === 403) {
+        $('ops-error').textContent = 'The ops view is for operators. Your projects\' plan and usage: realanalytics projects show <project>.';
+        return; // being an operator is granted on the server, not by waiting
+      }
       $('ops-error').textContent = `Could not read the ops figures: ${errorText(error)}`;
     }
     setTimeout(poll, POLL_MS);

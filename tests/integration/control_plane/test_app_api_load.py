@@ -7,6 +7,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -17,7 +18,7 @@ from control_plane import app as control_app
 from control_plane.settings import Settings
 from query_api import app as query_app
 from query_api.settings import Settings as QuerySettings
-from tests.integration.control_plane.conftest import ORIGIN, PASSWORD
+from tests.integration.control_plane.conftest import ORIGIN, PASSWORD, mailed_code
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +41,7 @@ async def origin(settings: Settings) -> AsyncIterator[Origin]:
         settings,
         argon2_time_cost=2,
         argon2_memory_kib=19 * 1024,
+        login_failures_per_account_address=10**6,
         login_failures_per_account=10**6,
         login_failures_per_ip=10**6,
     )
@@ -63,7 +65,10 @@ async def origin(settings: Settings) -> AsyncIterator[Origin]:
         response = await session.post(
             f"{url}/api/auth/signup", json={"email": email, "password": PASSWORD}
         )
-        assert response.status == 201, await response.text()
+        assert response.status == 202, await response.text()
+        code = await mailed_code(Path(settings.mail_dir), email, "ra_confirm_")
+        response = await session.post(f"{url}/api/auth/confirm", json={"token": code})
+        assert response.status == 200, await response.text()
         cookie = response.cookies["ra_session"].value
         slug = f"load-{uuid.uuid4().hex[:8]}"
         response = await session.post(

@@ -4,6 +4,7 @@ a 5xx, every refusal is JSON, and the service still answers afterwards. Bounded:
 hundred examples, well under a minute."""
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +19,7 @@ from control_plane.app import create_standalone_app
 from control_plane.settings import Settings
 from migrations.runner import apply_migrations
 from tests.fixtures.services import Services, unique_suffix
-from tests.integration.control_plane.conftest import ORIGIN, PASSWORD
+from tests.integration.control_plane.conftest import ORIGIN, PASSWORD, mailed_codes
 from tests.integration.query_api.served import serving
 
 pytestmark = pytest.mark.integration
@@ -36,6 +37,12 @@ ROUTES = [
     ("POST", "/api/deploy"),
     ("POST", "/api/deploy/rollback"),
     ("POST", "/api/cli/validate"),
+    ("POST", "/api/auth/confirm"),
+    ("POST", "/api/auth/password-reset"),
+    ("POST", "/api/auth/password-reset/confirm"),
+    ("POST", "/api/invitations/accept"),
+    ("GET", "/api/projects/{ref}/invitations"),
+    ("DELETE", "/api/projects/shop/invitations/{ref}"),
     ("POST", "/api/projects/{ref}/members"),
     ("POST", "/api/projects/{ref}/plan"),
     ("GET", "/api/projects/{ref}"),
@@ -77,7 +84,10 @@ def bodies() -> st.SearchStrategy[bytes]:
 
 
 @pytest.fixture(scope="module")
-def served(services: Services) -> Iterator[tuple[str, dict[str, str]]]:
+def served(
+    services: Services, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, str]]]:
+    mail_dir = tmp_path_factory.mktemp("mail")
     schema, prefix = f"t_{unique_suffix()}", f"t:{unique_suffix()}:"
     with psycopg.connect(services.database_url, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")  # generated name, not user input
@@ -92,13 +102,22 @@ def served(services: Services) -> Iterator[tuple[str, dict[str, str]]]:
         app_origins=(ORIGIN,),
         argon2_time_cost=1,
         argon2_memory_kib=1024,
+        mail_dir=str(mail_dir),
         relay_enabled=False,
     )
     try:
         with serving(create_standalone_app(settings)) as base:
             signup = {"email": f"f{unique_suffix()}@example.com", "password": PASSWORD}
             response = requests.post(f"{base}/api/auth/signup", json=signup, timeout=30)
-            assert response.status_code == 201, response.text
+            assert response.status_code == 202, response.text
+            for _ in range(100):
+                codes = mailed_codes(mail_dir, signup["email"], "ra_confirm_")
+                if codes:
+                    break
+                time.sleep(0.05)
+            confirm = {"token": codes[0]}
+            response = requests.post(f"{base}/api/auth/confirm", json=confirm, timeout=30)
+            assert response.status_code == 200, response.text
             cookie = response.cookies["ra_session"]
             project = {"name": "Shop", "slug": "shop"}
             headers = {"Origin": ORIGIN, "Cookie": f"ra_session={cookie}"}

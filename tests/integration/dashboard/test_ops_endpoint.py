@@ -1,5 +1,5 @@
-"""The dashboard app on its own: pages and assets served, the ops JSON for signed-in users
-only, and a Kafka that does not answer reported as down rather than as an error."""
+"""The dashboard app on its own: pages and assets served, the ops JSON for operators only,
+and a Kafka that does not answer reported as down rather than as an error."""
 
 import socket
 from datetime import UTC, datetime
@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from contracts.sessions import SESSION_COOKIE, Session, encode_session, new_token, session_key
+from control_plane.operators import grant
 from dashboard.settings import Settings
 from migrations.runner import apply_migrations
 from tests.fixtures.services import Services
@@ -26,15 +27,28 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def cookie(services: Services, redis_prefix: str) -> str:
+def session_of(services: Services, pg_schema: str, redis_prefix: str, operator: bool) -> str:
+    """A logged-in user's session id (an operator's, or a plain user's)."""
+    apply_migrations(pg_schema)
+    email = f"{'ops' if operator else 'user'}-{new_token()[:8]}@example.test"
+    with psycopg.connect(pg_schema, autocommit=True) as conn:
+        row = conn.execute(
+            "INSERT INTO users (email, password_hash) VALUES (%s, 'x') RETURNING id::text",
+            (email,),
+        ).fetchone()
+        assert row is not None
+        if operator:
+            grant(conn, email)
     session_id = new_token()
     with redis.Redis.from_url(services.redis_url) as client:
-        session = Session(
-            "00000000-0000-0000-0000-000000000001", "ops@example.test", datetime.now(UTC)
-        )
+        session = Session(str(row[0]), email, datetime.now(UTC))
         client.set(session_key(redis_prefix, session_id), encode_session(session), ex=600)
     return session_id
+
+
+@pytest.fixture
+def cookie(services: Services, pg_schema: str, redis_prefix: str) -> str:
+    return session_of(services, pg_schema, redis_prefix, operator=True)
 
 
 async def test_pages_and_the_vendored_chart_library_are_served(client: TestClient) -> None:
@@ -48,10 +62,17 @@ async def test_pages_and_the_vendored_chart_library_are_served(client: TestClien
     assert redirect.status == 302 and redirect.headers["Location"] == "/dashboard/"
 
 
-async def test_the_ops_json_needs_a_session(client: TestClient, cookie: str) -> None:
+async def test_the_ops_json_is_for_operators(
+    client: TestClient, cookie: str, services: Services, pg_schema: str, redis_prefix: str
+) -> None:
     assert (await client.get("/dashboard/api/ops")).status == 401
     stale = await client.get("/dashboard/api/ops", cookies={SESSION_COOKIE: "nope"})
     assert stale.status == 401
+    # Any other signed-in user: every project's figures are not theirs to read.
+    user = session_of(services, pg_schema, redis_prefix, operator=False)
+    refused = await client.get("/dashboard/api/ops", cookies={SESSION_COOKIE: user})
+    assert refused.status == 403
+    assert await refused.json() == {"error": "The ops view is for operators"}
     ops = await (await client.get("/dashboard/api/ops", cookies={SESSION_COOKIE: cookie})).json()
     assert len(ops["partitions"]) == 12
     assert ops["totals"] == {"logEnd": 0, "committed": 0, "lag": None}

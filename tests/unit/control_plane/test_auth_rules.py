@@ -2,10 +2,12 @@
 
 import pytest
 
+from common.auth import origin_allowed
+from common.throttle import retry_after_seconds
 from contracts.validation import flatten_messages
-from control_plane.auth import origin_allowed
 from control_plane.errors import ValidationFailed
-from control_plane.throttle import is_blocked
+from control_plane.members import keeps_an_owner
+from control_plane.throttle import LoginLimits, login_counters
 from control_plane.validation import (
     ProjectCreateSchema,
     SignupSchema,
@@ -30,11 +32,21 @@ def test_writes_need_the_app_origin(method: str) -> None:
     assert not origin_allowed(method, "null", APP)
 
 
-def test_throttle_blocks_at_either_limit() -> None:
-    assert not is_blocked(0, 0, 3, 5)
-    assert not is_blocked(2, 4, 3, 5)
-    assert is_blocked(3, 0, 3, 5)
-    assert is_blocked(0, 5, 3, 5)
+def test_login_is_counted_per_pair_per_account_and_per_address() -> None:
+    limits = LoginLimits(900, per_account_address=10, per_account=100, per_address=50)
+    counters = login_counters("p:", " Ada@Example.com ", "2001:db8::7", limits)
+    assert [c.limit for c in counters] == [10, 100, 50]
+    pair, account, address = (c.key for c in counters)
+    # The email is normalised and hashed (never in a key); IPv6 counts by its /64.
+    assert "ada" not in pair.lower() and pair.endswith(":2001:db8::/64")
+    assert login_counters("p:", "ada@example.com", "1.2.3.4", limits)[1].key == account
+    assert address == "p:login:address:2001:db8::/64"
+
+
+def test_retry_after_is_whole_seconds_and_never_zero() -> None:
+    assert retry_after_seconds(1) == 1
+    assert retry_after_seconds(1000) == 1
+    assert retry_after_seconds(1001) == 2
 
 
 def test_flatten_nested_marshmallow_messages() -> None:
@@ -83,16 +95,17 @@ def test_load_raises_the_contract_error() -> None:
 def test_slug_rule_matches_the_database_check(slug: str, ok: bool) -> None:
     body = {"name": "Acme", "slug": slug}
     if ok:
-        assert load(ProjectCreateSchema(), body)["plan"] == "free"
+        assert load(ProjectCreateSchema(), body)["plan"] is None  # the default plan
     else:
         with pytest.raises(ValidationFailed):
             load(ProjectCreateSchema(), body)
 
 
-def test_the_last_owner_cannot_be_removed() -> None:
-    from control_plane.members import leaves_an_owner
-
-    assert not leaves_an_owner(["owner"], "owner")
-    assert not leaves_an_owner(["owner", "member"], "owner")
-    assert leaves_an_owner(["owner", "owner"], "owner")
-    assert leaves_an_owner(["owner", "member"], "member")
+def test_the_last_owner_can_be_neither_removed_nor_demoted() -> None:
+    one = {"a": "owner", "b": "member"}
+    assert not keeps_an_owner(one, "a", None)
+    assert not keeps_an_owner(one, "a", "member")
+    assert keeps_an_owner(one, "a", "owner")
+    assert keeps_an_owner(one, "b", None)
+    assert keeps_an_owner({"a": "owner", "b": "owner"}, "a", "member")
+    assert keeps_an_owner(one, "b", "owner")
