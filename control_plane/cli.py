@@ -19,6 +19,7 @@ from control_plane.cli_client import (
     save_credentials,
 )
 from control_plane.cli_context import Context, pass_context
+from control_plane.cli_invitations import invitations
 from control_plane.cli_output import query_table, table
 from control_plane.cli_projects import projects
 from control_plane.config_file import ConfigFileError, config_diff, read_config_file
@@ -33,6 +34,7 @@ def main(ctx: click.Context, url: str | None) -> None:
 
 
 main.add_command(projects)
+main.add_command(invitations)
 
 
 def _store_access_token(context: Context, client: AppClient) -> None:
@@ -69,11 +71,41 @@ def login(context: Context, email: str | None, token: str | None) -> None:
 @click.option("--email", required=True)
 @pass_context
 def signup(context: Context, email: str) -> None:
-    """Create an account, then log the CLI in with it."""
+    """Create an account; a code to confirm the address is mailed to it."""
     password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     client = AppClient(context.url)
-    client.request("POST", "/api/auth/signup", {"email": email, "password": password})
+    client.request("POST", "/api/auth/signup", {"email": email, "password": password}, ok=(202,))
+    click.echo(f"Check the inbox of {email}, then run: realanalytics confirm <code>")
+
+
+@main.command()
+@click.argument("code")
+@pass_context
+def confirm(context: Context, code: str) -> None:
+    """Confirm the address with the mailed CODE, then log the CLI in."""
+    client = AppClient(context.url)
+    client.request("POST", "/api/auth/confirm", {"token": code})
     _store_access_token(context, client)
+
+
+@main.command("password-reset")
+@click.option("--email", help="Mail a reset code to this address.")
+@click.option("--token", help="The mailed code: set a new password (prompted).")
+@pass_context
+def password_reset(context: Context, email: str | None, token: str | None) -> None:
+    """Forgot the password: --email mails a code, --token sets a new password."""
+    client = AppClient(context.url)
+    if token:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        client.request(
+            "POST", "/api/auth/password-reset/confirm", {"token": token, "password": password}
+        )
+        click.echo("Password changed: log in again (CLI tokens were revoked).")
+        return
+    if not email:
+        raise CliError("give --email (to get a code) or --token (to use it)")
+    client.request("POST", "/api/auth/password-reset", {"email": email}, ok=(202,))
+    click.echo(f"If {email} has an account, a reset code is on its way.")
 
 
 @main.command()

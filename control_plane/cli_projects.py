@@ -67,6 +67,12 @@ def projects_show(context: Context, project: str, as_json: bool) -> None:
         f"{shown['slug']} ({shown['id']}): {shown['name']}, plan {shown['plan']}"
         f" ({shown['monthlyEventLimit']} events/month), you are {shown['role']}"
     )
+    usage = shown.get("usage")
+    if usage:
+        click.echo(
+            f"usage {usage['month']}: {usage['used']} of {usage['limit']} events"
+            f" ({usage['remaining']} left)"
+        )
     click.echo(table(["member", "role"], [(m["email"], m["role"]) for m in shown["members"]]))
     click.echo(table(["key", "hint"], [(k["kind"], k["hint"]) for k in shown["keys"]]))
 
@@ -77,10 +83,33 @@ def projects_show(context: Context, project: str, as_json: bool) -> None:
 @click.option("--role", type=click.Choice(["member", "owner"]), default="member")
 @pass_context
 def projects_add_member(context: Context, project: str, email: str, role: str) -> None:
-    """Add the user with EMAIL (they sign up first), or change their role."""
+    """Invite EMAIL (they accept with the mailed code), or change a member's role."""
     body = {"email": email, "role": role}
-    context.client().request("POST", f"/api/projects/{project}/members", body)
-    click.echo(f"{email} is now {role} of {project}")
+    status, _ = context.client().request("POST", f"/api/projects/{project}/members", body)
+    if status == 201:
+        click.echo(f"Invited {email} to {project} as {role} (they accept the mailed code)")
+    else:
+        click.echo(f"{email} is now {role} of {project}")
+
+
+@projects.command("invitations")
+@click.argument("project")
+@pass_context
+def projects_invitations(context: Context, project: str) -> None:
+    """The project's open invitations (owners)."""
+    _, body = context.client().request("GET", f"/api/projects/{project}/invitations")
+    rows = [(i["id"], i["email"], i["role"], i["expiresAt"]) for i in body["invitations"]]
+    click.echo(table(["id", "email", "role", "expires"], rows))
+
+
+@projects.command("revoke-invitation")
+@click.argument("project")
+@click.argument("invitation_id")
+@pass_context
+def projects_revoke_invitation(context: Context, project: str, invitation_id: str) -> None:
+    """Revoke an open invitation (its code stops working)."""
+    context.client().request("DELETE", f"/api/projects/{project}/invitations/{invitation_id}")
+    click.echo(f"Invitation {invitation_id} revoked")
 
 
 @projects.command("remove-member")
@@ -114,7 +143,7 @@ def projects_rotate_keys(context: Context, project: str) -> None:
 @click.argument("plan")
 @pass_context
 def projects_plan(context: Context, project: str, plan: str) -> None:
-    """Move the project to PLAN (the new monthly limit applies without restarts)."""
+    """Move the project to PLAN (operators only; the new limit applies without restarts)."""
     _, body = context.client().request("POST", f"/api/projects/{project}/plan", {"plan": plan})
     shown = body["project"]
     click.echo(f"{shown['slug']}: plan {shown['plan']}, {shown['monthlyEventLimit']} events/month")

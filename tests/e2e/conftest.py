@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import ClientSession
 
 from migrations.runner import apply_migrations
 from tests.fixtures.services import Services
+from tests.integration.control_plane.conftest import PASSWORD, mailed_code
 
 
 def free_port() -> int:
@@ -38,6 +40,8 @@ def app_url(
         "RA_APP_PORT": str(port),
         "RA_APP_ORIGINS": url,
         "RA_OUTBOX_POLL_SECONDS": "0.2",
+        # Account mails (confirmation codes, invitations) as files the tests read.
+        "RA_MAIL_DIR": str(tmp_path / "mail"),
     }
     log_path = tmp_path / "app_api.log"
     log = log_path.open("wb")
@@ -66,3 +70,17 @@ def app_url(
         process.terminate()
         process.wait(timeout=20)
         log.close()
+
+
+async def browser_signup(browser: ClientSession, app_url: str, email: str, mail_dir: Path) -> None:
+    """Sign up and confirm the address with the mailed code, as a person would; the
+    browser keeps the session cookie."""
+    response = await browser.post(
+        f"{app_url}/api/auth/signup",
+        json={"email": email, "password": PASSWORD},
+        headers={"Origin": app_url},
+    )
+    assert response.status == 202, await response.text()
+    code = await mailed_code(mail_dir, email, "ra_confirm_")
+    response = await browser.post(f"{app_url}/api/auth/confirm", json={"token": code})
+    assert response.status == 200, await response.text()

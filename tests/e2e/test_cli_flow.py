@@ -1,8 +1,10 @@
 """The whole CLI flow against running processes: the App API (`python -m app_api`) and the
 `realanalytics` command, on the real PostgreSQL, Redis and Kafka.
 
-signup → one-time token → `realanalytics login` → `projects create` → ingest with the new
-public key → `deploy realanalytics.yaml` → the config is on the control topic.
+`realanalytics signup` → the mailed code → `confirm` → a browser's one-time token →
+`realanalytics login` → `projects create` → ingest with the new public key → `deploy
+realanalytics.yaml` → the config is on the control topic; plans by an operator only,
+invitations accepted by the invitee.
 """
 
 import asyncio
@@ -21,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from ingest_gateway.app import create_app as create_gateway
 from ingest_gateway.settings import Settings as GatewaySettings
 from tests.fixtures.services import Services, unique_suffix
+from tests.integration.control_plane.conftest import mailed_code
 from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.e2e
@@ -71,6 +74,22 @@ async def cli(config_dir: Path, url: str, *args: str, stdin: str = "") -> tuple[
     return process.returncode, output.decode()
 
 
+async def server_command(database: str, *args: str) -> tuple[int, str]:
+    """``python -m control_plane …`` on the server, with the database's credentials."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "control_plane",
+        *args,
+        env={**os.environ, "RA_DATABASE_URL": database},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, output.decode()
+
+
 async def test_signup_login_create_ingest_deploy(
     app_url: str,
     services: Services,
@@ -81,13 +100,40 @@ async def test_signup_login_create_ingest_deploy(
     tmp_path: Path,
 ) -> None:
     config_dir = tmp_path / "cli"
+    mail_dir = tmp_path / "mail"
+    # Sign up from the CLI: the code to confirm the address comes by mail.
+    code, out = await cli(
+        config_dir,
+        app_url,
+        "signup",
+        "--email",
+        "founder@shop.example",
+        stdin="password123\npassword123\n",
+    )
+    assert code == 1 and "Too easy to guess" in out, out
+    code, out = await cli(
+        config_dir,
+        app_url,
+        "signup",
+        "--email",
+        "founder@shop.example",
+        stdin=f"{PASSWORD}\n{PASSWORD}\n",
+    )
+    assert code == 0 and "realanalytics confirm <code>" in out, out
+    confirmation = await mailed_code(mail_dir, "founder@shop.example", "ra_confirm_")
+    code, out = await cli(config_dir, app_url, "confirm", confirmation)
+    assert code == 0 and "Logged in to" in out, out
+    code, out = await cli(config_dir, app_url, "whoami")
+    assert (code, out.strip()) == (0, f"founder@shop.example at {app_url}")
+
+    # A browser session makes a one-time token for another machine's CLI.
     async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as browser:  # IP host
         response = await browser.post(
-            f"{app_url}/api/auth/signup",
+            f"{app_url}/api/auth/login",
             json={"email": "founder@shop.example", "password": PASSWORD},
             headers={"Origin": app_url},
         )
-        assert response.status == 201
+        assert response.status == 200
         response = await browser.post(f"{app_url}/api/cli/tokens", headers={"Origin": app_url})
         assert response.status == 201
         one_time = (await response.json())["token"]
@@ -169,12 +215,40 @@ async def test_signup_login_create_ingest_deploy(
     assert (code, out.strip()) == (0, "Deployed version 3 of shop (the config of 1).")
     code, out = await cli(config_dir, app_url, "history", "shop")
     assert code == 0 and [line.split()[0] for line in out.splitlines()[2:]] == ["3", "2", "1"]
+    # Plans are the operators'; an operator is made on the server's command line.
+    code, out = await cli(config_dir, app_url, "projects", "plan", "shop", "pro")
+    assert (code, out.strip()) == (1, "Error: Only an operator can change a project's plan")
+    code, out = await server_command(pg_schema, "operators", "grant", "founder@shop.example")
+    assert (code, out.strip()) == (0, "founder@shop.example is now an operator")
     code, out = await cli(config_dir, app_url, "projects", "plan", "shop", "pro")
     assert (code, out.strip()) == (0, "shop: plan pro, 1000000 events/month")
+    # A colleague joins by accepting the mailed invitation.
+    code, out = await cli(
+        config_dir, app_url, "projects", "add-member", "shop", "mate@shop.example"
+    )
+    assert code == 0 and "Invited mate@shop.example to shop as member" in out, out
+    code, out = await cli(config_dir, app_url, "projects", "invitations", "shop")
+    assert code == 0 and "mate@shop.example" in out
+    mate_dir = tmp_path / "mate"
+    code, out = await cli(
+        mate_dir,
+        app_url,
+        "signup",
+        "--email",
+        "mate@shop.example",
+        stdin=f"{PASSWORD}\n{PASSWORD}\n",
+    )
+    assert code == 0, out
+    mate_code = await mailed_code(mail_dir, "mate@shop.example", "ra_confirm_")
+    assert (await cli(mate_dir, app_url, "confirm", mate_code))[0] == 0
+    invitation = await mailed_code(mail_dir, "mate@shop.example", "ra_invite_")
+    code, out = await cli(mate_dir, app_url, "invitations", "accept", invitation)
+    assert (code, out.strip()) == (0, "You are now member of shop")
     code, out = await cli(config_dir, app_url, "projects", "rotate-keys", "shop")
     assert code == 0 and "secret key: sk_live_" in out
     code, out = await cli(config_dir, app_url, "projects", "show", "shop")
     assert code == 0 and "founder@shop.example" in out and created["publicKey"] not in out
+    assert "usage " in out and "of 1000000 events" in out and "mate@shop.example" in out
     records = await read_topic(services.kafka_bootstrap, kafka_topic, expected=3)
     assert [r["version"] for r in records] == [1, 2, 3]
     assert records[2]["config"] == records[0]["config"]

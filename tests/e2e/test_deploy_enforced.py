@@ -14,7 +14,8 @@ from aiohttp.test_utils import TestClient
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from ingest_gateway.settings import Settings as GatewaySettings
-from tests.e2e.test_cli_flow import PASSWORD, YAML, cli
+from tests.e2e.conftest import browser_signup
+from tests.e2e.test_cli_flow import YAML, cli
 from tests.fixtures.services import Services, wait_for_leaders
 from tests.integration.ingest_gateway.conftest import start_gateway
 from tests.integration.stream_workers.workers import WorkerProcess
@@ -77,11 +78,7 @@ async def test_cli_deploy_is_enforced_by_the_gateway_and_rolled_up_by_the_worker
 ) -> None:
     config_dir = tmp_path / "cli"
     async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as browser:
-        await browser.post(
-            f"{app_url}/api/auth/signup",
-            json={"email": "ops@shop.example", "password": PASSWORD},
-            headers={"Origin": app_url},
-        )
+        await browser_signup(browser, app_url, "ops@shop.example", tmp_path / "mail")
         response = await browser.post(f"{app_url}/api/cli/tokens", headers={"Origin": app_url})
         one_time = (await response.json())["token"]
     assert (await cli(config_dir, app_url, "login", "--token", one_time))[0] == 0

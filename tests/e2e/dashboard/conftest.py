@@ -191,6 +191,8 @@ async def stack(
     async with await psycopg.AsyncConnection.connect(pg_schema, autocommit=True) as conn:
         user = await create_user(conn, EMAIL, await Passwords(control).hash(PASSWORD))
         await add_member(conn, project.id, EMAIL, "member")
+        # The ops view is for operators (granted on the server's command line).
+        await conn.execute("INSERT INTO operators (user_id) VALUES (%s)", (user.id,))
         config = load_config({"dashboards": DASHBOARDS})
         await deploy_config(conn, project.id, config, user.id)
     now = datetime.now(UTC)

@@ -56,6 +56,10 @@ async def ask(stack: Stack, page: Page, body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_timeseries_interval_and_funnel_match_the_query_api(page: Page, stack: Stack) -> None:
+    # The page runs under its Content-Security-Policy (no inline code or styles): nothing
+    # it does may be refused by it.
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
     await log_in(page, stack)
     assert await page.get_by_label("Project").input_value() == stack.slug
     card = page.locator(".card-timeseries")
@@ -104,6 +108,7 @@ async def test_timeseries_interval_and_funnel_match_the_query_api(page: Page, st
     )
     rates = await page.locator(".card-funnel .funnel-rates").all_text_contents()
     assert rates[1].startswith("50% of first step") and "50% of previous" in rates[2]
+    assert refused == []
 
 
 async def test_a_saved_dashboard_renders_as_a_grid(page: Page, stack: Stack) -> None:
