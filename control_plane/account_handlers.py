@@ -97,6 +97,7 @@ async def signup(request: web.Request) -> web.Response:
 async def confirm(request: web.Request) -> web.Response:
     """``POST /api/auth/confirm {"token"}``: the mailed code confirms the address and logs
     the account in."""
+    check_origin_if_present(request)
     body = await body_of(request, _TOKEN)
     async with request.app[POOL].connection() as conn:
         user = await confirm_email(conn, body["token"])

@@ -17,8 +17,8 @@ Principal = Caller
 
 
 def check_origin_if_present(request: web.Request) -> None:
-    """For sign-up and login (no cookie yet): refuse a foreign Origin (login CSRF), accept
-    none (the CLI, curl)."""
+    """For the routes that work without a cookie (sign-up, login, confirmation, password
+    reset): refuse a foreign Origin (login CSRF), accept none (the CLI, curl)."""
     origin = request.headers.get("Origin")
     if origin is not None and origin not in request.app[SETTINGS].app_origins:
         raise Forbidden("Origin not allowed")

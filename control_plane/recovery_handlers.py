@@ -12,7 +12,7 @@ from control_plane import mail, validation
 from control_plane.account_handlers import body_of, check_password_policy
 from control_plane.accounts import Purpose, issue_token, reset_password
 from control_plane.accounts import find_login as find_account
-from control_plane.auth import client_of
+from control_plane.auth import check_origin_if_present, client_of
 from control_plane.errors import TooManyRequests, Unauthorized
 from control_plane.keys import MAILER, PASSWORDS, POOL, SETTINGS, THROTTLES
 
@@ -25,6 +25,7 @@ RESET_ANSWER = {
 
 
 async def request_reset(request: web.Request) -> web.Response:
+    check_origin_if_present(request)
     body = await body_of(request, _REQUEST)
     app, settings = request.app, request.app[SETTINGS]
     wait = await app[THROTTLES].reset_attempt(body["email"], client_of(request))
@@ -43,6 +44,7 @@ async def request_reset(request: web.Request) -> web.Response:
 
 
 async def confirm_reset(request: web.Request) -> web.Response:
+    check_origin_if_present(request)
     body = await body_of(request, _CONFIRM)
     app = request.app
     await check_password_policy(body["password"])

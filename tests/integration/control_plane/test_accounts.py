@@ -193,3 +193,26 @@ async def test_unknown_route_is_json_404(app_client: TestClient) -> None:
     response = await app_client.get("/api/nope")
     assert response.status == 404
     assert (await response.json())["error"] == "Not Found"
+
+
+async def test_a_foreign_page_cannot_confirm_an_address_or_reset_a_password(
+    app_client: TestClient, settings: Settings
+) -> None:
+    # Login CSRF: a page elsewhere posting the attacker's own code would sign the visitor
+    # into the attacker's account. The code stays usable from the App API's own origin.
+    foreign = {"Origin": "https://evil.example"}
+    email = "csrf@example.com"
+    await app_client.post(
+        "/api/auth/signup", json={"email": email, "password": PASSWORD}, headers={"Origin": ORIGIN}
+    )
+    code = await mailed_code(Path(settings.mail_dir), email, "ra_confirm_")
+    response = await app_client.post("/api/auth/confirm", json={"token": code}, headers=foreign)
+    assert response.status == 403
+    assert "Set-Cookie" not in response.headers
+    for path, body in [
+        ("/api/auth/password-reset", {"email": email}),
+        ("/api/auth/password-reset/confirm", {"token": "ra_reset_x", "password": PASSWORD}),
+    ]:
+        assert (await app_client.post(path, json=body, headers=foreign)).status == 403
+    response = await app_client.post("/api/auth/confirm", json={"token": code})
+    assert response.status == 200
