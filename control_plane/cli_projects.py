@@ -17,14 +17,16 @@ def projects() -> None:
 @projects.command("create")
 @click.argument("slug")
 @click.option("--name", help="Display name (default: the slug).")
-@click.option("--plan", default="free", show_default=True)
+@click.option("--plan", help="Plan (default: the server's; others need an operator).")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 @pass_context
 def projects_create(
-    context: Context, slug: str, name: str | None, plan: str, as_json: bool
+    context: Context, slug: str, name: str | None, plan: str | None, as_json: bool
 ) -> None:
     """Create a project; prints its keys (the secret key is shown only this once)."""
-    body = {"slug": slug, "name": name or slug, "plan": plan}
+    body = {"slug": slug, "name": name or slug}
+    if plan is not None:
+        body["plan"] = plan
     _, created = context.client().request("POST", "/api/projects", body)
     if as_json:
         click.echo(json.dumps(created, indent=2))

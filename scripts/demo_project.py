@@ -1,9 +1,9 @@
 """Creates (or finds) the demo project and writes its keys to .local/demo.env.
 
 Keys are stored hashed, so a demo project whose keys are no longer in .local/demo.env gets
-a fresh public/secret pair. Also a demo user (a member, with a known password, to log in
-to the dashboard) and, when the project has no config yet, a first config that names a
-saved dashboard.
+a fresh public/secret pair. Also a demo user (an owner and the local operator, with a
+known password, to log in to the dashboard) and, when the project has no config yet, a
+first config that names a saved dashboard.
 """
 
 import asyncio
@@ -121,6 +121,11 @@ async def ensure_demo_user(conn: psycopg.AsyncConnection, project_id: str) -> No
         "INSERT INTO project_members (project_id, user_id, role) VALUES (%s, %s, 'owner')"
         " ON CONFLICT (project_id, user_id) DO NOTHING",
         (project_id, user_id),
+    )
+    # The local demo's login is this machine's operator, so the ops view opens for it (on
+    # a shared server: `python -m control_plane operators grant EMAIL`).
+    await conn.execute(
+        "INSERT INTO operators (user_id) VALUES (%s) ON CONFLICT DO NOTHING", (user_id,)
     )
     if await config_version(conn, project_id) is None:
         await deploy_config(conn, project_id, load_config(DEMO_CONFIG), user_id)
