@@ -36,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import aiohttp
@@ -95,6 +96,7 @@ async def measure(
     bootstrap: str,
     topic: str,
     worker_log: Path,
+    mail_dir: Path,
     args: argparse.Namespace,
 ) -> None:
     jar = aiohttp.CookieJar(unsafe=True)
@@ -103,6 +105,7 @@ async def measure(
         emails = [f"bench{i}-{tag}@example.com" for i in range(args.requests)]
         signups, wall = await timed_closed_loop(len(emails), 8, lambda i: _signup(url, emails[i]))
         print(summary("signup (concurrency 8)", signups, wall))
+        await asyncio.gather(*(_confirm(url, mail_dir, email) for email in emails))
         await expect(
             await http.post("/api/auth/login", json={"email": emails[0], "password": PASSWORD}), 200
         )
@@ -250,8 +253,32 @@ def _deployed_versions(log: Path, project_id: str) -> int:
 async def _signup(url: str, email: str) -> None:
     async with aiohttp.ClientSession(url) as fresh:
         await expect(
-            await fresh.post("/api/auth/signup", json={"email": email, "password": PASSWORD}), 201
+            await fresh.post("/api/auth/signup", json={"email": email, "password": PASSWORD}), 202
         )
+
+
+CONFIRM_CODE = re.compile(r"ra_confirm_[A-Za-z0-9_-]+")
+
+
+def mailed_confirm_code(mail_dir: Path, email: str) -> str | None:
+    for path in mail_dir.glob("*.eml"):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        found = CONFIRM_CODE.search(str(message.get_body() or message.get_payload()))
+        if str(message["To"]).lower() == email and found:
+            return found.group(0)
+    return None
+
+
+async def _confirm(url: str, mail_dir: Path, email: str) -> None:
+    """Confirm the address with the code the App API mailed (files in RA_MAIL_DIR)."""
+    for _ in range(200):
+        code = await asyncio.to_thread(mailed_confirm_code, mail_dir, email)
+        if code is not None:
+            async with aiohttp.ClientSession(url) as fresh:
+                await expect(await fresh.post("/api/auth/confirm", json={"token": code}), 200)
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"no confirmation mail to {email}")
 
 
 def free_port() -> int:
@@ -288,6 +315,7 @@ async def main(args: argparse.Namespace) -> None:
     await admin.start()
     await admin.create_topics([NewTopic(topic, 1, 1), NewTopic(events, 12, 1)])
     app_port, gateway_port, worker_port = free_port(), free_port(), free_port()
+    mail_dir = Path(tempfile.mkdtemp(prefix="bench-mail-"))
     url, gateway_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{gateway_port}"
     shared = {
         "RA_DATABASE_URL": schema_url,
@@ -305,6 +333,10 @@ async def main(args: argparse.Namespace) -> None:
                 "RA_APP_PORT": str(app_port),
                 "RA_APP_ORIGINS": url,
                 "RA_OUTBOX_POLL_SECONDS": "1.0",
+                "RA_MAIL_DIR": str(mail_dir),
+                # Every sign-up comes from this one address.
+                "RA_SIGNUPS_PER_ADDRESS": "1000000",
+                "RA_SIGNUPS_TOTAL": "1000000",
             },
         ),
         start_process(
@@ -326,7 +358,7 @@ async def main(args: argparse.Namespace) -> None:
         for (process, log), health in zip(started, (url, gateway_url, worker_url), strict=True):
             await wait_healthy(health, process, log)
         print(f"App API on {url}, gateway on {gateway_url}; schema {schema}, topic {topic}\n")
-        await measure(url, gateway_url, bootstrap, topic, started[2][1], args)
+        await measure(url, gateway_url, bootstrap, topic, started[2][1], mail_dir, args)
     finally:
         for process, log in started:
             process.terminate()
