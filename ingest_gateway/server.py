@@ -5,17 +5,30 @@ aiohttp closes a connection that has not sent a whole request head within its
 header timeout and the idle timeout. It has no cap on connections, so ``CappedSite`` keeps
 one: past the cap a new connection is answered 503 with ``Retry-After`` and closed at once,
 which keeps file descriptors for Kafka, Redis and PostgreSQL however many clients connect.
+
+A request aiohttp's own parser refuses (a control character in a header, a bad
+Content-Length, not HTTP at all) never reaches the app's middlewares: aiohttp answers it in
+plain text and logs the refusal with a traceback, which can quote the header — a key. Each
+connection's handler answers it instead as the app answers any refusal (``json_refusal``):
+a JSON body, counted in ``ingest_refused_total{reason="malformed_http"}``, one log line
+with no part of the request.
 """
 
 import asyncio
+import logging
 import resource
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any, cast
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 
 from ingest_gateway.keys import METRICS
 from ingest_gateway.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 FD_RESERVE = 256  # descriptors kept for the clients of Kafka, Redis, PostgreSQL and logs
 
@@ -27,6 +40,37 @@ _OVER_CAPACITY = (
     b"Connection: close\r\n"
     b"Content-Length: " + str(len(_BODY)).encode() + b"\r\n\r\n" + _BODY
 )
+
+
+def json_refusals(on_malformed: Callable[[], None]) -> type[RequestHandler]:
+    """aiohttp's connection handler whose ``handle_error`` answers a refusal in JSON,
+    counts it, and logs one line naming only the status and the kind of error."""
+
+    class JsonRefusals(RequestHandler):
+        __slots__ = ()
+
+        def handle_error(
+            self,
+            request: BaseRequest,
+            status: int = 500,
+            exc: BaseException | None = None,
+            message: str | None = None,
+        ) -> web.StreamResponse:
+            kind = type(exc).__name__ if exc is not None else "unknown"
+            if request.writer.output_size > 0:  # an answer is under way: only closing is left
+                raise ConnectionError(f"the connection broke mid-answer ({kind})")
+            if status >= 500:
+                logger.error("request failed in the HTTP layer: %d %s", status, kind)
+                body: dict[str, Any] = {"error": "Service unavailable"}
+            else:
+                on_malformed()
+                logger.warning("malformed HTTP request refused: %d %s", status, kind)
+                body = {"error": "Malformed HTTP request", "message": HTTPStatus(status).phrase}
+            response = web.json_response(body, status=status)
+            response.force_close()
+            return response
+
+    return JsonRefusals
 
 
 def handler_options(settings: Settings) -> dict[str, Any]:
@@ -86,22 +130,27 @@ class CappedSite(web.TCPSite):
         backlog: int,
         max_connections: int,
         on_refused: Callable[[], None] = lambda: None,
+        on_malformed: Callable[[], None] = lambda: None,
+        handler_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(runner, host, port, backlog=backlog)
         self._max_connections = max_connections
         self._on_refused = on_refused
+        self._handler = json_refusals(on_malformed)
+        self._handler_options = handler_options or {}
 
     async def start(self) -> None:
         await web.BaseSite.start(self)  # register with the runner; listen below, capped
         server = self._runner.server
         assert server is not None
         cap, refused = self._max_connections, self._on_refused
+        handler, options, loop = self._handler, self._handler_options, asyncio.get_running_loop()
 
         def protocol() -> asyncio.BaseProtocol:
             if len(server.connections) >= cap:
                 refused()
                 return _Refusal(linger_seconds=1.0)
-            return server()
+            return handler(server, loop=loop, **options)  # as server() makes one
 
         self._server = await asyncio.get_running_loop().create_server(
             protocol, self._host, self._port, backlog=self._backlog
@@ -114,16 +163,19 @@ async def start_site(
 ) -> web.AppRunner:
     """Serve ``app`` on the settings' host and port (port 0: any free one); the runner's
     ``addresses`` say where, its ``cleanup`` stops it."""
-    runner = web.AppRunner(app, handle_signals=False, **handler_options(settings))
+    options = handler_options(settings)
+    runner = web.AppRunner(app, handle_signals=False, **options)
     await runner.setup()
-    refused = app[METRICS].refused.labels("over_capacity", "")
+    refused = app[METRICS].refused
     site = CappedSite(
         runner,
         settings.host,
         settings.port,
         backlog=settings.backlog,
         max_connections=max_connections,
-        on_refused=refused.inc,
+        on_refused=refused.labels("over_capacity", "").inc,
+        on_malformed=refused.labels("malformed_http", "").inc,
+        handler_options=options,
     )
     await site.start()
     return runner

@@ -8,6 +8,7 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -58,8 +59,9 @@ async def start_gateway(settings: Settings) -> TestClient:
 
 
 @contextlib.contextmanager
-def gateway_process(settings: Settings, **env: str) -> Iterator[str]:
-    """A real ``python -m ingest_gateway`` on a free port, with extra RA_* ``env``; its URL."""
+def gateway_process(settings: Settings, log: Path | None = None, **env: str) -> Iterator[str]:
+    """A real ``python -m ingest_gateway`` on a free port, with extra RA_* ``env``; its URL.
+    Its output goes to ``log`` when given."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
@@ -74,11 +76,12 @@ def gateway_process(settings: Settings, **env: str) -> Iterator[str]:
         "RA_INGEST_PORT": str(port),
         **env,
     }
+    output = log.open("wb") if log is not None else subprocess.DEVNULL
     proc = subprocess.Popen(
         [sys.executable, "-m", "ingest_gateway"],
         env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -88,6 +91,8 @@ def gateway_process(settings: Settings, **env: str) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+        if log is not None:
+            output.close()  # type: ignore[union-attr]
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 30) -> None:
