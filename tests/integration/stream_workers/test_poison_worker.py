@@ -1,7 +1,6 @@
 """One project's poison records never stall the others: the worker as a process against
 real Kafka, PostgreSQL and Redis, killed with -9 while it isolates them."""
 
-import asyncio
 import random
 import urllib.request
 from datetime import UTC, datetime
@@ -16,7 +15,12 @@ from contracts.control import ConfigDeployed, control_key, encode_control
 from contracts.events import EventRecord, encode_record, record_key
 from tests.integration.stream_workers.test_sink_poison import astral, refuse_poison
 from tests.integration.stream_workers.truth import assert_projections, counted, generate, record
-from tests.integration.stream_workers.workers import applied_offsets, produce, wait_until
+from tests.integration.stream_workers.workers import (
+    applied_offsets,
+    kill_then_finish,
+    produce,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -172,28 +176,7 @@ async def test_kill_9_while_isolating_applies_every_good_record_exactly_once(
         records.insert(rng.randrange(len(records)), record(small, "e", now, f"poison-{n}"))
     await produce(services.kafka_bootstrap, kafka_topic, records)
     worker = spawn("w1")
-    try:
-        for _ in range(3):
-            before = applied_offsets(database, unique_group)
-            worker.start()
-            await wait_until(
-                lambda: applied_offsets(database, unique_group) > before,
-                60,
-                "progress",
-                [worker.log],
-            )
-            await asyncio.sleep(rng.uniform(0.2, 1.5))
-            worker.kill()
-        assert applied_offsets(database, unique_group) < len(records), "killed too late"
-        worker.start()
-        await wait_until(
-            lambda: applied_offsets(database, unique_group) == len(records),
-            120,
-            "the whole load",
-            [worker.log],
-        )
-    finally:
-        worker.stop()
+    await kill_then_finish(worker, database, unique_group, len(records), rng, 1.5)
     assert "splitting it" in worker.log.read_text()  # the kills hit isolating workers
     good = [r for r in records if not r.distinct_id.startswith("poison")]
     assert_projections(database, counted(good))

@@ -11,6 +11,7 @@ from tests.integration.stream_workers.truth import assert_projections, counted, 
 from tests.integration.stream_workers.workers import (
     applied_offsets,
     applied_total,
+    kill_then_finish,
     produce,
     wait_until,
 )
@@ -26,28 +27,7 @@ async def test_kill_9_at_random_points_leaves_every_projection_exact(
     await produce(services.kafka_bootstrap, kafka_topic, records)
     worker = spawn("w1")
     rng = random.Random(3)
-    try:
-        for _ in range(3):
-            before = applied_offsets(database, unique_group)
-            worker.start()
-            await wait_until(
-                lambda: applied_offsets(database, unique_group) > before,
-                60,
-                "progress",
-                [worker.log],
-            )
-            await asyncio.sleep(rng.uniform(0.2, 2.0))
-            worker.kill()
-        assert applied_offsets(database, unique_group) < len(records), "killed too late"
-        worker.start()
-        await wait_until(
-            lambda: applied_offsets(database, unique_group) == len(records),
-            120,
-            "the whole load",
-            [worker.log],
-        )
-    finally:
-        worker.stop()
+    await kill_then_finish(worker, database, unique_group, len(records), rng, 2.0)
     assert_projections(database, counted(records))
 
 

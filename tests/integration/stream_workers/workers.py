@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -100,6 +101,35 @@ async def wait_until(
             tails = "\n".join(p.read_text()[-3000:] for p in logs if p.exists())
             raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{tails}")
         await asyncio.sleep(0.2)
+
+
+async def kill_then_finish(
+    worker: WorkerProcess,
+    database: str,
+    group: str,
+    total: int,
+    rng: random.Random,
+    longest_pause: float,
+    kills: int = 3,
+) -> None:
+    """``kill -9`` the worker ``kills`` times, each after it made progress and a random
+    pause, then let it apply all ``total`` records; it is stopped at the end."""
+    try:
+        for _ in range(kills):
+            before = applied_offsets(database, group)
+            worker.start()
+            await wait_until(
+                lambda: applied_offsets(database, group) > before, 60, "progress", [worker.log]
+            )
+            await asyncio.sleep(rng.uniform(0.2, longest_pause))
+            worker.kill()
+        assert applied_offsets(database, group) < total, "killed too late"
+        worker.start()
+        await wait_until(
+            lambda: applied_offsets(database, group) == total, 120, "the whole load", [worker.log]
+        )
+    finally:
+        worker.stop()
 
 
 def applied_total(port: int) -> float:
