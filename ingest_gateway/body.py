@@ -3,6 +3,10 @@
 The server runs with aiohttp's own decompression off (``auto_decompress=False``) so that an
 unknown or corrupt encoding is the contract's JSON 4xx rather than aiohttp's plain-text
 400, and so the limit applies to the inflated size (a gzip bomb gets 413).
+
+One compressed stream per body, with nothing after it (a 400 otherwise): RFC 1952 lets gzip
+members be concatenated, but HTTP clients send one, and bytes after the first stream would
+otherwise be dropped unread behind a 200 — a second member's events lost without a word.
 """
 
 import zlib
@@ -31,4 +35,9 @@ def decode_body(raw: bytes, content_encoding: str | None, max_bytes: int) -> byt
         raise PayloadTooLarge()
     if not inflater.eof:
         raise body_error(f"Body is not valid {encoding} data (truncated).", reason="bad_encoding")
+    if inflater.unused_data:
+        raise body_error(
+            f"Body has bytes after the end of the {encoding} stream; send one stream per body.",
+            reason="bad_encoding",
+        )
     return body

@@ -48,3 +48,30 @@ def test_corrupt_or_truncated_gzip_is_a_400(raw: bytes) -> None:
     with pytest.raises(ValidationFailed) as caught:
         decode_body(raw, "gzip", max_bytes=1024)
     assert "gzip" in caught.value.body["details"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "encoding"),
+    [
+        (gzip.compress(BODY) + b"garbage", "gzip"),
+        (gzip.compress(BODY) + b"\x00", "x-gzip"),
+        (zlib.compress(BODY) + b"trailing", "deflate"),
+    ],
+    ids=["gzip", "x-gzip", "deflate"],
+)
+def test_bytes_after_the_compressed_stream_are_a_400(raw: bytes, encoding: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        decode_body(raw, encoding, max_bytes=1024)
+    assert caught.value.reason == "bad_encoding"
+    assert "after the end" in caught.value.body["details"][0]["message"]
+
+
+def test_a_second_gzip_member_is_refused_not_silently_dropped() -> None:
+    # RFC 1952 allows several members; the gateway takes one (docs/api.md), and must not
+    # answer 200 for a body whose second member it never read.
+    two_members = gzip.compress(BODY) + gzip.compress(b'[{"event": "y"}]')
+    assert gzip.decompress(two_members) == BODY + b'[{"event": "y"}]'
+    with pytest.raises(ValidationFailed) as caught:
+        decode_body(two_members, "gzip", max_bytes=1024)
+    assert caught.value.reason == "bad_encoding"
+    assert "one stream per body" in caught.value.body["details"][0]["message"]
