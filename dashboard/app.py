@@ -2,9 +2,11 @@
 
 The App API origin mounts it at ``MOUNT_PREFIX`` (aiohttp refuses an empty sub-app
 prefix, so it cannot sit at ``/``): ``/dashboard/`` the charts, ``/dashboard/ops`` the ops
-view, ``/dashboard/api/ops`` its JSON, ``/dashboard/static/…`` the assets. The pages talk
-to the control plane (``/api/…``) and the query API (``/api/query``) on the same origin,
-so the session cookie is the control plane's.
+view, ``/dashboard/api/ops`` the pipeline's figures (operators only),
+``/dashboard/api/ops/projects`` this month's usage per project (a member's own projects,
+every project for an operator), ``/dashboard/static/…`` the assets. The pages talk to the
+control plane (``/api/…``) and the query API (``/api/query``) on the same origin, so the
+session cookie is the control plane's.
 """
 
 from collections.abc import AsyncIterator
@@ -32,6 +34,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/", handlers.dashboard_page, name="dashboard")
     app.router.add_get("/ops", handlers.ops_page)
     app.router.add_get("/api/ops", handlers.ops)
+    app.router.add_get("/api/ops/projects", handlers.ops_projects)
     app.router.add_static("/static", handlers.STATIC, name="static")
     return app
 

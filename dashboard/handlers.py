@@ -5,12 +5,14 @@ from pathlib import Path
 from aiohttp import web
 
 from contracts.sessions import SESSION_COOKIE
-from dashboard.auth import operator
+from dashboard.auth import Viewer, operator, viewer
 from dashboard.keys import OPS, POOL, REDIS, SETTINGS
+from dashboard.usage import read_month_usage
 
 STATIC = Path(__file__).parent / "static"
 # The pages are static; the data comes from the APIs, so a page may be cached briefly.
 _NO_STORE = {"Cache-Control": "no-cache"}
+_FIGURES = {"Cache-Control": "no-store"}
 
 
 async def dashboard_page(request: web.Request) -> web.FileResponse:
@@ -26,6 +28,7 @@ async def to_dashboard(request: web.Request) -> web.Response:
 
 
 async def ops(request: web.Request) -> web.Response:
+    """The pipeline's figures: operators only."""
     app = request.app
     await operator(
         app[REDIS],
@@ -34,4 +37,21 @@ async def ops(request: web.Request) -> web.Response:
         request.cookies.get(SESSION_COOKIE),
         request.headers.get("Authorization"),
     )
-    return web.json_response(await app[OPS].snapshot(), headers={"Cache-Control": "no-store"})
+    return web.json_response(await app[OPS].snapshot(), headers=_FIGURES)
+
+
+async def ops_projects(request: web.Request) -> web.Response:
+    """This month's usage per project: every project for an operator, a member's own
+    projects for anyone else logged in."""
+    app = request.app
+    caller: Viewer = await viewer(
+        app[REDIS],
+        app[POOL],
+        app[SETTINGS].redis_prefix,
+        request.cookies.get(SESSION_COOKIE),
+        request.headers.get("Authorization"),
+    )
+    async with app[POOL].connection() as conn:
+        usage = await read_month_usage(conn, None if caller.operator else caller.user_id)
+    body = usage.body("all" if caller.operator else "member")
+    return web.json_response(body, headers=_FIGURES)

@@ -1,5 +1,5 @@
-"""The ops view's figures: lag per partition of each lane, rates, dead letters, over-limit
-drops and the state of Kafka, PostgreSQL and Redis.
+"""The ops view's pipeline figures (operators only): lag per partition of each lane, rates,
+dead letters, this month's overage and the state of Kafka, PostgreSQL and Redis.
 
 Both lanes are shown (contracts/lanes.py): the main one and the overflow one (a hot
 project's events), each its consumer group and topic; totals, rates and the banner are
@@ -8,8 +8,9 @@ over both, and each lane has its own lag and freshness.
 Offsets are sampled lazily (when someone asks, at most every ``sample_min_seconds``) and
 kept in a short in-process history, from which the rates and the banner are computed
 (``dashboard.trend``). Counts come from durable places, not from one worker's counters:
-dead-lettered = the dead-letter topic's log-end offsets summed; over-limit = this month's
-``usage_months.dropped`` summed over projects (the workers write both).
+dead-lettered = the dead-letter topic's log-end offsets summed; overage = this month's
+events counted past each project's limit, summed over projects (``dashboard.usage``, from
+the workers' ``usage_months``). The per-project figures are ``dashboard.usage``'s answer.
 """
 
 import asyncio
@@ -36,13 +37,10 @@ from contracts.lag import (
 from contracts.lanes import Lane
 from dashboard.settings import Settings
 from dashboard.trend import Sample, lag_alert, lag_growth_seconds, rates
+from dashboard.usage import overage_this_month
 
 logger = logging.getLogger(__name__)
 
-_OVER_LIMIT_SQL = (
-    "SELECT coalesce(sum(dropped), 0) FROM usage_months"
-    " WHERE month = date_trunc('month', now() AT TIME ZONE 'UTC')::date"
-)
 RATE_WINDOW_SECONDS = 10.0
 
 
@@ -128,9 +126,9 @@ class OpsView:
         )
         now = datetime.now(UTC)
         received: dict[Lane, dict[int, datetime]] = {}
-        over_limit: int | None = None
+        overage: int | None = None
         if not isinstance(pg, BaseException):
-            received, over_limit = pg
+            received, overage = pg
         rows: list[tuple[Lane, PartitionLag]] = []
         dead_lettered: int | None = None
         if not isinstance(kafka, BaseException):
@@ -163,7 +161,7 @@ class OpsView:
             **_figures([row for _, row in rows]),
             "rates": {"inPerSecond": rate.in_per_second, "outPerSecond": rate.out_per_second},
             "deadLettered": dead_lettered,
-            "overLimitThisMonth": over_limit,
+            "overageThisMonth": overage,
             "lagGrowth": {
                 "seconds": round(lag_growth_seconds(history, max_gap), 1),
                 "alert": lag_alert(history, s.lag_growth_alert_seconds, max_gap),
@@ -192,9 +190,8 @@ class OpsView:
         async with self._pool.connection() as conn:
             for lane, group, topic in self._settings.lanes():
                 received[lane] = await read_applied_received_at(conn, group, topic)
-            cursor = await conn.execute(_OVER_LIMIT_SQL)
-            row = await cursor.fetchone()
-        return received, int(row[0]) if row else 0
+            overage = await overage_this_month(conn)
+        return received, overage
 
 
 def _figures(rows: list[PartitionLag]) -> dict[str, Any]:

@@ -1,22 +1,20 @@
-"""The dashboard app on its own: pages and assets served, the ops JSON for operators only,
-and a Kafka that does not answer reported as down rather than as an error."""
+"""The dashboard app on its own: pages and assets served, the pipeline's ops JSON for
+operators only (members read their projects' figures: test_project_usage.py), and a Kafka
+that does not answer reported as down rather than as an error."""
 
 import socket
-from datetime import UTC, datetime
 
 import psycopg
 import pytest
-import redis
 from aiohttp.test_utils import TestClient
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from contracts.sessions import SESSION_COOKIE, Session, encode_session, new_token, session_key
-from control_plane.operators import grant
+from contracts.sessions import SESSION_COOKIE
 from dashboard.settings import Settings
 from migrations.runner import apply_migrations
 from tests.fixtures.services import Services
-from tests.integration.dashboard.conftest import client_for
+from tests.integration.dashboard.conftest import client_for, session_of
 
 pytestmark = pytest.mark.integration
 
@@ -25,25 +23,6 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def session_of(services: Services, pg_schema: str, redis_prefix: str, operator: bool) -> str:
-    """A logged-in user's session id (an operator's, or a plain user's)."""
-    apply_migrations(pg_schema)
-    email = f"{'ops' if operator else 'user'}-{new_token()[:8]}@example.test"
-    with psycopg.connect(pg_schema, autocommit=True) as conn:
-        row = conn.execute(
-            "INSERT INTO users (email, password_hash) VALUES (%s, 'x') RETURNING id::text",
-            (email,),
-        ).fetchone()
-        assert row is not None
-        if operator:
-            grant(conn, email)
-    session_id = new_token()
-    with redis.Redis.from_url(services.redis_url) as client:
-        session = Session(str(row[0]), email, datetime.now(UTC))
-        client.set(session_key(redis_prefix, session_id), encode_session(session), ex=600)
-    return session_id
 
 
 @pytest.fixture
@@ -81,7 +60,7 @@ async def test_the_ops_json_is_for_operators(
         "postgres": {"up": True, "error": None},
         "redis": {"up": True, "error": None},
     }
-    assert ops["deadLettered"] == 0 and ops["overLimitThisMonth"] == 0
+    assert ops["deadLettered"] == 0 and ops["overageThisMonth"] == 0
     assert ops["lagGrowth"]["alert"] is False
 
 
