@@ -1,4 +1,6 @@
-// The ops page: polls /dashboard/api/ops and shows lag, rates, counts and service states.
+// The ops page. Everyone logged in sees this month's usage of the projects they may read
+// (/dashboard/api/ops/projects: their own, or every project for an operator); operators
+// also see the pipeline (/dashboard/api/ops: lag, rates, counts and service states).
 (function () {
   'use strict';
   const { el, api, ApiError, errorText, formatSeconds, number } = window.RA;
@@ -13,9 +15,28 @@
     return el('div', { class: 'tile' }, el('dt', { text: label }), el('dd', attrs || {}, value));
   }
 
+  function renderProjects(usage) {
+    const everyone = usage.scope === 'all';
+    $('ops-heading').textContent = everyone ? 'Stream lag and health' : 'Your projects';
+    $('projects-heading').textContent = everyone
+      ? `Every project, ${usage.month}`
+      : `Usage, ${usage.month}`;
+    $('projects-hint').textContent = usage.projects.length
+      ? `Events counted this month (UTC) against each project's limit; overage is what was counted past it (${show(usage.overageThisMonth)} in all).`
+      : (everyone ? 'No projects yet.' : 'You are not a member of any project yet.');
+    $('projects').tBodies[0].replaceChildren(...usage.projects.map((p) =>
+      el('tr', { 'data-project': p.slug, 'data-over': String(p.overage > 0) },
+        el('th', { scope: 'row', text: p.name, title: p.slug }),
+        el('td', { text: p.plan, 'data-column': 'plan' }),
+        el('td', { text: show(p.used), 'data-column': 'used' }),
+        el('td', { text: show(p.limit), 'data-column': 'limit' }),
+        el('td', { text: show(p.remaining), 'data-column': 'remaining' }),
+        el('td', { text: show(p.overage), 'data-column': 'overage' }))));
+    $('projects-view').hidden = false;
+  }
+
   function render(ops) {
     $('ops-view').hidden = false;
-    $('ops-error').textContent = '';
     $('ops-group').textContent = ops.lanes.map((lane) => lane.group).join(', ');
     $('ops-topic').textContent = ops.lanes.map((lane) => lane.topic).join(', ');
     $('ops-sampled').textContent = new Date(ops.sampledAt).toLocaleTimeString();
@@ -37,7 +58,7 @@
       tile('Events/s out', perSecond(ops.rates.outPerSecond), { 'data-figure': 'out' }),
       tile('Freshness (oldest partition)', age(ops.freshnessSeconds), { 'data-figure': 'freshness' }),
       tile('Dead-lettered', show(ops.deadLettered), { 'data-figure': 'dead' }),
-      tile('Over limit this month', show(ops.overLimitThisMonth), { 'data-figure': 'over-limit' }),
+      tile('Overage this month', show(ops.overageThisMonth), { 'data-figure': 'overage' }),
       // Each lane on its own: the overflow lane holds a hot project's events (its lag
       // there delays only that project).
       ...ops.lanes.flatMap((lane) => [
@@ -57,15 +78,16 @@
 
   async function poll() {
     try {
-      render(await api('api/ops'));
+      const usage = await api('api/ops/projects');
+      $('ops-error').textContent = '';
+      renderProjects(usage);
+      // The pipeline is asked for only by an operator's page: a member's would be refused.
+      if (usage.scope === 'all') render(await api('api/ops'));
+      else $('ops-view').hidden = true;
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) {
         $('ops-error').replaceChildren('Not logged in. ', el('a', { href: './', text: 'Log in on the dashboard' }), '.');
         return; // no point polling until the user logs in
-      }
-      if (error instanceof ApiError && error.status === 403) {
-        $('ops-error').textContent = 'The ops view is for operators. Your projects\' plan and usage: realanalytics projects show <project>.';
-        return; // being an operator is granted on the server, not by waiting
       }
       $('ops-error').textContent = `Could not read the ops figures: ${errorText(error)}`;
     }

@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 import aiohttp
+import psycopg
 import pytest
 from playwright.async_api import Page, Response
 
@@ -142,6 +143,36 @@ async def test_the_ops_view_shows_lag_per_partition(page: Page, stack: Stack) ->
     )
     assert await page.locator("[data-figure=dead]").text_content() == "0"
     assert await page.locator("#lag-banner").is_hidden()
+    # Beside the pipeline, every project's usage this month (issue 15).
+    assert await page.locator("[data-figure=overage]").text_content() == "0"
+    demo = page.locator("#projects tbody tr[data-project=demo]")
+    assert await demo.locator("td[data-column=limit]").text_content() == "1,000,000"
+
+
+async def test_a_member_sees_their_projects_usage_and_not_the_pipeline(
+    page: Page, stack: Stack, pg_schema: str
+) -> None:
+    """Issue 15: not an operator, the analyst's ops page is their projects' table, with the
+    events counted past the limit, instead of a refusal."""
+    with psycopg.connect(pg_schema, autocommit=True) as conn:
+        conn.execute("DELETE FROM operators")
+        conn.execute(
+            "INSERT INTO usage_months (project_id, month, used)"
+            " SELECT id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 1000250"
+            " FROM projects WHERE slug = %s"
+            " ON CONFLICT (project_id, month) DO UPDATE SET used = excluded.used",
+            (stack.slug,),
+        )
+    await log_in(page, stack)
+    await page.get_by_role("link", name="Ops").click()
+    row = page.locator(f"#projects tbody tr[data-project={stack.slug}]")
+    await row.wait_for()
+    cells = await row.locator("td").all_text_contents()
+    assert cells == ["pro", "1,000,250", "1,000,000", "0", "250"]
+    assert await page.locator("#projects tbody tr").count() == 1
+    assert await page.locator("#ops-view").is_hidden()
+    assert await page.locator("#ops-error").text_content() == ""
+    assert await page.locator("#ops-heading").text_content() == "Your projects"
 
 
 async def test_a_custom_range_is_wall_clock_time_in_the_chosen_timezone(
