@@ -10,6 +10,13 @@ about as much). Objects and arrays are kept whole only in the raw store's jsonb,
 index covers (a breakdown on one keeps a cut of its JSON text), so they get a looser size
 cap, and a depth cap well inside the JSON encoder's own (254 levels). PostgreSQL's text and
 jsonb cannot hold U+0000, so NUL is refused in every string.
+
+Numbers. The JSON parser (orjson) keeps an integer exact from -2^63 to 2^64 - 1, and so do
+the records, the worker and jsonb after it; an integer literal past that range comes out of
+the parser as the nearest double, its last digits gone before anything sees it. Such a
+double is at most -2^63 or at least 2^64, so a float there is refused: it may be a rounded
+integer, and the parsed value cannot tell (so a float that large sent as one, ``1e20``, is
+refused too). Floats inside the range are kept as they were sent.
 """
 
 from typing import Any
@@ -20,9 +27,16 @@ MAX_KEY_CHARS = 200
 MAX_STRING_BYTES = 1024
 MAX_NESTED_BYTES = 8192
 MAX_DEPTH = 32
+# Floats outside (-2^63, 2^64) may be integers the parser rounded (module docstring).
+_FLOAT_FLOOR = -(2.0**63)
+_FLOAT_CEILING = 2.0**64
 _FIELD_KEY_CHARS = 64  # how much of a refused key a detail's ``field`` repeats
 
 NUL_MESSAGE = "Must not contain NUL (\\u0000) characters."
+OUT_OF_RANGE_MESSAGE = (
+    "Numbers must be within the 64-bit integer range"
+    " (-9223372036854775808 to 18446744073709551615): past it an integer loses digits."
+)
 _EVENT_TEXT_FIELDS = ("event", "distinctId", "sessionId", "insertId")
 # A string of at most this many characters is within MAX_STRING_BYTES whatever they are.
 _SURELY_SHORT = MAX_STRING_BYTES // 4
@@ -52,6 +66,7 @@ def event_problems(event: dict[str, Any], may_hold_nul: bool = True) -> list[Pro
             or kind is list
             or len(key) > MAX_KEY_CHARS
             or (kind is str and len(value) > _SURELY_SHORT)
+            or (kind is float and not _FLOAT_FLOOR < value < _FLOAT_CEILING)
             or (may_hold_nul and ("\x00" in key or (kind is str and "\x00" in value)))
         ):
             problem = key_problem(key) or value_problem(value)
@@ -81,7 +96,9 @@ def value_problem(value: Any) -> str | None:
         return _string_problem(value)
     if kind is dict or kind is list:
         return _nested_problem(value)
-    return None  # numbers (finite: the parser refuses the others), booleans, null
+    if kind is float and not _FLOAT_FLOOR < value < _FLOAT_CEILING:
+        return OUT_OF_RANGE_MESSAGE
+    return None  # other numbers (finite: the parser refuses the others), booleans, null
 
 
 def _string_problem(value: str) -> str | None:
@@ -105,7 +122,8 @@ def _nested_problem(value: dict[str, Any] | list[Any]) -> str | None:
 
 
 def _walk(value: dict[str, Any] | list[Any]) -> str | None:
-    """Depth and NUL over a value already known to be small (at most MAX_NESTED_BYTES)."""
+    """Depth, NUL and number range over a value already known to be small (at most
+    MAX_NESTED_BYTES)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
@@ -118,6 +136,8 @@ def _walk(value: dict[str, Any] | list[Any]) -> str | None:
             kind = type(child)
             if kind is str and "\x00" in child:
                 return NUL_MESSAGE
+            if kind is float and not _FLOAT_FLOOR < child < _FLOAT_CEILING:
+                return OUT_OF_RANGE_MESSAGE
             if kind is dict or kind is list:
                 stack.append((child, depth + 1))
     return None

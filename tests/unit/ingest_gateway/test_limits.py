@@ -15,7 +15,7 @@ from ingest_gateway.limits import (
     property_field,
     value_problem,
 )
-from ingest_gateway.validation import parse_timestamp, validate_events
+from ingest_gateway.validation import parse_payload, parse_timestamp, validate_events
 
 ASTRAL = "\U0001f600"
 
@@ -45,6 +45,13 @@ def test_the_caps_keep_a_breakdown_index_entry_under_postgresqls_limit() -> None
         (ASTRAL * 3000, True),
         ("a\x00b", True),
         (12345678901234567890, False),
+        (2**64 - 1, False),  # the JSON parser keeps integers in [-2^63, 2^64 - 1] exact
+        (-(2**63), False),
+        (9.2e18, False),
+        (2.0**64, True),  # what it makes of an integer past 64 bits: digits lost
+        (-(2.0**63), True),  # what it makes of -2^63 - 1
+        (1e300, True),
+        ({"a": [1, {"b": 1.8446744073709552e19}]}, True),
         (1.5, False),
         (None, False),
         (True, False),
@@ -161,3 +168,28 @@ def test_a_body_without_a_nul_escape_skips_the_nul_checks_safely() -> None:
     holding = parse_payload(b'{"event": "e", "properties": {"a": "\\u0000"}}')
     assert holding.may_hold_nul
     assert event_problems(holding.events[0], holding.may_hold_nul)
+
+
+@pytest.mark.parametrize(
+    "literal",
+    [b"18446744073709551616", b"-9223372036854775809", b"123456789012345678901234567890"],
+)
+def test_an_integer_past_64_bits_is_refused_not_rounded(literal: bytes) -> None:
+    body = b'{"event": "e", "timestamp": "2026-02-03T15:30:00Z", "distinctId": "u",'
+    body += b' "sessionId": "s", "properties": {"ok": 18446744073709551615, "n": %s}}' % literal
+    payload = parse_payload(body)
+    with pytest.raises(ValidationFailed) as caught:
+        validate_events(payload.events, payload.may_hold_nul)
+    [detail] = caught.value.body["details"]
+    assert (detail["index"], detail["field"]) == (0, "properties.n")
+    assert "64-bit" in detail["message"]
+
+
+def test_integers_within_64_bits_are_kept_exact() -> None:
+    body = b'{"event": "e", "timestamp": "2026-02-03T15:30:00Z", "distinctId": "u",'
+    body += (
+        b' "sessionId": "s", "properties": {"a": 9007199254740993, "b": [-9223372036854775808]}}'
+    )
+    payload = parse_payload(body)
+    [loaded] = validate_events(payload.events, payload.may_hold_nul)
+    assert loaded["properties"] == {"a": 2**53 + 1, "b": [-(2**63)]}
