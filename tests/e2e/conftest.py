@@ -15,6 +15,7 @@ from aiohttp import ClientSession
 from migrations.runner import apply_migrations
 from tests.fixtures.services import Services
 from tests.integration.control_plane.conftest import PASSWORD, mailed_code
+from tests.support.testlogs import service_log
 
 
 def free_port() -> int:
@@ -43,7 +44,7 @@ def app_url(
         # Account mails (confirmation codes, invitations) as files the tests read.
         "RA_MAIL_DIR": str(tmp_path / "mail"),
     }
-    log_path = tmp_path / "app_api.log"
+    log_path = service_log("app_api")
     log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "app_api"],

@@ -19,6 +19,7 @@ from tests.e2e.test_cli_flow import YAML, cli
 from tests.fixtures.services import Services, wait_for_leaders
 from tests.integration.ingest_gateway.conftest import start_gateway
 from tests.integration.stream_workers.workers import WorkerProcess
+from tests.support.testlogs import service_log
 
 pytestmark = pytest.mark.e2e
 
@@ -99,7 +100,7 @@ async def test_cli_deploy_is_enforced_by_the_gateway_and_rolled_up_by_the_worker
             "RA_WORKER_DATA_DIR": str(tmp_path / "faust"),
             "RA_WORKER_BATCH_SECONDS": "0.3",
         },
-        tmp_path / "worker.log",
+        service_log("worker"),
         services.repo_root,
     )
     gateway: TestClient = await start_gateway(
@@ -140,7 +141,7 @@ async def test_cli_deploy_is_enforced_by_the_gateway_and_rolled_up_by_the_worker
         async def plan_rolled_up() -> bool:
             return "pro" in await plan_counts(pg_schema, project_id)
 
-        assert await eventually(plan_rolled_up, 60), (tmp_path / "worker.log").read_text()[-3000:]
+        assert await eventually(plan_rolled_up, 60), worker.log.read_text()[-3000:]
         # From now on every event is rolled up by its plan, exactly once.
         before = await plan_counts(pg_schema, project_id)
         assert await send([signup(n, "free") for n in range(10, 13)]) == 200

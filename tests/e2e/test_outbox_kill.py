@@ -15,7 +15,6 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -26,6 +25,7 @@ from migrations.runner import apply_migrations
 from tests.fixtures.services import Services
 from tests.support.kafka import read_topic
 from tests.support.projects import new_project
+from tests.support.testlogs import service_log
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +38,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def start_app(
-    services: Services, pg_schema: str, kafka_topic: str, redis_prefix: str, tmp_path: Path
+    services: Services, pg_schema: str, kafka_topic: str, redis_prefix: str
 ) -> Iterator[object]:
     apply_migrations(pg_schema)
     processes: list[subprocess.Popen[bytes]] = []
@@ -54,7 +54,7 @@ def start_app(
             "RA_APP_PORT": str(port),
             "RA_OUTBOX_POLL_SECONDS": "0.1",
         }
-        log = (tmp_path / f"app_api-{len(processes)}.log").open("wb")
+        log = service_log(f"app_api-{len(processes)}").open("wb")
         process = subprocess.Popen(
             [sys.executable, "-m", "app_api"],
             env=env,

@@ -23,6 +23,7 @@ from ingest_gateway.settings import Settings
 from migrations.runner import apply_migrations
 from tests.fixtures.services import wait_for_leaders
 from tests.support.projects import new_project
+from tests.support.testlogs import service_log
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ async def start_gateway(settings: Settings) -> TestClient:
 @contextlib.contextmanager
 def gateway_process(settings: Settings, log: Path | None = None, **env: str) -> Iterator[str]:
     """A real ``python -m ingest_gateway`` on a free port, with extra RA_* ``env``; its URL.
-    Its output goes to ``log`` when given."""
+    Its output goes to ``log`` when given, else to a file of the run's log directory."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
@@ -76,7 +77,7 @@ def gateway_process(settings: Settings, log: Path | None = None, **env: str) -> 
         "RA_INGEST_PORT": str(port),
         **env,
     }
-    output = log.open("wb") if log is not None else subprocess.DEVNULL
+    output = (log or service_log("ingest_gateway")).open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "ingest_gateway"],
         env=environment,
@@ -91,8 +92,7 @@ def gateway_process(settings: Settings, log: Path | None = None, **env: str) -> 
     finally:
         proc.terminate()
         proc.wait(timeout=15)
-        if log is not None:
-            output.close()  # type: ignore[union-attr]
+        output.close()
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 30) -> None:

@@ -21,6 +21,7 @@ from control_plane.projects import CreatedProject, rotate_keys
 from ingest_gateway.settings import Settings
 from tests.integration.ingest_gateway.conftest import start_gateway
 from tests.integration.ingest_gateway.test_ingest import event, post
+from tests.support.testlogs import service_log
 
 pytestmark = pytest.mark.integration
 
@@ -84,14 +85,15 @@ def gateway_processes(settings: Settings) -> Iterator[list[str]]:
             "RA_INGEST_PORT": str(port),
             "RA_RATE_LIMIT": "20",
         }
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "ingest_gateway"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+        with service_log("ingest_gateway").open("wb") as log:  # the child keeps its own
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "ingest_gateway"],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             )
-        )
         urls.append(f"http://127.0.0.1:{port}")
     try:
         yield urls

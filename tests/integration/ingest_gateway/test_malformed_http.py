@@ -13,6 +13,7 @@ import pytest
 from control_plane.projects import CreatedProject
 from ingest_gateway.settings import Settings
 from tests.integration.ingest_gateway.conftest import gateway_process
+from tests.support.testlogs import service_log
 
 pytestmark = pytest.mark.integration
 
@@ -20,8 +21,8 @@ SECRET_LOOKING = b"pk_live_not_a_real_key_0123456789"
 
 
 @pytest.fixture
-def gateway_log(tmp_path: Path) -> Path:
-    return tmp_path / "gateway.log"
+def gateway_log() -> Path:
+    return service_log("ingest_gateway")
 
 
 @pytest.fixture

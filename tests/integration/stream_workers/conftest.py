@@ -14,6 +14,7 @@ from stream_workers.rollups import DEFAULT_BREAKDOWN_KEYS
 from stream_workers.sink import RawRecord, Sink
 from tests.integration.stream_workers.workers import WorkerProcess
 from tests.support.projects import new_project
+from tests.support.testlogs import service_log
 
 
 @pytest.fixture
@@ -129,6 +130,6 @@ def spawn(worker_env, tmp_path, services):  # type: ignore[no-untyped-def]
             "RA_WORKER_LANE": lane,
             "RA_WORKER_DATA_DIR": str(tmp_path / f"faust-{name}"),
         }
-        return WorkerProcess(env, tmp_path / f"{name}.log", services.repo_root)
+        return WorkerProcess(env, service_log(f"worker-{name}"), services.repo_root)
 
     return make
