@@ -1,4 +1,5 @@
-"""Suite-wide pytest set-up: the real-server fixtures and the markers that gate them."""
+"""Suite-wide pytest set-up: the real-server fixtures, the markers that gate them, and the
+end-of-run scan of every log for keys and payloads."""
 
 import logging
 import os
