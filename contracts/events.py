@@ -33,6 +33,10 @@ class EventRecord:
     properties: dict[str, Any]
     insert_id: str | None = None
     context: dict[str, str] = field(default_factory=dict)
+    # The gateway reserved monthly quota for it before answering 200 (False: it answered
+    # while Redis was unreachable). The workers count these to tell the gateway how many of
+    # its reservations are still in flight (contracts.usage).
+    quota_reserved: bool = False
 
 
 def format_time(moment: datetime) -> str:
@@ -47,20 +51,21 @@ def record_key(project_id: str, distinct_id: str) -> bytes:
 
 
 def encode_record(record: EventRecord) -> bytes:
-    return orjson.dumps(
-        {
-            "id": record.id,
-            "projectId": record.project_id,
-            "event": record.event,
-            "timestamp": format_time(record.timestamp),
-            "receivedAt": format_time(record.received_at),
-            "distinctId": record.distinct_id,
-            "sessionId": record.session_id,
-            "properties": record.properties,
-            "insertId": record.insert_id,
-            "context": record.context,
-        }
-    )
+    body: dict[str, Any] = {
+        "id": record.id,
+        "projectId": record.project_id,
+        "event": record.event,
+        "timestamp": format_time(record.timestamp),
+        "receivedAt": format_time(record.received_at),
+        "distinctId": record.distinct_id,
+        "sessionId": record.session_id,
+        "properties": record.properties,
+        "insertId": record.insert_id,
+        "context": record.context,
+    }
+    if record.quota_reserved:
+        body["quotaReserved"] = True
+    return orjson.dumps(body)
 
 
 class EventRecordSchema(Schema):
@@ -81,6 +86,7 @@ class EventRecordSchema(Schema):
         load_default=None, allow_none=True, validate=validate.Length(max=MAX_INSERT_ID)
     )
     context = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    quotaReserved = fields.Boolean(load_default=False)
 
     @post_load
     def make_record(self, data: dict[str, Any], **_: Any) -> EventRecord:
@@ -95,6 +101,7 @@ class EventRecordSchema(Schema):
             properties=data["properties"],
             insert_id=data["insertId"],
             context=data["context"],
+            quota_reserved=data["quotaReserved"],
         )
 
 

@@ -73,7 +73,9 @@ def projects_show(context: Context, project: str, as_json: bool) -> None:
     if usage:
         click.echo(
             f"usage {usage['month']}: {usage['used']} of {usage['limit']} events"
-            f" ({usage['remaining']} left)"
+            f" ({usage['remaining']} left"
+            + (f", {usage['overage']} past the limit" if usage.get("overage") else "")
+            + ")"
         )
     click.echo(table(["member", "role"], [(m["email"], m["role"]) for m in shown["members"]]))
     click.echo(table(["key", "hint"], [(k["kind"], k["hint"]) for k in shown["keys"]]))

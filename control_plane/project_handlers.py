@@ -70,7 +70,15 @@ def invitation_body(invitation: Invitation) -> dict[str, Any]:
 
 
 def usage_body(month: str, used: int, limit: int) -> dict[str, Any]:
-    return {"month": month, "used": used, "limit": limit, "remaining": max(0, limit - used)}
+    """``overage``: events counted past the limit — answered 200 while the gateways could
+    not reserve quota (Redis unreachable), or sent before a plan was lowered."""
+    return {
+        "month": month,
+        "used": used,
+        "limit": limit,
+        "remaining": max(0, limit - used),
+        "overage": max(0, used - limit),
+    }
 
 
 def possible_ref(ref: str) -> bool:

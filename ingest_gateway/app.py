@@ -17,7 +17,7 @@ from ingest_gateway.metrics import Metrics
 from ingest_gateway.openapi import build_spec
 from ingest_gateway.producer import EventAppender
 from ingest_gateway.projects import ProjectDirectory
-from ingest_gateway.quota import QuotaReader
+from ingest_gateway.quota import QuotaReserver
 from ingest_gateway.ratelimit import RateLimiter
 from ingest_gateway.rules import ProjectRules
 from ingest_gateway.settings import Settings
@@ -76,7 +76,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[INGESTOR] = Ingestor(
         projects=ProjectDirectory(pool, TtlCache(settings.key_cache_ttl_seconds)),
         limiter=RateLimiter(redis, settings.redis_prefix, settings.rate_window_seconds),
-        quota=QuotaReader(redis, settings.redis_prefix, settings.quota_cache_seconds),
+        quota=QuotaReserver(redis, settings.redis_prefix),
         appender=appender,
         metrics=app[METRICS],
         rules=rules,

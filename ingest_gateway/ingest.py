@@ -1,10 +1,13 @@
 """One ingest request from body to acknowledged append: auth, rate limit, validation, quota.
 
 Ordered so the cheap refusals come first and nothing is appended unless every check
-passed, including the project's deployed config (allowed origins, strict tracking plan);
-the events then go to their project's lane (``ingest_gateway.lanes``).
-Redis problems fail open (counted and logged); Kafka and PostgreSQL problems fail
-closed with 503 — an event is never answered 200 unless Kafka acknowledged it.
+passed, including the project's deployed config (allowed origins, strict tracking plan)
+and the monthly quota, reserved last (``ingest_gateway.quota``) and given back if the
+append fails; the events then go to their project's lane (``ingest_gateway.lanes``).
+Redis problems fail open (counted and logged: events appended without a reservation are
+counted by the workers as usage past the limit if it comes to that, never dropped); Kafka
+and PostgreSQL problems fail closed with 503 — an event is never answered 200 unless Kafka
+acknowledged it.
 """
 
 import asyncio
@@ -34,7 +37,7 @@ from ingest_gateway.lanes import LaneDecision, LaneMeter
 from ingest_gateway.metrics import Metrics
 from ingest_gateway.producer import AppendFailed, EventAppender
 from ingest_gateway.projects import Project, ProjectDirectory
-from ingest_gateway.quota import QuotaReader
+from ingest_gateway.quota import QuotaReserver, Reservation
 from ingest_gateway.ratelimit import RateDecision, RateLimiter
 from ingest_gateway.records import build_records
 from ingest_gateway.rules import ProjectRules, plan_violations
@@ -82,7 +85,7 @@ class Ingestor:
         self,
         projects: ProjectDirectory,
         limiter: RateLimiter,
-        quota: QuotaReader,
+        quota: QuotaReserver,
         appender: EventAppender,
         metrics: Metrics,
         rules: ProjectRules,
@@ -135,15 +138,21 @@ class Ingestor:
         if rules is not None and (violations := plan_violations(events, rules)).total:
             raise ValidationFailed(violations.details, violations.total, reason="tracking_plan")
         now = datetime.now(UTC)
-        await self._quota_check(project, now)
-        messages = build_records(project.id, events, now, request.as_record_context())
+        reservation = await self._reserve(project, len(events), now)
+        reserved = reservation is not None
+        context = request.as_record_context()
+        messages = build_records(project.id, events, now, context, quota_reserved=reserved)
         lane = await self._lane(project, len(messages))
         started = time.perf_counter()
         try:
             await self._appender.append(messages, self._topics.get(lane))
         except AppendFailed as exc:
             logger.warning("append failed for project %s: %s", project.id, exc)
+            if reservation is not None:
+                await self._fail_open("quota_release", self._quota.release(reservation))
             raise ServiceUnavailable(self._retry_after) from exc
+        if not reserved:
+            self._metrics.unreserved_events.labels(project.slug).inc(len(messages))
         self._metrics.append_seconds.observe(time.perf_counter() - started)
         self._metrics.events_accepted.inc(len(messages))
         if lane is Lane.OVERFLOW:
@@ -170,13 +179,17 @@ class Ingestor:
             raise RateLimited(decision.headers())
         return decision
 
-    async def _quota_check(self, project: Project, now: datetime) -> None:
-        usage = await self._fail_open(
-            "quota", self._quota.usage(project.id, project.monthly_event_limit, now)
+    async def _reserve(self, project: Project, events: int, now: datetime) -> Reservation | None:
+        """The granted reservation; None when Redis could not be asked (fail open)."""
+        limit = project.monthly_event_limit
+        reservation = await self._fail_open(
+            "quota", self._quota.reserve(project.id, events, limit, now)
         )
-        if usage is not None and usage.exceeded:
+        if reservation is not None and not reservation.granted:
             self._metrics.quota_refused.inc()
+            usage = reservation.usage
             raise EventLimitExceeded(usage.limit, usage.used, usage.remaining)
+        return reservation
 
     async def _lane(self, project: Project, events: int) -> Lane:
         if self._lanes is None:

@@ -26,6 +26,14 @@ class Metrics:
         self.quota_refused = Counter(
             "ingest_quota_refused_total", "Requests refused by the monthly limit", registry=r
         )
+        # One series per project that was ever answered while Redis was unreachable.
+        self.unreserved_events = Counter(
+            "ingest_unreserved_events_total",
+            "Events answered 200 without a quota reservation (Redis unreachable: fail open);"
+            " counted by the workers, past the limit if it comes to that, by project slug",
+            ["project"],
+            registry=r,
+        )
         # One series per reason, and per project once the key resolved (project="" before):
         # at most the reasons times the projects that had a refusal. Keys never appear.
         self.refused = Counter(

@@ -8,9 +8,14 @@ from ingest_gateway.ids import uuid7_batch
 
 
 def build_records(
-    project_id: str, events: list[dict[str, Any]], received_at: datetime, context: dict[str, str]
+    project_id: str,
+    events: list[dict[str, Any]],
+    received_at: datetime,
+    context: dict[str, str],
+    quota_reserved: bool = False,
 ) -> list[tuple[bytes, bytes]]:
-    """One record per event: a fresh UUIDv7, the request's receive time and context."""
+    """One record per event: a fresh UUIDv7, the request's receive time and context, and
+    whether the request's quota was reserved (``contracts.usage``)."""
     ids = uuid7_batch(len(events), int(received_at.timestamp() * 1000))
     return [
         (
@@ -27,6 +32,7 @@ def build_records(
                     properties=event["properties"],
                     insert_id=event["insertId"],
                     context=context,
+                    quota_reserved=quota_reserved,
                 )
             ),
         )

@@ -32,7 +32,6 @@ class Settings:
     append_timeout_seconds: float = 5.0
     producer_linger_ms: int = 5
     redis_timeout_seconds: float = 0.25
-    quota_cache_seconds: float = 1.0
     retry_after_unavailable_seconds: int = 2
     cors_origins: tuple[str, ...] = ("*",)
     # Connections (ingest_gateway.server): a client must send a whole request head within
@@ -70,7 +69,6 @@ def load_settings(env: Env | None = None) -> Settings:
         append_timeout_seconds=env.float("RA_APPEND_TIMEOUT_SECONDS", 5.0),
         producer_linger_ms=env.int("RA_PRODUCER_LINGER_MS", 5),
         redis_timeout_seconds=env.float("RA_REDIS_TIMEOUT_SECONDS", 0.25),
-        quota_cache_seconds=env.float("RA_QUOTA_CACHE_SECONDS", 1.0),
         cors_origins=tuple(env.list("RA_CORS_ORIGINS", ["*"])),
         idle_timeout_seconds=env.float("RA_INGEST_IDLE_TIMEOUT_SECONDS", 15.0),
         body_timeout_seconds=env.float("RA_INGEST_BODY_TIMEOUT_SECONDS", 30.0),

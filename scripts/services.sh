@@ -273,8 +273,9 @@ start_redis() {
     return
   fi
   claim_port REDIS_PORT
-  # Redis holds only rebuildable state here (rate-limit windows, usage caches written
-  # from the log), so nothing is persisted: a restart starts empty, as a test expects.
+  # Redis holds the gateways' monthly quota reservations (contracts/usage.py) beside
+  # rebuildable state, so it keeps an append-only file (fsync every second): a restart
+  # keeps the reservations, and a crash loses at most a second of them.
   cat >"$REDIS_HOME/redis.conf" <<EOF
 bind 127.0.0.1
 port $REDIS_PORT
@@ -283,7 +284,8 @@ pidfile $REDIS_HOME/redis.pid
 logfile $REDIS_HOME/redis.log
 dir $REDIS_HOME
 save ""
-appendonly no
+appendonly yes
+appendfsync everysec
 EOF
   log "redis: starting on 127.0.0.1:$REDIS_PORT"
   redis-server "$REDIS_HOME/redis.conf" 8>&- 9>&-

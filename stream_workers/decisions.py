@@ -1,12 +1,15 @@
-"""The pure decisions of one batch: which records are new, duplicate or over the limit.
+"""The pure decisions of one batch: which records are new or duplicate, and what they add
+to their project's monthly usage.
 
-The sink loads the state these need (stored offsets, insertIds seen, usage so far, plan
-limits) under row locks, calls these functions, and writes what they return.
+The sink loads the state these need (stored offsets, insertIds seen, live projects) under
+row locks, calls these functions, and writes what they return. The monthly plan limit is
+not decided here: the gateway reserved quota for every event it answered 200
+(``contracts.usage``), so the workers count every new event, past the limit too (an
+overage the gateway let through while Redis was down), and never drop one.
 """
 
 import sys
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
@@ -34,6 +37,7 @@ class Positioned(NamedTuple):
     received_at: datetime
     month: date  # of receivedAt: the usage month
     partition_month: date | None  # of timestamp: the raw table's partition (None: DEFAULT)
+    quota_reserved: bool  # the gateway reserved quota for it (contracts.events)
 
     @classmethod
     def of(cls, partition: int, offset: int, record: EventRecord | Decoded) -> "Positioned":
@@ -47,6 +51,7 @@ class Positioned(NamedTuple):
             received,
             month_start(received),
             partition_month(record.timestamp, received),
+            record.quota_reserved,
         )
 
 
@@ -55,7 +60,7 @@ def month_start(moment: datetime) -> date:
 
 
 def arrival_order(items: Iterable[Positioned]) -> list[Positioned]:
-    """Receive order, then topic order: who came first gets the last unit of a quota."""
+    """Receive order, then topic order: who came first is the one counted of a repeat."""
     return sorted(items, key=lambda i: (i.received_at, i.partition, i.offset))
 
 
@@ -115,71 +120,46 @@ def dedup_rewrites(
 
 @dataclass(slots=True)
 class UsageDelta:
+    """What a batch adds to one project-month (or one of its partitions): ``used`` counts
+    the events materialized; ``reserved_seen`` every record that carried a gateway
+    reservation, duplicates included (each consumed one when the gateway answered)."""
+
     used: int = 0
-    dropped: int = 0
+    reserved_seen: int = 0
     last_offset: int = -1
 
 
 @dataclass(slots=True)
-class LimitOutcome:
+class UsageOutcome:
     accepted: list[Positioned] = field(default_factory=list)
     months: dict[MonthKey, UsageDelta] = field(default_factory=dict)
     parts: dict[PartMonthKey, UsageDelta] = field(default_factory=dict)
 
-    @property
-    def dropped(self) -> int:
-        return sum(delta.dropped for delta in self.months.values())
 
-
-def apply_limits(
-    items: Sequence[Positioned],
-    used: Mapping[MonthKey, int],
-    limits: Mapping[str, int],
-) -> LimitOutcome:
-    """Accept records while their project-month is under its plan limit; count the rest
-    as dropped. A project missing from ``limits`` (deleted) has nothing accepted."""
-    totals = Counter((i.project_id, i.month) for i in items)
-    if all(used.get(key, 0) + n <= limits.get(key[0], 0) for key, n in totals.items()):
-        return accept_all(items, totals)
-    return apply_limits_in_order(items, used, limits)
-
-
-def accept_all(items: Sequence[Positioned], totals: Mapping[MonthKey, int]) -> LimitOutcome:
-    """``apply_limits`` when every project-month has room for all its records (the
-    common case): the same outcome without deciding record by record."""
-    parts: dict[PartMonthKey, UsageDelta] = {}
+def count_usage(
+    items: Sequence[Positioned], kept: Sequence[Positioned], live: Container[str]
+) -> UsageOutcome:
+    """Accept every ``kept`` record (the new ones of ``items``) of a ``live`` project and
+    count it; count the reservations of all ``items``. A project not ``live`` (deleted) has
+    nothing accepted or counted. Months get only ``used``; parts also the reservations and
+    the offset that versions their Redis fields."""
+    outcome = UsageOutcome()
+    kept_at = None if kept is items else {(i.partition, i.offset) for i in kept}
     for item in items:
-        key = (item.project_id, item.month, item.partition)
-        delta = parts.get(key)
-        if delta is None:
-            parts[key] = UsageDelta(used=1, last_offset=item.offset)
-        else:
-            delta.used += 1
-            if item.offset > delta.last_offset:
-                delta.last_offset = item.offset
-    months = {key: UsageDelta(used=n) for key, n in totals.items()}
-    return LimitOutcome(accepted=list(items), months=months, parts=parts)
-
-
-def apply_limits_in_order(
-    items: Sequence[Positioned],
-    used: Mapping[MonthKey, int],
-    limits: Mapping[str, int],
-) -> LimitOutcome:
-    """``apply_limits`` record by record, in the order given."""
-    outcome = LimitOutcome()
-    for item in items:
-        month_key = (item.project_id, item.month)
-        part_key = (item.project_id, item.month, item.partition)
-        month_delta = outcome.months.setdefault(month_key, UsageDelta())
-        part_delta = outcome.parts.setdefault(part_key, UsageDelta())
-        part_delta.last_offset = max(part_delta.last_offset, item.offset)
-        limit = limits.get(item.project_id, 0)
-        if used.get(month_key, 0) + month_delta.used < limit:
-            month_delta.used += 1
-            part_delta.used += 1
+        if item.project_id not in live:
+            continue
+        part = outcome.parts.get((item.project_id, item.month, item.partition))
+        if part is None:
+            part = outcome.parts[(item.project_id, item.month, item.partition)] = UsageDelta()
+        if item.offset > part.last_offset:
+            part.last_offset = item.offset
+        if item.quota_reserved:
+            part.reserved_seen += 1
+        if kept_at is None or (item.partition, item.offset) in kept_at:
+            part.used += 1
+            month = outcome.months.get((item.project_id, item.month))
+            if month is None:
+                month = outcome.months[(item.project_id, item.month)] = UsageDelta()
+            month.used += 1
             outcome.accepted.append(item)
-        else:
-            month_delta.dropped += 1
-            part_delta.dropped += 1
     return outcome

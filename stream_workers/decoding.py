@@ -60,6 +60,7 @@ class Decoded(NamedTuple):
     context: dict[str, str]
     timestamp_text: str
     received_text: str
+    quota_reserved: bool = False
 
     @classmethod
     def of(cls, r: EventRecord) -> "Decoded":
@@ -76,6 +77,7 @@ class Decoded(NamedTuple):
             r.context,
             r.timestamp.isoformat(),
             r.received_at.isoformat(),
+            r.quota_reserved,
         )
 
     def record(self) -> EventRecord:
@@ -90,6 +92,7 @@ class Decoded(NamedTuple):
             properties=self.properties,
             insert_id=self.insert_id,
             context=self.context,
+            quota_reserved=self.quota_reserved,
         )
 
 
@@ -108,6 +111,7 @@ def fast_decoded(payload: Any) -> Decoded | None:
     distinct, session = get("distinctId"), get("sessionId")
     properties, insert_id = get("properties"), get("insertId")
     context = get("context", {})
+    reserved = get("quotaReserved", False)
     timestamp_text, received_text = get("timestamp"), get("receivedAt")
     timestamp, received = _stamp(timestamp_text), _stamp(received_text)
     if (
@@ -125,6 +129,7 @@ def fast_decoded(payload: Any) -> Decoded | None:
         or not (insert_id is None or (type(insert_id) is str and len(insert_id) <= MAX_INSERT_ID))
         or type(context) is not dict
         or not all(type(v) is str for v in context.values())
+        or type(reserved) is not bool
     ):
         return None
     return Decoded(
@@ -140,6 +145,7 @@ def fast_decoded(payload: Any) -> Decoded | None:
         context,
         cast(str, timestamp_text),  # _stamp took them: str in format_time's format
         cast(str, received_text),
+        reserved,
     )
 
 

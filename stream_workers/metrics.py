@@ -15,9 +15,9 @@ class Metrics:
         self.duplicates = Counter(
             "worker_duplicates_total", "Events skipped as a repeated insertId", registry=r
         )
-        self.dropped_over_limit = Counter(
-            "worker_dropped_over_limit_total",
-            "Events not materialized because the project's monthly limit was reached",
+        self.dropped_deleted_project = Counter(
+            "worker_dropped_deleted_project_total",
+            "Events not materialized because their project no longer exists",
             registry=r,
         )
         self.dead_lettered = Counter(

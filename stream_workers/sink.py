@@ -2,8 +2,8 @@
 
 Per batch: lock the stored offsets of its partitions, keep only records at or past them
 (a re-delivered record was applied before), set the malformed ones aside, stage the rest
-(each record was formatted for the staging COPY when it arrived), decide dedup and plan
-limits under row locks, remove the refused records from the stage, write raw rows,
+(each record was formatted for the staging COPY when it arrived), decide dedup under row
+locks, remove the refused records (repeats, deleted projects) from the stage, write raw rows,
 rollups, usage and the new offsets, dead-letter the malformed ones, and commit. A batch the
 database refuses for a data reason is split until the refused records stand alone, which
 are dead-lettered (stream_workers/isolation.py). Only then are the absolute usage counts
@@ -25,15 +25,14 @@ from redis.exceptions import RedisError
 
 from contracts.events import RecordError
 from contracts.lanes import Lane
-from contracts.usage import SET_IF_NEWER_SCRIPT, USAGE_TTL_SECONDS, usage_key
+from contracts.usage import SET_IF_NEWER_SCRIPT, USAGE_TTL_SECONDS, UsageRow, usage_key
 from stream_workers import projections, store
 from stream_workers.decisions import (
     DedupKey,
-    LimitOutcome,
-    MonthKey,
     Positioned,
-    apply_limits,
+    UsageOutcome,
     arrival_order,
+    count_usage,
     dedup_keys,
     dedup_rewrites,
     order_matters,
@@ -66,7 +65,7 @@ Reopen = Callable[[], Awaitable[AsyncConnection]]
 class BatchResult:
     applied: int
     duplicates: int
-    dropped: int
+    dropped: int  # records of a project that no longer exists (deleted): not materialized
     dead_lettered: int
     redelivered: int
     reasons: Mapping[str, int] = field(default_factory=dict)  # dead letters per reason
@@ -126,7 +125,7 @@ def refuse(received: Received, failure: Failure, detail: str) -> Received:
 
 
 def refused(items: Sequence[Positioned], accepted: Sequence[Positioned]) -> list[tuple[int, int]]:
-    """The (partition, offset) of the records not accepted (duplicates, over the limit)."""
+    """The (partition, offset) of the records not accepted (duplicates, deleted projects)."""
     if len(accepted) == len(items):
         return []
     taken = {(i.partition, i.offset) for i in accepted}
@@ -215,7 +214,7 @@ class Sink:
 
     async def _transaction(
         self, batch: Sequence[Received]
-    ) -> tuple[BatchResult, list[tuple[str, date, int, int, int]], dict[str, int]]:
+    ) -> tuple[BatchResult, list[UsageRow], dict[str, int]]:
         conn = self._conn
         async with conn.transaction():
             partitions = sorted({i.raw.partition for i in batch})
@@ -225,10 +224,10 @@ class Sink:
             good = [i for i in fresh if i.item is not None]
             await projections.stage(conn, [i.staged for i in good])
             items = [i.item for i in good if i.item is not None]
-            usage = await store.lock_usage(conn, {(i.project_id, i.month) for i in items})
+            await store.lock_usage(conn, {(i.project_id, i.month) for i in items})
             limits = await store.plan_limits(conn, {i.project_id for i in items})
             seen = await store.claim_dedup(conn)
-            kept, outcome, rewrites = self._decide(items, seen, usage, limits)
+            kept, outcome, rewrites = self._decide(items, seen, limits)
             await projections.unstage(conn, refused(items, outcome.accepted))
             await store.save_dedup(conn, rewrites)
             if outcome.accepted:
@@ -245,7 +244,7 @@ class Sink:
         result = BatchResult(
             applied=len(outcome.accepted),
             duplicates=len(items) - len(kept),
-            dropped=outcome.dropped,
+            dropped=len(kept) - len(outcome.accepted),
             dead_lettered=len(bad),
             redelivered=len(batch) - len(fresh),
             reasons=Counter(i.code for i in bad),
@@ -254,23 +253,18 @@ class Sink:
 
     @staticmethod
     def _decide(
-        items: list[Positioned],
-        seen: dict[DedupKey, datetime],
-        usage: dict[MonthKey, int],
-        limits: dict[str, int],
-    ) -> tuple[list[Positioned], LimitOutcome, dict[DedupKey, datetime]]:
-        """Dedup and limits. Arrival order decides only when a key repeats or was counted
-        before, or a limit is reached in the batch; otherwise the batch is not sorted."""
+        items: list[Positioned], seen: dict[DedupKey, datetime], live: dict[str, int]
+    ) -> tuple[list[Positioned], UsageOutcome, dict[DedupKey, datetime]]:
+        """Dedup, then usage. Arrival order decides only when a key repeats or was counted
+        before; otherwise the batch is not sorted. No limit: every new event of a live
+        project is counted (the gateway reserved its quota before answering 200)."""
         if order_matters(dedup_keys(items), seen):
             items = arrival_order(items)
             kept, changed = select_new(items, seen)
             rewrites = dedup_rewrites(items, seen, changed)
         else:
             kept, rewrites = items, {}
-        outcome = apply_limits(kept, usage, limits)
-        if outcome.dropped and kept is items:
-            outcome = apply_limits(arrival_order(kept), usage, limits)
-        return kept, outcome, rewrites
+        return kept, count_usage(items, kept, live), rewrites
 
     @staticmethod
     def _positions(
@@ -295,14 +289,12 @@ class Sink:
             for p, offset in top.items()
         }
 
-    async def _publish_usage(
-        self, rows: list[tuple[str, date, int, int, int]], limits: dict[str, int]
-    ) -> None:
+    async def _publish_usage(self, rows: list[UsageRow], limits: dict[str, int]) -> None:
         try:
-            for project, month, slot, used, last_offset in rows:
+            for row in rows:
                 await self._set_if_newer(
-                    keys=[usage_key(self._prefix, project, month_label(month))],
-                    args=[slot, used, last_offset, limits.get(project, 0), USAGE_TTL_SECONDS],
+                    keys=[usage_key(self._prefix, row.project_id, month_label(row.month))],
+                    args=[*row.fields(), limits.get(row.project_id, 0), USAGE_TTL_SECONDS],
                 )
         except RedisError as exc:
             # PostgreSQL holds the truth; the periodic resync rewrites Redis from it.
@@ -318,14 +310,14 @@ class Sink:
 
     async def _resync_usage(self, month: date) -> int:
         cursor = await self._conn.execute(
-            "SELECT u.project_id::text, u.month, u.partition, u.used, u.last_offset,"
-            " p.monthly_event_limit FROM usage_partitions u"
+            "SELECT u.project_id::text, u.month, u.partition, u.used, u.reserved_seen,"
+            " u.last_offset, p.monthly_event_limit FROM usage_partitions u"
             " JOIN projects p ON p.id = u.project_id WHERE u.month = %s",
             (month,),
         )
         rows = await cursor.fetchall()
-        limits = {str(r[0]): int(r[5]) for r in rows}
-        await self._publish_usage([(str(r[0]), r[1], r[2], r[3], r[4]) for r in rows], limits)
+        limits = {str(r[0]): int(r[6]) for r in rows}
+        await self._publish_usage([UsageRow(str(r[0]), *r[1:6]) for r in rows], limits)
         return len(rows)
 
     def _observe(self, result: BatchResult, size: int, seconds: float) -> None:
@@ -334,7 +326,7 @@ class Sink:
         m.batch_size.observe(size)
         m.events_applied.inc(result.applied)
         m.duplicates.inc(result.duplicates)
-        m.dropped_over_limit.inc(result.dropped)
+        m.dropped_deleted_project.inc(result.dropped)
         for reason, count in result.reasons.items():
             m.dead_lettered.labels(reason).inc(count)
         m.redelivered.inc(result.redelivered)

@@ -8,13 +8,13 @@ Property keys and values are bound parameters or copied data, never SQL text.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 
 from psycopg import AsyncConnection
 
 from contracts.lanes import Lane
-from contracts.usage import usage_slot
-from stream_workers.decisions import DedupKey, LimitOutcome, MonthKey
+from contracts.usage import UsageRow, usage_slot
+from stream_workers.decisions import DedupKey, MonthKey, UsageOutcome
 
 
 async def lock_offsets(
@@ -68,8 +68,9 @@ async def plan_limits(conn: AsyncConnection, project_ids: Iterable[str]) -> dict
 
 
 async def lock_usage(conn: AsyncConnection, keys: Iterable[MonthKey]) -> dict[MonthKey, int]:
-    """Lock each project-month usage row (creating it): the per-project-month limit
-    decision is then exact even with several workers on one project."""
+    """Lock each project-month usage row (creating it), in key order, before the dedup
+    claims: the batch's usage update at the end then never deadlocks with another worker
+    counting the same project-month. Returns the rows' counts so far."""
     ordered = sorted(set(keys))
     projects, months = [k[0] for k in ordered], [k[1] for k in ordered]
     await conn.execute(
@@ -125,41 +126,40 @@ async def save_dedup(conn: AsyncConnection, changed: Mapping[DedupKey, datetime]
 
 
 async def save_usage(
-    conn: AsyncConnection, outcome: LimitOutcome, lane: Lane = Lane.MAIN
-) -> list[tuple[str, date, int, int, int]]:
-    """Add the batch's usage; return (project, month, slot, used, last_offset) of every
-    touched slot row (``usage_partitions.partition`` holds the lane's usage slot of the
-    topic partition: ``contracts.usage.usage_slot``), the absolute values Redis gets after
-    commit."""
+    conn: AsyncConnection, outcome: UsageOutcome, lane: Lane = Lane.MAIN
+) -> list[UsageRow]:
+    """Add the batch's usage; return every touched slot row (``usage_partitions.partition``
+    holds the lane's usage slot of the topic partition: ``contracts.usage.usage_slot``)
+    with the absolute values Redis gets after commit."""
     months = sorted(outcome.months)
     await conn.execute(
-        "UPDATE usage_months m SET used = m.used + d.used, dropped = m.dropped + d.dropped"
-        " FROM unnest(%s::uuid[], %s::date[], %s::bigint[], %s::bigint[]) d(p, m, used, dropped)"
+        "UPDATE usage_months m SET used = m.used + d.used"
+        " FROM unnest(%s::uuid[], %s::date[], %s::bigint[]) d(p, m, used)"
         " WHERE m.project_id = d.p AND m.month = d.m",
         (
             [k[0] for k in months],
             [k[1] for k in months],
             [outcome.months[k].used for k in months],
-            [outcome.months[k].dropped for k in months],
         ),
     )
     parts = sorted(outcome.parts)
     cursor = await conn.execute(
         "INSERT INTO usage_partitions AS u"
-        " (project_id, month, partition, used, dropped, last_offset)"
+        " (project_id, month, partition, used, reserved_seen, last_offset)"
         " SELECT * FROM unnest(%s::uuid[], %s::date[], %s::int[], %s::bigint[], %s::bigint[],"
         " %s::bigint[])"
         " ON CONFLICT (project_id, month, partition) DO UPDATE SET"
-        " used = u.used + EXCLUDED.used, dropped = u.dropped + EXCLUDED.dropped,"
+        " used = u.used + EXCLUDED.used,"
+        " reserved_seen = u.reserved_seen + EXCLUDED.reserved_seen,"
         " last_offset = GREATEST(u.last_offset, EXCLUDED.last_offset)"
-        " RETURNING project_id::text, month, partition, used, last_offset",
+        " RETURNING project_id::text, month, partition, used, reserved_seen, last_offset",
         (
             [k[0] for k in parts],
             [k[1] for k in parts],
             [usage_slot(lane, k[2]) for k in parts],
             [outcome.parts[k].used for k in parts],
-            [outcome.parts[k].dropped for k in parts],
+            [outcome.parts[k].reserved_seen for k in parts],
             [outcome.parts[k].last_offset for k in parts],
         ),
     )
-    return [(str(p), m, int(n), int(u), int(o)) for p, m, n, u, o in await cursor.fetchall()]
+    return [UsageRow(str(p), m, n, u, r, o) for p, m, n, u, r, o in await cursor.fetchall()]

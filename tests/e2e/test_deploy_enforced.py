@@ -111,7 +111,6 @@ async def test_cli_deploy_is_enforced_by_the_gateway_and_rolled_up_by_the_worker
             events_topic=events_topic,
             control_topic=kafka_topic,
             redis_prefix=redis_prefix,
-            quota_cache_seconds=0,
         )
     )
     worker.start()

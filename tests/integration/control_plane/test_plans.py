@@ -114,6 +114,7 @@ async def test_members_see_their_plan_and_this_months_usage(
         "used": 0,
         "limit": 10_000,
         "remaining": 10_000,
+        "overage": 0,
     }
     with psycopg.connect(database) as conn:  # what the workers write, counted exactly
         conn.execute(
@@ -127,6 +128,7 @@ async def test_members_see_their_plan_and_this_months_usage(
         "used": 12_345,
         "limit": 10_000,
         "remaining": 0,
+        "overage": 2_345,  # counted past the limit (fail-open), never dropped
     }
 
 

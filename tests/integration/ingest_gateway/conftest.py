@@ -47,7 +47,6 @@ def settings(services, database: str, kafka_topic: str, redis_prefix: str) -> Se
         redis_prefix=redis_prefix,
         key_cache_ttl_seconds=0.2,
         append_timeout_seconds=3.0,
-        quota_cache_seconds=0,
     )
 
 

@@ -141,9 +141,12 @@ async def test_quota_at_the_limit_returns_the_contract_body(
 ) -> None:
     key = usage_key(redis_prefix, project.id, month_of(datetime.now(UTC)))
     client = redis.Redis.from_url(services.redis_url)
-    client.hset(key, mapping={"p0": 6000, "o0": 10, "p5": 3999, "o5": 4})
+    client.hset(key, mapping={"p0": 6000, "s0": 6000, "o0": 10, "p5": 3999, "s5": 3999, "o5": 4})
     assert (await post(gateway, event(), project.public_key))[0] == 200
-    client.hset(key, mapping={"p5": 4000, "o5": 5})
+    # Reserved, in flight: the limit is reached before any worker counted it.
+    assert (await post(gateway, event(), project.public_key))[1]["used"] == 10000
+    # A worker counts it (and saw its reservation): still 10,000, not 10,001.
+    client.hset(key, mapping={"p5": 4000, "s5": 4000, "o5": 5})
     assert await post(gateway, event(), project.public_key) == (
         429,
         {
@@ -154,6 +157,22 @@ async def test_quota_at_the_limit_returns_the_contract_body(
             "remaining": 0,
         },
     )
+
+
+async def test_a_batch_that_would_cross_the_limit_is_refused_whole(
+    gateway: TestClient, project: CreatedProject, services: Any, redis_prefix: str
+) -> None:
+    key = usage_key(redis_prefix, project.id, month_of(datetime.now(UTC)))
+    redis.Redis.from_url(services.redis_url).hset(key, mapping={"p0": 9950, "o0": 1})
+    batch = [event(n) for n in range(51)]
+    status, body = await post(gateway, batch, project.public_key)
+    assert (status, body["used"], body["remaining"]) == (429, 9950, 50)
+    assert await post(gateway, batch[:50], project.public_key) == (
+        200,
+        {"success": True, "events": 50},
+    )
+    status, body = await post(gateway, [event()], project.public_key)
+    assert (status, body["used"], body["remaining"]) == (429, 10000, 0)
 
 
 async def test_rotated_key_stops_working_within_the_cache_ttl(
@@ -179,6 +198,8 @@ async def test_redis_down_fails_open_and_is_counted(
         metrics = await (await gateway.get("/metrics")).text()
         assert 'ingest_redis_failures_total{operation="rate_limit"} 1.0' in metrics
         assert 'ingest_redis_failures_total{operation="quota"} 1.0' in metrics
+        # Answered without a reservation: counted by the workers, visible as such.
+        assert f'ingest_unreserved_events_total{{project="{project.slug}"}} 1.0' in metrics
         ready = await gateway.get("/ready")
         assert (ready.status, await ready.json()) == (503, {"kafka": True, "redis": False})
     finally:

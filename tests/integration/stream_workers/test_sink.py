@@ -9,8 +9,8 @@ import redis
 from redis.asyncio import Redis
 
 from contracts.events import encode_record
-from contracts.usage import total_used, usage_key
-from ingest_gateway.quota import QuotaReader
+from contracts.usage import in_flight, month_of, total_used, usage_key
+from ingest_gateway.quota import QuotaReserver
 from stream_workers.rollups import cover, local_day
 from stream_workers.sink import RawRecord
 from tests.integration.stream_workers.conftest import as_raw
@@ -77,31 +77,57 @@ async def test_two_sinks_racing_on_the_same_new_insert_ids_count_each_once(
         assert conn.execute("SELECT count(*) FROM event_dedup").fetchone() == (2000,)
 
 
-async def test_plan_limit_is_exact_and_redis_usage_says_so(
+async def test_events_past_the_limit_are_counted_never_dropped(
     sink, make_project, database, services, redis_prefix
 ):
+    # The gateway reserves quota before it answers 200; what reaches the workers past the
+    # limit (answered while Redis was down) is overage, counted like any other event.
     p = await make_project("small", limit=10_000)
     now = datetime.now(UTC)
     records = [record(p, "$pageview", now, f"u{n % 97}", received_at=now) for n in range(10_500)]
     raws = as_raw(records, partitions=4)
     results = [await sink.apply(raws[s : s + 1000]) for s in range(0, len(raws), 1000)]
-    assert sum(r.applied for r in results) == 10_000
-    assert sum(r.dropped for r in results) == 500
+    assert sum(r.applied for r in results) == 10_500
+    assert sum(r.dropped for r in results) == 0
     with psycopg.connect(database) as conn:
-        assert conn.execute("SELECT count(*) FROM events").fetchone() == (10_000,)
+        assert conn.execute("SELECT count(*) FROM events").fetchone() == (10_500,)
         assert conn.execute(
             "SELECT sum(events) FROM rollups WHERE granularity = 'day'"
-        ).fetchone() == (10_000,)
-        assert conn.execute("SELECT used, dropped FROM usage_months").fetchone() == (10_000, 500)
-    month = f"{now.year:04d}-{now.month:02d}"
+        ).fetchone() == (10_500,)
+        assert conn.execute("SELECT used FROM usage_months").fetchone() == (10_500,)
     with redis.Redis.from_url(services.redis_url) as client:
-        state = client.hgetall(usage_key(redis_prefix, p, month))
-    assert total_used(state) == 10_000
-    assert int(state[b"limit"]) == 10_000
-    # What the gateway's quota check reads from that state: the next request is refused.
+        state = client.hgetall(usage_key(redis_prefix, p, month_of(now)))
+    assert (total_used(state), in_flight(state), int(state[b"limit"])) == (10_500, 0, 10_000)
+    # The gateway's reservation reads that state: the next request is refused.
     async with Redis.from_url(services.redis_url) as client:
-        usage = await QuotaReader(client, redis_prefix, 0).usage(p, 10_000, now)
-    assert (usage.used, usage.remaining, usage.exceeded) == (10_000, 0, True)
+        refused = await QuotaReserver(client, redis_prefix).reserve(p, 1, 10_000, now)
+    assert not refused.granted
+    assert (refused.usage.used, refused.usage.remaining) == (10_500, 0)
+
+
+async def test_reservations_in_flight_are_used_until_a_worker_sees_them_once(
+    sink, make_project, services, redis_prefix
+):
+    p = await make_project("reserving", limit=1000)
+    now = datetime.now(UTC)
+    async with Redis.from_url(services.redis_url) as client:
+        reserver = QuotaReserver(client, redis_prefix)
+        assert (await reserver.reserve(p, 300, 1000, now)).usage.used == 300
+        # Seen by a worker: 300 records, 100 of them a retry of an insertId (seen, not
+        # counted), and 50 answered while Redis was down (counted, never reserved).
+        records = [
+            record(p, "e", now, f"u{n}", insert_id=f"i{n % 200}", received_at=now)
+            for n in range(300)
+        ] + [record(p, "e", now, "x", received_at=now, quota_reserved=False) for _ in range(50)]
+        result = await sink.apply(as_raw(records, partitions=2))
+        assert (result.applied, result.duplicates) == (250, 100)
+        # Counted 250 (200 + 50 unreserved), nothing in flight: used is exact again.
+        refused = await reserver.reserve(p, 751, 1000, now)
+        assert (refused.granted, refused.usage.used) == (False, 250)
+        granted = await reserver.reserve(p, 750, 1000, now)
+        assert (granted.granted, granted.usage.used) == (True, 1000)
+        await reserver.release(granted)
+        assert (await reserver.reserve(p, 750, 1000, now)).granted
 
 
 async def test_late_events_land_in_their_buckets_and_timezone_days_add_up(

@@ -26,7 +26,9 @@ def record(
     properties: dict[str, object] | None = None,
     insert_id: str | None = None,
     received_at: datetime | None = None,
+    quota_reserved: bool = True,
 ) -> EventRecord:
+    """A record as the gateway appends it (by default with its quota reserved)."""
     return EventRecord(
         id=str(uuid.uuid4()),
         project_id=project_id,
@@ -37,6 +39,7 @@ def record(
         session_id=session_id,
         properties=properties or {},
         insert_id=insert_id,
+        quota_reserved=quota_reserved,
     )
 
 

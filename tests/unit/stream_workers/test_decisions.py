@@ -1,12 +1,10 @@
-import random
 from datetime import UTC, date, datetime, timedelta
 
 from contracts.events import EventRecord
 from stream_workers.decisions import (
     Positioned,
-    apply_limits,
-    apply_limits_in_order,
     arrival_order,
+    count_usage,
     dedup_keys,
     dedup_rewrites,
     order_matters,
@@ -18,7 +16,11 @@ NOW = datetime(2026, 2, 10, tzinfo=UTC)
 
 
 def record_at(
-    received: datetime, timestamp: datetime, project: str = "p", insert_id: str | None = None
+    received: datetime,
+    timestamp: datetime,
+    project: str = "p",
+    insert_id: str | None = None,
+    reserved: bool = True,
 ) -> EventRecord:
     return EventRecord(
         id="r",
@@ -30,6 +32,7 @@ def record_at(
         session_id="s",
         properties={},
         insert_id=insert_id,
+        quota_reserved=reserved,
     )
 
 
@@ -39,8 +42,9 @@ def item(
     insert_id: str | None = None,
     received: datetime = NOW,
     partition: int = 0,
+    reserved: bool = True,
 ) -> Positioned:
-    record = record_at(received, received, project, insert_id)
+    record = record_at(received, received, project, insert_id, reserved)
     return Positioned.of(partition, offset, record)
 
 
@@ -68,24 +72,42 @@ def test_select_new_treats_none_as_never_seen_and_scopes_ids_per_project() -> No
     assert len(kept) == 2
 
 
-def test_apply_limits_accepts_exactly_up_to_the_limit() -> None:
+FEBRUARY = date(2026, 2, 1)
+
+
+def test_every_new_event_is_counted_past_any_limit() -> None:
+    # No limit is decided here: the gateway reserved quota before answering 200, and an
+    # event it let through unreserved (Redis down) is usage past the limit, never dropped.
     items = [item(n, partition=n % 2) for n in range(10)]
-    outcome = apply_limits(items, {("p", date(2026, 2, 1)): 7}, {"p": 10})
-    assert [i.offset for i in outcome.accepted] == [0, 1, 2]
-    assert outcome.dropped == 7
-    month = ("p", date(2026, 2, 1))
-    assert (outcome.months[month].used, outcome.months[month].dropped) == (3, 7)
-    assert outcome.parts[("p", date(2026, 2, 1), 1)].last_offset == 9
+    outcome = count_usage(items, items, {"p"})
+    assert outcome.accepted == items
+    assert outcome.months[("p", FEBRUARY)].used == 10
+    assert outcome.parts[("p", FEBRUARY, 1)].used == 5
+    assert outcome.parts[("p", FEBRUARY, 1)].last_offset == 9
 
 
-def test_apply_limits_counts_months_by_receive_time() -> None:
+def test_repeats_are_seen_as_reservations_but_not_counted() -> None:
+    items = [item(0, insert_id="a"), item(1, insert_id="a"), item(2, reserved=False)]
+    kept, _ = select_new(items, {})
+    outcome = count_usage(items, kept, {"p"})
+    assert [i.offset for i in outcome.accepted] == [0, 2]
+    part = outcome.parts[("p", FEBRUARY, 0)]
+    assert (part.used, part.reserved_seen, part.last_offset) == (2, 2, 2)
+
+
+def test_usage_months_are_by_receive_time() -> None:
     january = datetime(2026, 1, 31, 23, 59, tzinfo=UTC)
-    outcome = apply_limits([item(0, received=january), item(1)], {}, {"p": 1})
-    assert len(outcome.accepted) == 2
+    items = [item(0, received=january), item(1)]
+    outcome = count_usage(items, items, {"p"})
+    used = {key: delta.used for key, delta in outcome.months.items()}
+    assert used == {("p", date(2026, 1, 1)): 1, ("p", FEBRUARY): 1}
 
 
-def test_unknown_project_gets_nothing() -> None:
-    assert apply_limits([item(0, project="gone")], {}, {}).dropped == 1
+def test_a_deleted_project_gets_nothing() -> None:
+    items = [item(0, project="gone"), item(1)]
+    outcome = count_usage(items, items, {"p"})
+    assert [i.project_id for i in outcome.accepted] == ["p"]
+    assert ("gone", FEBRUARY, 0) not in outcome.parts
 
 
 def test_order_matters_only_when_a_key_repeats_or_was_counted_before() -> None:
@@ -121,26 +143,6 @@ def test_a_record_knows_its_usage_month_and_its_raw_partition_month() -> None:
     assert (late.month, late.partition_month) == (date(2026, 3, 1), date(2026, 1, 1))
     wild = Positioned.of(0, 1, record_at(received, timestamp=received + timedelta(days=90)))
     assert wild.partition_month is None  # a wild client clock: the DEFAULT partition
-
-
-def test_accepting_everything_at_once_decides_as_record_by_record() -> None:
-    rng = random.Random(7)
-    items = [
-        item(
-            offset,
-            project=rng.choice(["p", "q"]),
-            received=NOW + timedelta(days=rng.choice([0, 25])),
-            partition=rng.randrange(3),
-        )
-        for offset in rng.sample(range(1000), 200)
-    ]
-    used = {("p", date(2026, 2, 1)): 10}
-    roomy = {"p": 1000, "q": 1000}
-    assert apply_limits(items, used, roomy) == apply_limits_in_order(items, used, roomy)
-    tight = {"p": 50, "q": 1000}  # p's February fills up: record by record
-    outcome = apply_limits(items, used, tight)
-    assert outcome == apply_limits_in_order(items, used, tight)
-    assert outcome.dropped > 0
 
 
 def test_year_9999_goes_to_the_default_partition() -> None:
