@@ -118,39 +118,44 @@ redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
 return 1
 """
 
-# KEYS[1] usage key; ARGV: events, limit, ttl seconds. Returns {1, used after} when the
-# events are reserved, {0, used} when they would cross the limit (nothing reserved).
-# used = counted + in flight, as ``total_used`` + ``in_flight``. A reserved total below
-# what the workers saw (Redis lost it, or a failed append's reservation was given back
-# though the append had landed) is first raised to it: nothing is in flight then.
-RESERVE_SCRIPT = """
-local state = redis.call('HGETALL', KEYS[1])
-local counted, seen, reserved = 0, 0, 0
-for i = 1, #state, 2 do
-  local name, value = state[i], tonumber(state[i + 1])
-  local kind, rest = string.sub(name, 1, 1), string.sub(name, 2)
-  if name == 'reserved' then
-    reserved = value
-  elseif kind == 'p' and string.match(rest, '^%d+$') then
-    counted = counted + value
-  elseif kind == 's' and string.match(rest, '^%d+$') then
-    seen = seen + value
+# reserve(usage key, events, limit, ttl seconds) -> {1, used after} when the events are
+# reserved, {0, used} when they would cross the limit (nothing reserved). used = counted +
+# in flight, as ``total_used`` + ``in_flight``. A reserved total below what the workers saw
+# (Redis lost it, or a failed append's reservation was given back though the append had
+# landed) is first raised to it: nothing is in flight then. A Lua function, so the
+# gateway's one admission script (ingest_gateway.admission) calls it too.
+RESERVE_FUNCTION = """
+local function reserve(key, events_text, limit_text, ttl)
+  local state = redis.call('HGETALL', key)
+  local counted, seen, reserved = 0, 0, 0
+  for i = 1, #state, 2 do
+    local name, value = state[i], tonumber(state[i + 1])
+    local kind, rest = string.sub(name, 1, 1), string.sub(name, 2)
+    if name == 'reserved' then
+      reserved = value
+    elseif kind == 'p' and string.match(rest, '^%d+$') then
+      counted = counted + value
+    elseif kind == 's' and string.match(rest, '^%d+$') then
+      seen = seen + value
+    end
   end
+  if reserved < seen then
+    reserved = seen
+  end
+  local used = counted + reserved - seen
+  local events, limit = tonumber(events_text), tonumber(limit_text)
+  if used + events > limit then
+    return {0, used}
+  end
+  redis.call('HSET', key, 'reserved', reserved + events)
+  if redis.call('TTL', key) < 0 then
+    redis.call('EXPIRE', key, tonumber(ttl))
+  end
+  return {1, used + events}
 end
-if reserved < seen then
-  reserved = seen
-end
-local used = counted + reserved - seen
-local events, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
-if used + events > limit then
-  return {0, used}
-end
-redis.call('HSET', KEYS[1], 'reserved', reserved + events)
-if redis.call('TTL', KEYS[1]) < 0 then
-  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-end
-return {1, used + events}
 """
+# KEYS[1] usage key; ARGV: events, limit, ttl seconds.
+RESERVE_SCRIPT = RESERVE_FUNCTION + "return reserve(KEYS[1], ARGV[1], ARGV[2], ARGV[3])"
 
 # KEYS[1] usage key; ARGV: events. Gives back the reservation of an append that failed.
 RELEASE_SCRIPT = """

@@ -8,11 +8,11 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from contracts.lanes import Lane
 from ingest_gateway import handlers, middleware
+from ingest_gateway.admission import Admitter
 from ingest_gateway.cache import TtlCache
 from ingest_gateway.configs import ConfigWatcher
 from ingest_gateway.ingest import Ingestor
 from ingest_gateway.keys import APPENDER, INGESTOR, METRICS, OPENAPI, REDIS, SETTINGS
-from ingest_gateway.lanes import LaneMeter
 from ingest_gateway.metrics import Metrics
 from ingest_gateway.openapi import build_spec
 from ingest_gateway.producer import EventAppender
@@ -75,6 +75,13 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[APPENDER] = appender
     app[INGESTOR] = Ingestor(
         projects=ProjectDirectory(pool, TtlCache(settings.key_cache_ttl_seconds)),
+        admitter=Admitter(
+            redis,
+            settings.redis_prefix,
+            settings.rate_window_seconds,
+            settings.overflow_events_per_second,
+            settings.overflow_sticky_seconds,
+        ),
         limiter=RateLimiter(redis, settings.redis_prefix, settings.rate_window_seconds),
         quota=QuotaReserver(redis, settings.redis_prefix),
         appender=appender,
@@ -83,7 +90,6 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         redis_timeout=settings.redis_timeout_seconds,
         retry_after_unavailable=settings.retry_after_unavailable_seconds,
         rate_limit_override=settings.rate_limit_override,
-        lanes=_lane_meter(redis, settings),
         topics={lane: settings.topic_of(lane) for lane in Lane},
     )
     yield
@@ -91,14 +97,3 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await appender.stop()
     await pool.close()
     await redis.aclose()
-
-
-def _lane_meter(redis: Redis, settings: Settings) -> LaneMeter | None:
-    if settings.overflow_events_per_second <= 0:
-        return None  # routing off
-    return LaneMeter(
-        redis,
-        settings.redis_prefix,
-        settings.overflow_events_per_second,
-        settings.overflow_sticky_seconds,
-    )

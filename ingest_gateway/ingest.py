@@ -1,9 +1,11 @@
 """One ingest request from body to acknowledged append: auth, rate limit, validation, quota.
 
 Ordered so the cheap refusals come first and nothing is appended unless every check
-passed, including the project's deployed config (allowed origins, strict tracking plan)
-and the monthly quota, reserved last (``ingest_gateway.quota``) and given back if the
-append fails; the events then go to their project's lane (``ingest_gateway.lanes``).
+passed, including the project's deployed config (allowed origins, strict tracking plan);
+then one Redis round trip admits the request (``ingest_gateway.admission``): its key's
+rate limit, its project's monthly quota (reserved, given back if the append fails) and
+its lane (``ingest_gateway.lanes``). A request refused before admission still counts
+against its key's rate limit.
 Redis problems fail open (counted and logged: events appended without a reservation are
 counted by the workers as usage past the limit if it comes to that, never dropped); Kafka
 and PostgreSQL problems fail closed with 503 — an event is never answered 200 unless Kafka
@@ -17,12 +19,13 @@ import time
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import psycopg
 from redis.exceptions import RedisError
 
 from contracts.lanes import Lane
+from ingest_gateway.admission import Admission, Admitter
 from ingest_gateway.errors import (
     EventLimitExceeded,
     IngestError,
@@ -33,12 +36,11 @@ from ingest_gateway.errors import (
     ValidationFailed,
     valid_text,
 )
-from ingest_gateway.lanes import LaneDecision, LaneMeter
 from ingest_gateway.metrics import Metrics
 from ingest_gateway.producer import AppendFailed, EventAppender
 from ingest_gateway.projects import Project, ProjectDirectory
-from ingest_gateway.quota import QuotaReserver, Reservation
-from ingest_gateway.ratelimit import RateDecision, RateLimiter
+from ingest_gateway.quota import QuotaReserver
+from ingest_gateway.ratelimit import RateDecision, RateLimiter, RefusedKeys
 from ingest_gateway.records import build_records
 from ingest_gateway.rules import ProjectRules, plan_violations
 from ingest_gateway.validation import Payload, body_error, parse_payload, validate_events
@@ -84,6 +86,7 @@ class Ingestor:
     def __init__(
         self,
         projects: ProjectDirectory,
+        admitter: Admitter,
         limiter: RateLimiter,
         quota: QuotaReserver,
         appender: EventAppender,
@@ -92,24 +95,25 @@ class Ingestor:
         redis_timeout: float,
         retry_after_unavailable: int,
         rate_limit_override: int | None = None,
-        lanes: LaneMeter | None = None,
         topics: Mapping[Lane, str] | None = None,
     ) -> None:
         self._projects = projects
-        self._limiter = limiter
-        self._quota = quota
+        self._admitter = admitter  # rate, quota and lane in one round trip
+        self._limiter = limiter  # the rate alone, for requests refused before admission
+        self._refused = RefusedKeys()
+        self._quota = quota  # gives a failed append's reservation back
         self._appender = appender
         self._metrics = metrics
         self._rules = rules
         self._redis_timeout = redis_timeout
         self._retry_after = retry_after_unavailable
         self._rate_limit_override = rate_limit_override
-        self._lanes = lanes  # None: routing off, every project on the main lane
         self._topics = dict(topics or {})
 
     async def ingest(self, body: bytes, request: RequestContext) -> Accepted:
-        # With the key in a header, a client over its rate limit is refused before its body
-        # is even parsed; the Beacon envelope carries its key inside the body.
+        # With the key in a header, a key this process saw refused by the rate limit is
+        # refused before its body is even parsed; the Beacon envelope carries its key
+        # inside the body.
         payload = None if request.header_key else parse_payload(body)
         api_key = request.header_key or (payload.api_key if payload else None)
         project = await self._authenticate(api_key)
@@ -128,21 +132,22 @@ class Ingestor:
         request: RequestContext,
     ) -> Accepted:
         key_id = hashlib.sha256(api_key.encode()).hexdigest()[:32]
-        rate = await self._rate_check(key_id, project)
-        if payload is None:
-            payload = parse_payload(body)
-        rules = self._rules.get(project.id)
-        if rules is not None and not rules.origin_allowed(request.origin):
-            raise OriginNotAllowed()
-        events = validate_events(payload.events, payload.may_hold_nul)
-        if rules is not None and (violations := plan_violations(events, rules)).total:
-            raise ValidationFailed(violations.details, violations.total, reason="tracking_plan")
+        standing = self._refused.refused(key_id, time.monotonic())
+        if standing is not None:
+            self._rate_limited(key_id, standing)
+        try:
+            events = self._checked_events(project, body, payload, request)
+        except IngestError:
+            await self._rate_check(key_id, project)  # a refused request counts too
+            raise
         now = datetime.now(UTC)
-        reservation = await self._reserve(project, len(events), now)
-        reserved = reservation is not None
+        admission = await self._admit(key_id, project, len(events), now)
+        reservation = admission.reservation if admission else None
         context = request.as_record_context()
-        messages = build_records(project.id, events, now, context, quota_reserved=reserved)
-        lane = await self._lane(project, len(messages))
+        messages = build_records(
+            project.id, events, now, context, quota_reserved=reservation is not None
+        )
+        lane = admission.lane.lane if admission else Lane.MAIN
         started = time.perf_counter()
         try:
             await self._appender.append(messages, self._topics.get(lane))
@@ -151,13 +156,27 @@ class Ingestor:
             if reservation is not None:
                 await self._fail_open("quota_release", self._quota.release(reservation))
             raise ServiceUnavailable(self._retry_after) from exc
-        if not reserved:
+        if reservation is None:
             self._metrics.unreserved_events.labels(project.slug).inc(len(messages))
         self._metrics.append_seconds.observe(time.perf_counter() - started)
         self._metrics.events_accepted.inc(len(messages))
         if lane is Lane.OVERFLOW:
             self._metrics.overflow_events.labels(project.slug).inc(len(messages))
-        return Accepted(count=len(messages), headers=rate.headers() if rate else {})
+        return Accepted(count=len(messages), headers=admission.rate.headers() if admission else {})
+
+    def _checked_events(
+        self, project: Project, body: bytes, payload: Payload | None, request: RequestContext
+    ) -> list[dict[str, Any]]:
+        """The request's events, or the refusal of its body, origin or tracking plan."""
+        if payload is None:
+            payload = parse_payload(body)
+        rules = self._rules.get(project.id)
+        if rules is not None and not rules.origin_allowed(request.origin):
+            raise OriginNotAllowed()
+        events = validate_events(payload.events, payload.may_hold_nul)
+        if rules is not None and (violations := plan_violations(events, rules)).total:
+            raise ValidationFailed(violations.details, violations.total, reason="tracking_plan")
+        return events
 
     async def _authenticate(self, api_key: str | None) -> Project:
         if not api_key:
@@ -171,37 +190,46 @@ class Ingestor:
             raise InvalidApiKey()
         return project
 
-    async def _rate_check(self, key_id: str, project: Project) -> RateDecision | None:
-        limit = self._rate_limit_override or project.rate_limit
-        decision = await self._fail_open("rate_limit", self._limiter.hit(key_id, limit))
-        if decision is not None and not decision.allowed:
-            self._metrics.rate_limited.inc()
-            raise RateLimited(decision.headers())
-        return decision
-
-    async def _reserve(self, project: Project, events: int, now: datetime) -> Reservation | None:
-        """The granted reservation; None when Redis could not be asked (fail open)."""
-        limit = project.monthly_event_limit
-        reservation = await self._fail_open(
-            "quota", self._quota.reserve(project.id, events, limit, now)
+    async def _admit(
+        self, key_id: str, project: Project, events: int, now: datetime
+    ) -> Admission | None:
+        """Rate, quota and lane in one round trip; None when Redis could not be asked
+        (fail open: unlimited, unreserved, main lane)."""
+        admission = await self._fail_open(
+            "admission",
+            self._admitter.admit(
+                key_id,
+                self._rate_limit_override or project.rate_limit,
+                project.id,
+                events,
+                project.monthly_event_limit,
+                now,
+            ),
         )
+        if admission is None:
+            return None
+        if not admission.rate.allowed:
+            self._rate_limited(key_id, admission.rate)
+        reservation = admission.reservation
         if reservation is not None and not reservation.granted:
             self._metrics.quota_refused.inc()
             usage = reservation.usage
             raise EventLimitExceeded(usage.limit, usage.used, usage.remaining)
-        return reservation
-
-    async def _lane(self, project: Project, events: int) -> Lane:
-        if self._lanes is None:
-            return Lane.MAIN
-        decision: LaneDecision | None = await self._fail_open(
-            "lane", self._lanes.route(project.id, events)
-        )
-        if decision is None:
-            return Lane.MAIN
-        if decision.entered:
+        if admission.lane.entered:
             logger.info("project %s is over the overflow threshold: overflow lane", project.id)
-        return decision.lane
+        return admission
+
+    async def _rate_check(self, key_id: str, project: Project) -> None:
+        """Count a request refused before admission; over the limit, it is a 429."""
+        limit = self._rate_limit_override or project.rate_limit
+        decision = await self._fail_open("rate_limit", self._limiter.hit(key_id, limit))
+        if decision is not None and not decision.allowed:
+            self._rate_limited(key_id, decision)
+
+    def _rate_limited(self, key_id: str, decision: RateDecision) -> NoReturn:
+        self._refused.remember(key_id, decision, time.monotonic())
+        self._metrics.rate_limited.inc()
+        raise RateLimited(decision.headers())
 
     async def _fail_open(self, operation: str, call: Awaitable[T]) -> T | None:
         try:

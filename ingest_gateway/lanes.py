@@ -16,24 +16,33 @@ from redis.asyncio import Redis
 
 from contracts.lanes import Lane
 
-# KEYS[1] the project's meter prefix, KEYS[2] its hot mark; ARGV[1] events in this request,
-# ARGV[2] threshold (events per second), ARGV[3] how long a mark lasts (ms).
-# Returns {events this second so far, ms left of the hot mark before this request (<= 0:
-# none)}; marks the project hot when this second's count passes the threshold.
-_SCRIPT = """
-local now = redis.call('TIME')
-local key = KEYS[1] .. ':' .. now[1]
-local events = tonumber(ARGV[1])
-local count = redis.call('INCRBY', key, events)
-if count == events then
-  redis.call('PEXPIRE', key, 2000)
+# meter(the project's meter prefix, its hot mark, events in this request, threshold (events
+# per second), how long a mark lasts (ms)) -> {events this second so far, ms left of the
+# hot mark before this request (<= 0: none)}; marks the project hot when this second's
+# count passes the threshold. A Lua function, so the gateway's one admission script
+# (ingest_gateway.admission) calls it too.
+LANE_FUNCTION = """
+local function meter(prefix, hot_key, events_text, threshold, sticky_ms)
+  local now = redis.call('TIME')
+  local key = prefix .. ':' .. now[1]
+  local events = tonumber(events_text)
+  local count = redis.call('INCRBY', key, events)
+  if count == events then
+    redis.call('PEXPIRE', key, 2000)
+  end
+  local left = redis.call('PTTL', hot_key)
+  if count > tonumber(threshold) then
+    redis.call('SET', hot_key, '1', 'PX', sticky_ms)
+  end
+  return {count, left}
 end
-local left = redis.call('PTTL', KEYS[2])
-if count > tonumber(ARGV[2]) then
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
-end
-return {count, left}
 """
+_SCRIPT = LANE_FUNCTION + "return meter(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])"
+
+
+def lane_keys(prefix: str, project_id: str) -> list[str]:
+    """The project's meter prefix and its hot mark."""
+    return [f"{prefix}lane:{project_id}", f"{prefix}lane-hot:{project_id}"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +71,7 @@ class LaneMeter:
     async def route(self, project_id: str, events: int) -> LaneDecision:
         """Count ``events`` more of the project this second; the lane they go to."""
         count, left = await self._script(
-            keys=[f"{self._prefix}lane:{project_id}", f"{self._prefix}lane-hot:{project_id}"],
+            keys=lane_keys(self._prefix, project_id),
             args=[events, self._threshold, self._sticky_ms],
         )
         return choose_lane(int(count), int(left), self._threshold)

@@ -139,7 +139,7 @@ async def test_redis_out_of_reach_keeps_every_project_on_the_main_lane(
         await gateway.close()
     assert len(await read_topic(services.kafka_bootstrap, kafka_topic, 100, timeout=10)) == 100
     assert await read_topic(services.kafka_bootstrap, overflow_topic, None, timeout=1) == []
-    assert 'ingest_redis_failures_total{operation="lane"} 1.0' in metrics
+    assert 'ingest_redis_failures_total{operation="admission"} 1.0' in metrics
 
 
 async def test_routing_off_keeps_every_project_on_the_main_lane(

@@ -196,8 +196,8 @@ async def test_redis_down_fails_open_and_is_counted(
             {"success": True, "events": 1},
         )
         metrics = await (await gateway.get("/metrics")).text()
-        assert 'ingest_redis_failures_total{operation="rate_limit"} 1.0' in metrics
-        assert 'ingest_redis_failures_total{operation="quota"} 1.0' in metrics
+        # One round trip admits a request (rate, quota, lane): one failure, failing open.
+        assert 'ingest_redis_failures_total{operation="admission"} 1.0' in metrics
         # Answered without a reservation: counted by the workers, visible as such.
         assert f'ingest_unreserved_events_total{{project="{project.slug}"}} 1.0' in metrics
         ready = await gateway.get("/ready")
