@@ -3,7 +3,7 @@
 import asyncio
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -183,12 +183,12 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     @app.timer(interval=settings.usage_resync_seconds)  # type: ignore[untyped-decorator]
     async def resync_usage() -> None:
         if runtime.started:
-            await runtime.sink.resync_usage(month_start(datetime.now(UTC)))
+            await survive("usage resync", runtime.sink.resync_usage(month_start(datetime.now(UTC))))
 
     @app.timer(interval=settings.lag_refresh_seconds)  # type: ignore[untyped-decorator]
     async def refresh_lag() -> None:
         if runtime.started:
-            await runtime.refresh_lag()
+            await survive("lag refresh", runtime.refresh_lag())
 
     @app.page("/metrics")
     async def metrics(view: Any, request: Any) -> Any:
@@ -201,6 +201,16 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         return view.json({"status": "ok"})
 
     return app, runtime
+
+
+async def survive(task: str, run: Awaitable[object]) -> None:
+    """One run of a periodic task, whatever it meets: an exception escaping a Faust timer
+    crashes the whole worker (a PostgreSQL restart did, through the usage resync), while
+    the next run, a timer interval later, simply tries again (the sink reconnects)."""
+    try:
+        await run
+    except Exception as exc:
+        logger.warning("%s failed (%s); next try in one interval", task, type(exc).__name__)
 
 
 def raw_record(message: Any) -> RawRecord:
