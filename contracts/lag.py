@@ -6,11 +6,16 @@ view, so both show the same figures. The numbers come from where Kafka's own
 and each partition's log-end offset), so the two agree; freshness is now minus the
 receivedAt of the last record the sink applied in that partition (from
 ``consumer_offsets`` in PostgreSQL).
+
+Beside them, what PostgreSQL stores: the sink's next offset and, when the partition's
+stored offsets contradict Kafka (the topic was recreated, Kafka's data wiped), why: such a
+partition is held by the workers until an operator recovers it, and every view says so.
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -21,6 +26,53 @@ _APPLIED_SQL = (
     " WHERE consumer = %s AND topic = %s AND last_received_at IS NOT NULL"
 )
 
+_STORED_SQL = (
+    "SELECT partition, next_offset, last_received_at, inconsistent, kafka_offset"
+    " FROM consumer_offsets WHERE consumer = %s AND topic = %s"
+)
+
+
+class Inconsistency(StrEnum):
+    """Why a partition's stored offsets contradict Kafka (``consumer_offsets.inconsistent``)."""
+
+    TOPIC_RECREATED = "topic_recreated"  # Kafka's topic id is not the one stored
+    BEYOND_LOG_END = "beyond_log_end"  # the stored next offset lies past the log end
+    RECORDS_MISSING = "records_missing"  # deleted below the log start before being applied
+    OFFSET_GAP = "offset_gap"  # records delivered past the stored offset, not those before
+
+
+def describe_inconsistency(code: str, stored: int, kafka_offset: int | None) -> str:
+    """One line for an operator: what is wrong, with the two offsets."""
+    at = "?" if kafka_offset is None else str(kafka_offset)
+    match code:
+        case Inconsistency.TOPIC_RECREATED:
+            return (
+                f"topic recreated (Kafka's topic id changed): stored next offset {stored},"
+                f" log end now {at}"
+            )
+        case Inconsistency.BEYOND_LOG_END:
+            return f"stored next offset {stored} is past Kafka's log end {at}: Kafka was reset"
+        case Inconsistency.RECORDS_MISSING:
+            return (
+                f"records from {stored} to below {at} were deleted from Kafka before they were"
+                f" applied: stored next offset {stored}, log start {at}"
+            )
+        case Inconsistency.OFFSET_GAP:
+            return (
+                f"records from {stored} to below {at} were never delivered: stored next offset"
+                f" {stored}, first delivered {at}"
+            )
+    return f"{code}: stored next offset {stored}, Kafka offset {at}"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPartition:
+    """What the sink stored for a partition in ``consumer_offsets``."""
+
+    next_offset: int
+    last_received_at: datetime | None
+    inconsistency: str | None  # ``describe_inconsistency``'s line; None: consistent
+
 
 @dataclass(frozen=True, slots=True)
 class PartitionLag:
@@ -30,6 +82,8 @@ class PartitionLag:
     committed: int | None  # None: the group has committed nothing there yet
     lag: int | None
     freshness_seconds: float | None
+    stored: int | None = None  # PostgreSQL's next offset (None: nothing stored)
+    inconsistency: str | None = None  # why the workers hold this partition, if they do
 
 
 def compute_lag(
@@ -38,12 +92,14 @@ def compute_lag(
     committed: Mapping[int, int],
     last_received: Mapping[int, datetime | None],
     now: datetime,
+    stored: Mapping[int, StoredPartition] | None = None,
 ) -> list[PartitionLag]:
     """One row per partition; lag as Kafka's tool computes it (log end - committed)."""
     rows = []
     for partition in sorted(ends):
         done = committed.get(partition)
         received = last_received.get(partition)
+        kept = (stored or {}).get(partition)
         rows.append(
             PartitionLag(
                 topic=topic,
@@ -52,6 +108,8 @@ def compute_lag(
                 committed=done,
                 lag=None if done is None else ends[partition] - done,
                 freshness_seconds=None if received is None else (now - received).total_seconds(),
+                stored=None if kept is None else kept.next_offset,
+                inconsistency=None if kept is None else kept.inconsistency,
             )
         )
     return rows
@@ -112,12 +170,29 @@ async def applied_received_at(database_url: str, group: str, topic: str) -> dict
         return await read_applied_received_at(conn, group, topic)
 
 
+async def read_stored(
+    conn: psycopg.AsyncConnection, group: str, topic: str
+) -> dict[int, StoredPartition]:
+    """Per partition: the stored next offset, last receivedAt and inconsistency."""
+    cursor = await conn.execute(_STORED_SQL, (group, topic))
+    return {
+        int(p): StoredPartition(
+            int(offset),
+            received,
+            None if code is None else describe_inconsistency(code, int(offset), kafka_offset),
+        )
+        for p, offset, received, code, kafka_offset in await cursor.fetchall()
+    }
+
+
 async def group_lag(
     bootstrap: str, database_url: str, group: str, topic: str, now: datetime
 ) -> list[PartitionLag]:
     ends, committed = await kafka_positions(bootstrap, group, topic)
-    received = await applied_received_at(database_url, group, topic)
-    return compute_lag(topic, ends, committed, received, now)
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        stored = await read_stored(conn, group, topic)
+    received = {p: s.last_received_at for p, s in stored.items()}
+    return compute_lag(topic, ends, committed, received, now, stored)
 
 
 async def lanes_lag(

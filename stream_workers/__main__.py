@@ -1,5 +1,6 @@
-"""``python -m stream_workers [worker|lag|replay]``: run the worker (default), print its lag,
-or rebuild every projection from the log into a schema of its own."""
+"""``python -m stream_workers [worker|lag|replay|offsets reset]``: run the worker (default),
+print its lag, rebuild every projection from the log into a schema of its own, or reset a
+group's stored offsets after a Kafka reset (docs/operations.md, "Kafka was reset")."""
 
 import argparse
 import asyncio
@@ -49,12 +50,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     again.add_argument("--schema", help="schema to build into (default replay_<UTC time>)")
     again.add_argument("--batch", type=int, default=20000, help="records per transaction")
+    offsets = commands.add_parser("offsets", help="the workers' stored offsets")
+    offset_commands = offsets.add_subparsers(dest="offsets_command", required=True)
+    reset = offset_commands.add_parser(
+        "reset",
+        help="start a topic's partitions again at their log start, in PostgreSQL and in"
+        " Kafka (after a Kafka reset; the workers must be stopped)",
+    )
+    reset.add_argument("--topic", required=True, help="the lane's topic (e.g. events)")
+    reset.add_argument("--group", help="consumer group (default: the lane's whose topic it is)")
+    reset.add_argument("--yes", action="store_true", help="do it (without: print the plan)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.command == "lag":
         return print_lag(as_json=args.json)
     if args.command == "replay":
         return run_replay(args.since, args.schema, args.batch)
+    if args.command == "offsets":
+        return reset_offsets(args.topic, args.group, args.yes)
     run_worker()
     return 0
 
@@ -73,10 +86,18 @@ def run_replay(since: datetime | None, schema: str | None, batch: int) -> int:
         f"replayed {result.records:,} records ({result.applied:,} applied) into schema"
         f" {result.schema} in {result.seconds:.1f}s"
     )
+    if result.held:
+        print(
+            f"{result.held:,} records held: their partitions' stored offsets in {result.schema}"
+            " contradict Kafka (python -m stream_workers lag says why)",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 
 def print_lag(as_json: bool) -> int:
+    """Exit status 2 when a partition is held as inconsistent with Kafka."""
     from stream_workers.lag import format_table, lanes_lag
 
     s = load_settings()
@@ -86,6 +107,31 @@ def print_lag(as_json: bool) -> int:
             print(orjson.dumps(dataclasses.asdict(row)).decode())
     else:
         print(format_table(rows))
+    held = [r for r in rows if r.inconsistency]
+    if held:
+        print(
+            f"{len(held)} partition(s) held as inconsistent with Kafka: nothing is applied"
+            " there until recovered (docs/operations.md, 'Kafka was reset')",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+def reset_offsets(topic: str, group: str | None, confirmed: bool) -> int:
+    from stream_workers.offsets import ResetRefused, reset
+
+    s = load_settings()
+    lanes = {lane_topic: lane_group for lane_group, lane_topic in s.lanes()}
+    group = group or lanes.get(topic)
+    if group is None:
+        print(f"topic {topic} is no lane's: name its consumer group with --group", file=sys.stderr)
+        return 1
+    try:
+        print(asyncio.run(reset(s.kafka_bootstrap, s.database_url, group, topic, confirmed)))
+    except ResetRefused as refused:
+        print(refused, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -23,6 +23,7 @@ from stream_workers.metrics import Metrics
 from stream_workers.retry import apply_until_done
 from stream_workers.settings import Settings
 from stream_workers.sink import RawRecord, Received, Sink, receive
+from stream_workers.topic_identity import TopicReader
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ class Runtime:
             await dead_letter.start()
             self.control = ControlFollower(s.kafka_bootstrap, s.control_topic, self.keys.apply)
             await self.control.start()
+            topics = TopicReader(s.kafka_bootstrap)
+            await topics.start()
             self._sink = Sink(
                 conn,
                 redis,
@@ -75,8 +78,12 @@ class Runtime:
                 metrics=self.metrics,
                 reopen=connect,
                 lane=s.lane,
+                topics=topics,
             )
             await self._sink.start()
+            # Held partitions are reported from the start; a failed check is not fatal:
+            # no batch that re-delivers or skips offsets is applied unchecked anyway.
+            await survive("topic check", self._sink.check_topic())
             self._started.set()
             logger.info(
                 "worker started: lane %s group %s topic %s", s.lane, s.consumer_group, s.topic
@@ -154,15 +161,24 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
             await apply_until_done(functools.partial(runtime.sink.apply_received, batch))
 
         async def ack(applied: Sequence[Any]) -> None:
+            # A held partition's records were neither applied nor skipped: acknowledged,
+            # Kafka's committed offset would pass them (stream_workers/consistency.py).
+            # Partitions only join the set while the worker runs (an operator's reset wants
+            # the workers stopped), so reading it now never acknowledges a record its
+            # batch did not apply; at worst an applied one waits for a re-delivery.
+            held = runtime.sink.held_partitions
             if direct:  # faust messages: faust's own commit bookkeeping
                 consumer_ack = app.consumer.ack
                 for n, message in enumerate(applied, 1):
+                    if held and message.partition in held:
+                        continue
                     consumer_ack(message)
                     if n % ACK_CHUNK == 0:
                         await asyncio.sleep(0)  # the next batch's statements go out meanwhile
             else:  # stream events
                 for event in applied:
-                    await manual.ack(event)
+                    if not (held and event.message.partition in held):
+                        await manual.ack(event)
 
         batcher: Batcher[Received, Any] = Batcher(
             apply, ack, settings.batch_max, settings.batch_seconds
@@ -189,6 +205,11 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     async def refresh_lag() -> None:
         if runtime.started:
             await survive("lag refresh", runtime.refresh_lag())
+
+    @app.timer(interval=settings.topic_check_seconds)  # type: ignore[untyped-decorator]
+    async def check_topic() -> None:
+        if runtime.started:
+            await survive("topic check", runtime.sink.check_topic())
 
     @app.page("/metrics")
     async def metrics(view: Any, request: Any) -> Any:

@@ -32,6 +32,19 @@ class Metrics:
             "Records skipped because their offset was already applied (re-delivery)",
             registry=r,
         )
+        self.held = Counter(
+            "worker_held_records_total",
+            "Records neither applied nor skipped because their partition is held as"
+            " inconsistent with Kafka (applied after an operator's recovery)",
+            registry=r,
+        )
+        self.inconsistent = Gauge(
+            "worker_partition_inconsistent",
+            "1 for a partition whose stored offsets contradict Kafka (topic recreated, Kafka"
+            " reset, records missing, offsets skipped): held until an operator recovers it",
+            ["topic", "partition"],
+            registry=r,
+        )
         self.flush_seconds = Histogram(
             "worker_flush_seconds",
             "Time to apply one batch (one transaction)",

@@ -8,8 +8,10 @@ partition's end at start-up, and feeds them through the same ``Sink`` as the liv
 is migrated and given a copy of the source schema's ``projects`` (plan limits); breakdown
 keys are those of the latest deploy on the control topic. Its Redis usage state goes under
 a prefix of its own (``replay:<schema>:``), so the gateway's live quota state is not
-touched. Offsets are stored under the live groups' names: a worker pointed at the rebuilt
-schema carries on from where the replay stopped.
+touched. Offsets are stored under the live groups' names, with the topic's id: a worker
+pointed at the rebuilt schema carries on from where the replay stopped. A replay into a
+fresh schema is also the recovery from a Kafka reset (docs/operations.md): it starts from
+the log alone, so no stored offset can contradict it.
 """
 
 import logging
@@ -32,6 +34,7 @@ from stream_workers.configs import BreakdownKeys
 from stream_workers.metrics import Metrics
 from stream_workers.settings import Settings
 from stream_workers.sink import RawRecord, Sink
+from stream_workers.topic_identity import TopicReader
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ class ReplayResult:
     records: int
     applied: int
     seconds: float
+    held: int = 0  # records of partitions whose stored offsets contradict Kafka
 
 
 def schema_url(database_url: str, schema: str) -> str:
@@ -105,6 +109,8 @@ async def replay(
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
     await consumer.start()
+    topics = TopicReader(settings.kafka_bootstrap)
+    await topics.start()
     conn = await psycopg.AsyncConnection.connect(target, autocommit=True)
     redis = Redis.from_url(settings.redis_url, socket_timeout=5)
     dead = 0
@@ -126,6 +132,7 @@ async def replay(
             keys_for=keys,
             metrics=Metrics(),
             lane=lane.lane,
+            topics=topics,
         )
 
     try:
@@ -133,21 +140,23 @@ async def replay(
         lanes = [replace(settings, lane=lane) for lane in Lane]
         positions = [await _positions(consumer, lane.topic, since) for lane in lanes]
         total = sum(end - starts[tp] for starts, ends in positions for tp, end in ends.items())
-        done, applied = 0, 0
+        done, applied, held = 0, 0, 0
         for lane, (starts, ends) in zip(lanes, positions, strict=True):
             sink = sink_of(lane)
             await sink.start()
             async for batch in _batches(consumer, starts, ends, batch_max):
-                applied += (await sink.apply(batch)).applied
+                result = await sink.apply(batch)
+                applied, held = applied + result.applied, held + result.held
                 done += len(batch)
                 if progress:
                     progress(done, total)
     finally:
         await consumer.stop()
+        await topics.stop()
         await control.stop()
         await conn.close()
         await redis.aclose()
-    return ReplayResult(schema, done, applied, time.perf_counter() - started)
+    return ReplayResult(schema, done, applied, time.perf_counter() - started, held)
 
 
 async def _batches(

@@ -41,6 +41,9 @@ class Settings:
     port: int = 6066
     usage_resync_seconds: float = 60.0
     lag_refresh_seconds: float = 5.0
+    # How often every stored offset is checked against Kafka's topic id and log offsets
+    # (a batch that re-delivers or skips offsets is checked before it applies anyway).
+    topic_check_seconds: float = 5.0
     topic_partitions: int = EVENTS_PARTITIONS
     data_dir: str = ".local/stream_workers"  # Faust's own files (memory store: almost none)
 
@@ -89,5 +92,6 @@ def load_settings(env: Env | None = None) -> Settings:
         port=env.int("RA_WORKER_PORT", 6066),
         usage_resync_seconds=env.float("RA_WORKER_USAGE_RESYNC_SECONDS", 60.0),
         lag_refresh_seconds=env.float("RA_WORKER_LAG_REFRESH_SECONDS", 5.0),
+        topic_check_seconds=env.float("RA_WORKER_TOPIC_CHECK_SECONDS", 5.0),
         data_dir=env.str("RA_WORKER_DATA_DIR", ".local/stream_workers"),
     )

@@ -1,7 +1,10 @@
 """The exactly-once sink: one PostgreSQL transaction per batch, then Redis usage state.
 
-Per batch: lock the stored offsets of its partitions, keep only records at or past them
-(a re-delivered record was applied before), set the malformed ones aside, stage the rest
+Per batch: lock the stored offsets of its partitions, set aside the records of partitions
+held as inconsistent with Kafka (stream_workers/consistency.py: neither applied, nor
+skipped, nor acknowledged), keep only records at or past the stored offsets (a re-delivered
+record was applied before — once the topic was checked to be the one those offsets belong
+to), set the malformed ones aside, stage the rest
 (each record was formatted for the staging COPY when it arrived), decide dedup under row
 locks, remove the refused records (repeats, deleted projects) from the stage, write raw rows,
 rollups, usage and the new offsets, dead-letter the malformed ones, and commit. A batch the
@@ -14,9 +17,9 @@ a count backwards.
 import asyncio
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from psycopg import AsyncConnection, errors
@@ -27,6 +30,7 @@ from contracts.events import RecordError
 from contracts.lanes import Lane
 from contracts.usage import SET_IF_NEWER_SCRIPT, USAGE_TTL_SECONDS, UsageRow, usage_key
 from stream_workers import projections, store
+from stream_workers.consistency import StoredOffset, Verdict
 from stream_workers.decisions import (
     DedupKey,
     Positioned,
@@ -40,9 +44,11 @@ from stream_workers.decisions import (
 )
 from stream_workers.decoding import decode_for_sink
 from stream_workers.failures import Failure
+from stream_workers.guard import OffsetGuard, Unchecked
 from stream_workers.isolation import apply_isolating
 from stream_workers.metrics import Metrics
 from stream_workers.partitions import Partitioner
+from stream_workers.topic_identity import TopicReader
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +75,7 @@ class BatchResult:
     dead_lettered: int
     redelivered: int
     reasons: Mapping[str, int] = field(default_factory=dict)  # dead letters per reason
+    held: int = 0  # records of partitions held as inconsistent: not applied, not skipped
 
 
 def total(results: Iterable[BatchResult]) -> BatchResult:
@@ -84,6 +91,7 @@ def total(results: Iterable[BatchResult]) -> BatchResult:
         dead_lettered=sum(p.dead_lettered for p in parts),
         redelivered=sum(p.redelivered for p in parts),
         reasons=dict(reasons),
+        held=sum(p.held for p in parts),
     )
 
 
@@ -136,6 +144,13 @@ def month_label(month: date) -> str:
     return f"{month.year:04d}-{month.month:02d}"
 
 
+def offsets_by_partition(batch: Sequence[Received]) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = defaultdict(list)
+    for i in batch:
+        found[i.raw.partition].append(i.raw.offset)
+    return found
+
+
 class Sink:
     def __init__(
         self,
@@ -150,6 +165,7 @@ class Sink:
         metrics: Metrics,
         reopen: Reopen | None = None,
         lane: Lane = Lane.MAIN,
+        topics: TopicReader | None = None,
     ) -> None:
         self._conn = conn
         self._lane = lane  # whose usage slots this sink writes
@@ -165,6 +181,12 @@ class Sink:
         self._partitioner = Partitioner()
         # One connection: a timer's resync must not interleave with a batch transaction.
         self._lock = asyncio.Lock()
+        self.guard = OffsetGuard(consumer, topic, metrics, topics)
+
+    @property
+    def held_partitions(self) -> frozenset[int]:
+        """Partitions held as inconsistent: their records must not be acknowledged."""
+        return self.guard.held_partitions
 
     async def start(self) -> None:
         await self._conn.execute(projections.CREATE_STAGING)
@@ -197,29 +219,49 @@ class Sink:
         if not received:
             return BatchResult(0, 0, 0, 0, 0)
         started = time.perf_counter()
+        arrived = time.monotonic()  # every record of the batch came before this
         months = {i.item.partition_month for i in received if i.item}
         await self._partitioner.ensure(self._conn, {m for m in months if m is not None})
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        attempt = 1
+        while True:
             try:
-                result, usage_rows, limits = await self._transaction(received)
+                result, usage_rows, limits, holds = await self._transaction(received, arrived)
                 break
+            except Unchecked:
+                await self.guard.check(self._conn)  # begun after ``arrived``: the retry goes on
             except (errors.DeadlockDetected, errors.SerializationFailure):
                 if attempt == MAX_ATTEMPTS:
                     raise
                 self.metrics.retries.inc()
                 logger.warning("batch transaction retried after a lock conflict (%d)", attempt)
+                attempt += 1
+        for row in holds:
+            self.guard.note(row)
         await self._publish_usage(usage_rows, limits)
         self._observe(result, len(received), time.perf_counter() - started)
         return result
 
     async def _transaction(
-        self, batch: Sequence[Received]
-    ) -> tuple[BatchResult, list[UsageRow], dict[str, int]]:
+        self, batch: Sequence[Received], arrived: float
+    ) -> tuple[BatchResult, list[UsageRow], dict[str, int], list[StoredOffset]]:
         conn = self._conn
         async with conn.transaction():
             partitions = sorted({i.raw.partition for i in batch})
-            stored = await store.lock_offsets(conn, self._consumer, self._topic, partitions)
-            fresh = [i for i in batch if i.raw.offset >= stored.get(i.raw.partition, 0)]
+            rows = await store.lock_offsets(
+                conn, self._consumer, self._topic, partitions, self.guard.topic_id
+            )
+            gaps = self.guard.gaps(offsets_by_partition(batch), rows, arrived)
+            await store.save_verdicts(conn, self._consumer, self._topic, gaps)
+            for gap in gaps:
+                row = rows[gap.partition]
+                rows[gap.partition] = replace(
+                    row, inconsistent=gap.problem, kafka_offset=gap.kafka_offset
+                )
+            holds = [row for row in rows.values() if row.inconsistent is not None]
+            held = {row.partition for row in holds}
+            live = [i for i in batch if i.raw.partition not in held]
+            stored = {p: row.next_offset for p, row in rows.items()}
+            fresh = [i for i in live if i.raw.offset >= stored[i.raw.partition]]
             bad = [i for i in fresh if i.item is None]
             good = [i for i in fresh if i.item is not None]
             await projections.stage(conn, [i.staged for i in good])
@@ -235,7 +277,7 @@ class Sink:
                 await projections.write_events(conn, keys)
             usage_rows = await store.save_usage(conn, outcome, self._lane) if outcome.parts else []
             await store.save_offsets(
-                conn, self._consumer, self._topic, self._positions(batch, items, stored)
+                conn, self._consumer, self._topic, self._positions(live, items, stored)
             )
             if bad:
                 # Sent last before commit: a crash here re-sends them (at least once), never
@@ -246,10 +288,17 @@ class Sink:
             duplicates=len(items) - len(kept),
             dropped=len(kept) - len(outcome.accepted),
             dead_lettered=len(bad),
-            redelivered=len(batch) - len(fresh),
+            redelivered=len(live) - len(fresh),
             reasons=Counter(i.code for i in bad),
+            held=len(batch) - len(live),
         )
-        return result, usage_rows, limits
+        return result, usage_rows, limits, holds
+
+    async def check_topic(self) -> list[Verdict]:
+        """Check every stored offset of the topic against Kafka (at start, periodically)."""
+        async with self._lock:
+            await self._connected()
+            return await self.guard.check(self._conn)
 
     @staticmethod
     def _decide(
@@ -330,3 +379,4 @@ class Sink:
         for reason, count in result.reasons.items():
             m.dead_lettered.labels(reason).inc(count)
         m.redelivered.inc(result.redelivered)
+        m.held.inc(result.held)

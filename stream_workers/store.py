@@ -7,33 +7,125 @@ workers wait for each other instead of deadlocking; the sink retries the rare de
 Property keys and values are bound parameters or copied data, never SQL text.
 """
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from psycopg import AsyncConnection
 
 from contracts.lanes import Lane
 from contracts.usage import UsageRow, usage_slot
+from stream_workers.consistency import StoredOffset, Verdict
 from stream_workers.decisions import DedupKey, MonthKey, UsageOutcome
 
 
 async def lock_offsets(
-    conn: AsyncConnection, consumer: str, topic: str, partitions: Sequence[int]
-) -> dict[int, int]:
-    """Lock the partitions' offset rows (creating them) and return their next offsets."""
+    conn: AsyncConnection,
+    consumer: str,
+    topic: str,
+    partitions: Sequence[int],
+    topic_id: uuid.UUID | None = None,
+) -> dict[int, StoredOffset]:
+    """Lock the partitions' offset rows (creating them, with ``topic_id`` when the topic was
+    checked) and return them."""
     parts = sorted(set(partitions))
     await conn.execute(
-        "INSERT INTO consumer_offsets (consumer, topic, partition)"
-        " SELECT %s, %s, unnest(%s::int[]) ON CONFLICT DO NOTHING",
-        (consumer, topic, parts),
+        "INSERT INTO consumer_offsets (consumer, topic, partition, topic_id)"
+        " SELECT %s, %s, unnest(%s::int[]), %s ON CONFLICT DO NOTHING",
+        (consumer, topic, parts, topic_id),
     )
     cursor = await conn.execute(
-        "SELECT partition, next_offset FROM consumer_offsets"
+        "SELECT partition, next_offset, topic_id, log_start, inconsistent, kafka_offset"
+        " FROM consumer_offsets"
         " WHERE consumer = %s AND topic = %s AND partition = ANY(%s)"
         " ORDER BY partition FOR UPDATE",
         (consumer, topic, parts),
     )
-    return {int(p): int(o) for p, o in await cursor.fetchall()}
+    return {row.partition: row for row in map(_stored, await cursor.fetchall())}
+
+
+async def lock_topic_offsets(
+    conn: AsyncConnection, consumer: str, topic: str
+) -> list[StoredOffset]:
+    """Lock every offset row of ``consumer`` on ``topic``, in partition order (the sink's
+    order too, so the two never deadlock)."""
+    cursor = await conn.execute(
+        "SELECT partition, next_offset, topic_id, log_start, inconsistent, kafka_offset"
+        " FROM consumer_offsets"
+        " WHERE consumer = %s AND topic = %s ORDER BY partition FOR UPDATE",
+        (consumer, topic),
+    )
+    return [_stored(row) for row in await cursor.fetchall()]
+
+
+async def save_verdicts(
+    conn: AsyncConnection, consumer: str, topic: str, verdicts: Sequence[Verdict]
+) -> None:
+    """Store what a check found: the topic id and log start seen, and a new inconsistency
+    (an existing one and its offsets are kept: only a reset clears them)."""
+    if not verdicts:
+        return
+    ordered = sorted(verdicts, key=lambda v: v.partition)
+    await conn.execute(
+        "UPDATE consumer_offsets c SET topic_id = d.topic_id, log_start = d.log_start,"
+        " inconsistent = COALESCE(c.inconsistent, d.problem),"
+        " kafka_offset = CASE WHEN c.inconsistent IS NULL THEN d.kafka_offset"
+        "   ELSE c.kafka_offset END,"
+        " inconsistent_since = CASE WHEN c.inconsistent IS NULL AND d.problem IS NOT NULL"
+        "   THEN now() ELSE c.inconsistent_since END"
+        " FROM unnest(%s::int[], %s::uuid[], %s::bigint[], %s::text[], %s::bigint[])"
+        " d(partition, topic_id, log_start, problem, kafka_offset)"
+        " WHERE c.consumer = %s AND c.topic = %s AND c.partition = d.partition",
+        (
+            [v.partition for v in ordered],
+            [v.topic_id for v in ordered],
+            [v.log_start for v in ordered],
+            [v.problem for v in ordered],
+            [v.kafka_offset for v in ordered],
+            consumer,
+            topic,
+        ),
+    )
+
+
+async def reset_offsets(
+    conn: AsyncConnection,
+    consumer: str,
+    topic: str,
+    topic_id: uuid.UUID,
+    starts: Mapping[int, int],
+) -> None:
+    """An operator's reset: every partition of the topic starts again at its log start,
+    under the topic's id, consistent; rows of partitions the topic no longer has go."""
+    parts = sorted(starts)
+    await conn.execute(
+        "DELETE FROM consumer_offsets WHERE consumer = %s AND topic = %s"
+        " AND NOT partition = ANY(%s::int[])",
+        (consumer, topic, parts),
+    )
+    await conn.execute(
+        "INSERT INTO consumer_offsets AS c (consumer, topic, partition, next_offset, topic_id,"
+        " log_start) SELECT %s, %s, d.partition, d.start, %s, d.start"
+        " FROM unnest(%s::int[], %s::bigint[]) d(partition, start)"
+        " ON CONFLICT (consumer, topic, partition) DO UPDATE SET"
+        " next_offset = EXCLUDED.next_offset, topic_id = EXCLUDED.topic_id,"
+        " log_start = EXCLUDED.log_start, inconsistent = NULL, kafka_offset = NULL,"
+        " inconsistent_since = NULL, updated_at = now()",
+        (consumer, topic, topic_id, parts, [starts[p] for p in parts]),
+    )
+
+
+def _stored(row: tuple[Any, ...]) -> StoredOffset:
+    partition, next_offset, topic_id, log_start, inconsistent, kafka_offset = row
+    return StoredOffset(
+        int(partition),
+        int(next_offset),
+        topic_id,
+        None if log_start is None else int(log_start),
+        inconsistent,
+        None if kafka_offset is None else int(kafka_offset),
+    )
 
 
 async def save_offsets(
