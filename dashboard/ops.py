@@ -11,6 +11,9 @@ kept in a short in-process history, from which the rates and the banner are comp
 dead-lettered = the dead-letter topic's log-end offsets summed; overage = this month's
 events counted past each project's limit, summed over projects (``dashboard.usage``, from
 the workers' ``usage_months``). The per-project figures are ``dashboard.usage``'s answer.
+A partition the workers hold because its stored offsets contradict Kafka (the topic was
+recreated, Kafka's data wiped: ``contracts.lag``) carries why, and ``held`` lists them all
+for the page's banner: nothing is applied there until an operator recovers it.
 """
 
 import asyncio
@@ -29,10 +32,11 @@ from redis.asyncio import Redis
 
 from contracts.lag import (
     PartitionLag,
+    StoredPartition,
     committed_offsets,
     compute_lag,
     log_ends,
-    read_applied_received_at,
+    read_stored,
 )
 from contracts.lanes import Lane
 from dashboard.settings import Settings
@@ -92,6 +96,8 @@ def partition_body(lane: Lane, row: PartitionLag) -> dict[str, Any]:
         "committed": row.committed,
         "lag": row.lag,
         "freshnessSeconds": None if fresh is None else round(fresh, 1),
+        "stored": row.stored,
+        "inconsistency": row.inconsistency,
     }
 
 
@@ -125,17 +131,19 @@ class OpsView:
             kafka_task, pg_task, redis_task, return_exceptions=True
         )
         now = datetime.now(UTC)
-        received: dict[Lane, dict[int, datetime]] = {}
+        stored: dict[Lane, dict[int, StoredPartition]] = {}
         overage: int | None = None
         if not isinstance(pg, BaseException):
-            received, overage = pg
+            stored, overage = pg
         rows: list[tuple[Lane, PartitionLag]] = []
         dead_lettered: int | None = None
         if not isinstance(kafka, BaseException):
             for lane, _, topic in s.lanes():
                 at_kafka = kafka.lanes[lane]
+                kept = stored.get(lane, {})
+                received = {p: s.last_received_at for p, s in kept.items()}
                 lane_rows = compute_lag(
-                    topic, at_kafka.ends, at_kafka.committed, received.get(lane, {}), now
+                    topic, at_kafka.ends, at_kafka.committed, received, now, kept
                 )
                 rows += [(lane, row) for row in lane_rows]
             dead_lettered = kafka.dead_lettered
@@ -158,6 +166,7 @@ class OpsView:
                 for lane, group, topic in s.lanes()
             ],
             "partitions": [partition_body(lane, row) for lane, row in rows],
+            "held": [partition_body(lane, row) for lane, row in rows if row.inconsistency],
             **_figures([row for _, row in rows]),
             "rates": {"inPerSecond": rate.in_per_second, "outPerSecond": rate.out_per_second},
             "deadLettered": dead_lettered,
@@ -185,13 +194,13 @@ class OpsView:
         while self._history and at - self._history[0].at > self._settings.history_seconds:
             self._history.popleft()
 
-    async def _read_postgres(self) -> tuple[dict[Lane, dict[int, datetime]], int]:
-        received: dict[Lane, dict[int, datetime]] = {}
+    async def _read_postgres(self) -> tuple[dict[Lane, dict[int, StoredPartition]], int]:
+        stored: dict[Lane, dict[int, StoredPartition]] = {}
         async with self._pool.connection() as conn:
             for lane, group, topic in self._settings.lanes():
-                received[lane] = await read_applied_received_at(conn, group, topic)
+                stored[lane] = await read_stored(conn, group, topic)
             overage = await overage_this_month(conn)
-        return received, overage
+        return stored, overage
 
 
 def _figures(rows: list[PartitionLag]) -> dict[str, Any]:

@@ -35,11 +35,28 @@
     $('projects-view').hidden = false;
   }
 
+  // Partitions whose stored offsets contradict Kafka (its topic recreated, its data
+  // wiped): the workers apply nothing there until an operator recovers them. The banner
+  // is made here, above the lag one, so the page's HTML stays as it is.
+  function renderHeld(held) {
+    let banner = $('held-banner');
+    if (!banner) {
+      banner = el('div', { id: 'held-banner', class: 'banner', role: 'alert' });
+      $('lag-banner').before(banner);
+    }
+    banner.hidden = !held.length;
+    banner.textContent = held.length
+      ? `${held.length} partition(s) held, inconsistent with Kafka — nothing is applied there until an operator recovers them (docs/operations.md, "Kafka was reset"). `
+        + held.map((p) => `${p.lane} ${p.partition}: ${p.inconsistency}`).join('; ')
+      : '';
+  }
+
   function render(ops) {
     $('ops-view').hidden = false;
     $('ops-group').textContent = ops.lanes.map((lane) => lane.group).join(', ');
     $('ops-topic').textContent = ops.lanes.map((lane) => lane.topic).join(', ');
     $('ops-sampled').textContent = new Date(ops.sampledAt).toLocaleTimeString();
+    renderHeld(ops.held);
     const banner = $('lag-banner');
     banner.hidden = !ops.lagGrowth.alert;
     banner.textContent = ops.lagGrowth.alert
@@ -67,9 +84,11 @@
       ]),
     );
     $('partitions').tBodies[0].replaceChildren(...ops.partitions.map((p) =>
-      el('tr', { 'data-lane': p.lane, 'data-partition': p.partition },
+      el('tr', { 'data-lane': p.lane, 'data-partition': p.partition, 'data-held': String(!!p.inconsistency) },
         el('th', { scope: 'row', text: `${p.lane}` }),
-        el('th', { scope: 'row', text: String(p.partition) }),
+        el('th', p.inconsistency
+          ? { scope: 'row', text: `${p.partition} held`, title: p.inconsistency }
+          : { scope: 'row', text: String(p.partition) }),
         el('td', { text: show(p.logEnd) }),
         el('td', { text: show(p.committed) }),
         el('td', { text: show(p.lag) }),

@@ -145,4 +145,6 @@ async def test_both_lanes_are_shown_each_with_its_lag_and_freshness(
         "committed": 1,
         "lag": 2,
         "freshnessSeconds": hot["freshnessSeconds"],
+        "stored": 1,
+        "inconsistency": None,
     }
