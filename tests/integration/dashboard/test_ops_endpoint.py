@@ -148,3 +148,27 @@ async def test_both_lanes_are_shown_each_with_its_lag_and_freshness(
         "stored": 1,
         "inconsistency": None,
     }
+
+
+async def test_a_partition_the_workers_hold_says_why_and_is_listed_for_the_banner(
+    client: TestClient, cookie: str, pg_schema: str, kafka_topic: str, unique_group: str
+) -> None:
+    """The workers hold a partition whose stored offsets contradict Kafka (issue 16): the
+    ops view shows it, with its stored offset and the reason, where an operator looks."""
+    with psycopg.connect(pg_schema, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO consumer_offsets (consumer, topic, partition, next_offset,"
+            " inconsistent, kafka_offset) VALUES (%s, %s, 4, 50, 'topic_recreated', 0),"
+            " (%s, %s, 5, 7, NULL, NULL)",
+            (unique_group, kafka_topic, unique_group, kafka_topic),
+        )
+    ops = await (await client.get("/dashboard/api/ops", cookies={SESSION_COOKIE: cookie})).json()
+    by_partition = {p["partition"]: p for p in ops["partitions"] if p["lane"] == "main"}
+    assert by_partition[5]["stored"] == 7 and by_partition[5]["inconsistency"] is None
+    [held] = ops["held"]
+    assert held == by_partition[4]
+    assert held["stored"] == 50
+    assert (
+        "topic recreated" in held["inconsistency"]
+        and "stored next offset 50" in held["inconsistency"]
+    )
