@@ -3,17 +3,22 @@ then ``start postgres`` again whatever happens.
 
 Other tests share this machine's PostgreSQL, so an outage is kept to a few seconds, it is
 always ended in a ``finally``, and one test process at a time takes one (a file lock under
-``.local/``): two overlapping outages would make each other's figures meaningless.
+``.local/``): two overlapping outages would make each other's figures meaningless. Any
+test session that starts meanwhile runs ``services.sh start`` and so may end an outage
+early: ``Outage.held`` says whether it lasted, and the tests take another when it did not.
 """
 
 import asyncio
 import fcntl
+import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TextIO
+
+from psycopg.conninfo import conninfo_to_dict
 
 from tests.fixtures.services import Services
 
@@ -26,6 +31,7 @@ class Outage:
 
     stopped_at: float = 0.0
     started_at: float = 0.0
+    held: bool = False  # still down when the outage ended (nobody started it meanwhile)
 
     def since_back(self) -> float:
         return time.monotonic() - self.started_at
@@ -38,6 +44,16 @@ def services_script(services: Services, *args: str) -> None:
         capture_output=True,
         timeout=120,
     )
+
+
+def accepting(services: Services) -> bool:
+    """Whether PostgreSQL accepts TCP connections on its port."""
+    address = conninfo_to_dict(services.database_url)
+    try:
+        with socket.create_connection((str(address["host"]), int(str(address["port"]))), 1):
+            return True
+    except OSError:
+        return False
 
 
 def _take_lock(services: Services) -> TextIO:
@@ -66,6 +82,7 @@ async def postgres_stopped(services: Services) -> AsyncIterator[Outage]:
             await asyncio.to_thread(services_script, services, "stop", "postgres")
             outage.stopped_at = time.monotonic()
             yield outage
+            outage.held = not await asyncio.to_thread(accepting, services)
         finally:
             await asyncio.to_thread(services_script, services, "start", "postgres")
             outage.started_at = time.monotonic()
