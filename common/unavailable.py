@@ -7,11 +7,15 @@ import redis.exceptions
 from aiohttp import web
 from psycopg_pool import PoolTimeout, TooManyRequests
 
+from common.database import DatabaseUnreachable
+
 RETRY_AFTER_SECONDS = 2
 
 
 def unavailable_code(exc: BaseException) -> str | None:
     """The 503's ``code`` for an error of a shared dependency, else ``None`` (a bug)."""
+    if isinstance(exc, DatabaseUnreachable):
+        return "DATABASE_UNAVAILABLE"  # no connection, and the last try to open one failed
     if isinstance(exc, PoolTimeout | TooManyRequests):
         return "DATABASE_BUSY"  # every connection of the pool in use for the whole wait
     if isinstance(exc, psycopg.OperationalError):

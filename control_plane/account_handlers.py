@@ -10,6 +10,8 @@ from typing import Any
 
 from aiohttp import web
 from marshmallow import Schema
+from psycopg import OperationalError
+from psycopg_pool import PoolTimeout
 
 from contracts.sessions import SESSION_COOKIE
 from control_plane import mail, validation
@@ -115,8 +117,12 @@ async def login(request: web.Request) -> web.Response:
     if isinstance(attempt, int):
         metrics.logins.labels("throttled").inc()
         raise TooManyAttempts(attempt)
-    async with app[POOL].connection() as conn:
-        found = await find_login(conn, body["email"])
+    try:
+        async with app[POOL].connection() as conn:
+            found = await find_login(conn, body["email"])
+    except (OperationalError, PoolTimeout):  # a 503: refused for the database, not by it
+        await throttles.login_refund(attempt)
+        raise
     stored = found.password_hash if found else None
     try:
         right = await app[PASSWORDS].verify(stored, body["password"])

@@ -9,8 +9,8 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from psycopg_pool import AsyncConnectionPool
 
+from common.database import DatabasePool
 from common.redis import create_redis
 from common.security_headers import API_POLICY, add_security_headers
 from control_plane import account_handlers as accounts
@@ -100,12 +100,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     redis = create_redis(
         settings.redis_url, settings.redis_max_connections, settings.redis_pool_timeout_seconds
     )
-    pool = AsyncConnectionPool(
+    pool = DatabasePool(
         settings.database_url,
-        min_size=1,
         max_size=settings.db_pool_size,
         timeout=settings.db_pool_timeout_seconds,
-        open=False,
     )
     await pool.open(wait=False)
     app[REDIS] = redis

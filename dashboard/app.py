@@ -12,8 +12,8 @@ session cookie is the control plane's.
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from psycopg_pool import AsyncConnectionPool
 
+from common.database import DatabasePool
 from common.redis import create_redis
 from common.security_headers import PAGE_POLICY, add_security_headers
 from dashboard import handlers
@@ -48,13 +48,11 @@ def create_standalone_app(settings: Settings) -> web.Application:
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     redis = create_redis(settings.redis_url)
-    pool = AsyncConnectionPool(
+    pool = DatabasePool(
         settings.database_url,
-        min_size=1,
         max_size=2,
         timeout=settings.db_pool_timeout_seconds,
         kwargs={"autocommit": True},
-        open=False,
     )
     await pool.open(wait=False)
     app[REDIS] = redis

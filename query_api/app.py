@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
+from common.database import DatabasePool
 from common.redis import create_redis
 from query_api import handlers, middleware
 from query_api.admission import Limits, ProjectLimiter
@@ -58,13 +58,11 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         await conn.execute("SELECT set_config('statement_timeout', %s, false)", (timeout,))
 
     redis = create_redis(settings.redis_url)
-    pool = AsyncConnectionPool(
+    pool = DatabasePool(
         settings.database_url,
-        min_size=1,
         max_size=settings.db_pool_size,
         kwargs={"autocommit": True},
         configure=configure,
-        open=False,
     )
     await pool.open(wait=False)
     app[REDIS] = redis

@@ -12,6 +12,7 @@ from psycopg import AsyncConnection, OperationalError
 from psycopg.errors import QueryCanceled
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from common.unavailable import unavailable_code
 from query_api.errors import QueryTimeout, Unavailable
 
 
@@ -24,8 +25,8 @@ async def connection(
             yield conn
     except QueryCanceled:
         raise QueryTimeout(retry_after) from None
-    except (PoolTimeout, OperationalError):
-        raise Unavailable(retry_after) from None
+    except (PoolTimeout, OperationalError) as exc:
+        raise Unavailable(retry_after, unavailable_code(exc) or "DATABASE_UNAVAILABLE") from None
 
 
 @asynccontextmanager

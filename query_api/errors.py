@@ -88,11 +88,12 @@ class QueryTimeout(QueryApiError):
 
 
 class Unavailable(QueryApiError):
-    """The database cannot be reached or has no connection to spare in time."""
+    """A dependency cannot be reached or has no connection to spare in time; ``code`` says
+    which (``common.unavailable``: DATABASE_UNAVAILABLE, DATABASE_BUSY, REDIS_UNAVAILABLE)."""
 
     status = 503
     reason = "unavailable"
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__({"error": "Service unavailable"})
+    def __init__(self, retry_after: int, code: str) -> None:
+        super().__init__({"error": "Service unavailable", "code": code})
         self.retry_after = retry_after

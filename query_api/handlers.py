@@ -47,7 +47,7 @@ async def _caller(request: web.Request) -> str:
             request.app[REDIS], settings.redis_prefix, request.cookies.get(SESSION_COOKIE)
         )
     except RedisError:  # down, or out of connections under a burst: retry shortly
-        raise Unavailable(settings.retry_after_seconds) from None
+        raise Unavailable(settings.retry_after_seconds, "REDIS_UNAVAILABLE") from None
     if not origin_allowed(request.headers.get("Origin"), settings.app_origins):
         raise Forbidden("Origin not allowed")
     return user

@@ -8,8 +8,9 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from query_api.errors import QueryApiError
-from query_api.keys import METRICS, PROJECT
+from common.unavailable import unavailable_code, unavailable_response
+from query_api.errors import QueryApiError, Unavailable
+from query_api.keys import METRICS, PROJECT, SETTINGS
 
 logger = logging.getLogger(__name__)
 
@@ -27,9 +28,14 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             raise
         _count(request, f"http_{exc.status}")
         return web.json_response({"error": exc.reason}, status=exc.status)
-    except Exception:
-        logger.exception("unhandled error on %s %s", request.method, request.path)
-        return web.json_response({"error": "Internal server error"}, status=500)
+    except Exception as exc:
+        code = unavailable_code(exc)  # a dependency's failure outside query_api.database
+        if code is None:
+            logger.exception("unhandled error on %s %s", request.method, request.path)
+            return web.json_response({"error": "Internal server error"}, status=500)
+        logger.warning("%s on %s %s: %s", code, request.method, request.path, type(exc).__name__)
+        _count(request, Unavailable.reason)
+        return unavailable_response(code, request.app[SETTINGS].retry_after_seconds)
 
 
 def _count(request: web.Request, reason: str) -> None:

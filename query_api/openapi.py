@@ -86,7 +86,8 @@ class DetailSchema(Schema):
 
 class ErrorSchema(Schema):
     error = fields.String(required=True)
-    # QUERY_CONCURRENCY_LIMIT (429) or QUERY_TIMEOUT (503)
+    # QUERY_CONCURRENCY_LIMIT (429); QUERY_TIMEOUT, DATABASE_UNAVAILABLE, DATABASE_BUSY or
+    # REDIS_UNAVAILABLE (503)
     code = fields.String()
     details = fields.List(fields.Nested(DetailSchema))
     # How many details past the first 100 were left out.
@@ -148,8 +149,9 @@ def build_spec(prefix: str) -> dict[str, Any]:
                         "content": error,
                     },
                     "503": {
-                        "description": "Query timed out (QUERY_TIMEOUT) or the database is "
-                        "unavailable; see Retry-After",
+                        "description": "Query timed out (QUERY_TIMEOUT), or PostgreSQL or "
+                        "Redis is unavailable (DATABASE_UNAVAILABLE, DATABASE_BUSY, "
+                        "REDIS_UNAVAILABLE); see Retry-After",
                         "content": error,
                     },
                 },

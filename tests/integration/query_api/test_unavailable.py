@@ -48,13 +48,15 @@ async def test_no_database_is_a_503_with_retry_after(module_world: World):
     database = f"postgresql://nobody@127.0.0.1:{closed_port()}/none?connect_timeout=1"
     settings = replace(module_world.settings(), database_url=database, pool_wait_seconds=0.5)
     status, body, retry = await ask(settings, cookies={"ra_session": module_world.cookie})
-    assert (status, body, retry) == (503, {"error": "Service unavailable"}, "2")
+    unavailable = {"error": "Service unavailable", "code": "DATABASE_UNAVAILABLE"}
+    assert (status, body, retry) == (503, unavailable, "2")
 
 
 async def test_no_redis_is_a_503_with_retry_after(module_world: World):
     settings = replace(module_world.settings(), redis_url=f"redis://127.0.0.1:{closed_port()}/0")
     status, body, retry = await ask(settings, cookies={"ra_session": module_world.cookie})
-    assert (status, body, retry) == (503, {"error": "Service unavailable"}, "2")
+    unavailable = {"error": "Service unavailable", "code": "REDIS_UNAVAILABLE"}
+    assert (status, body, retry) == (503, unavailable, "2")
 
 
 async def test_a_burst_of_500_concurrent_queries_gets_answers_or_clear_refusals(
