@@ -1,6 +1,8 @@
 # Entry points for developers and CI. `make run`: the stack on this machine with a demo
 # project; `make test`: the whole suite against real PostgreSQL, Redis and Kafka.
-# All local state (servers' data, logs, pids, addresses) lives in .local/.
+# All local state (servers' data, logs, pids, addresses) lives in .local/ (PostgreSQL's
+# cluster may sit in /var/tmp behind .local/pg: it goes with .local/); `make clean`
+# deletes all of it.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -10,7 +12,7 @@ SERVICES_ENV := .local/services.env
 # Recipes that run project code get the servers' addresses as RA_* variables.
 WITH_ENV := set -a && . $(SERVICES_ENV) && set +a &&
 
-.PHONY: system install services migrate test lint stop run
+.PHONY: system install services migrate test lint stop clean run
 
 # Debian packages (servers and test tools), installed when missing: one list for
 # `make run`, `make test` and .ci/run (scripts/system_packages.sh).
@@ -36,6 +38,12 @@ lint:
 stop:
 	scripts/apps.sh stop
 	scripts/services.sh stop
+
+# Stops everything and deletes every server's data and .local/ (the next `make run`
+# starts empty: Kafka and PostgreSQL together, never one without the other).
+clean:
+	scripts/apps.sh stop
+	scripts/services.sh clean
 
 # Idempotent: running servers and apps are reused, migrations apply only what is new,
 # the demo project keeps its keys while .local/demo.env still matches them, and the demo

@@ -111,7 +111,7 @@ case "${1:-}" in
     ;;
   stop)
     # Every pid file, not just the list above: an app dropped from the list still stops.
-    for file in "$PIDS"/*.pid; do [ -e "$file" ] && stop_pidfile "$file"; done
+    for file in "$PIDS"/*.pid; do if [ -e "$file" ]; then stop_pidfile "$file"; fi; done
     ;;
   status)
     for app in "${APPS[@]}"; do

@@ -4,6 +4,7 @@
 #
 # Usage: scripts/services.sh start [postgres|redis|kafka]   start all, or one (idempotent)
 #        scripts/services.sh stop  [postgres|redis|kafka]   stop all, or one (data is kept)
+#        scripts/services.sh clean                          stop all, delete all their data
 #        scripts/services.sh status                         what runs, on which port
 #        scripts/services.sh env                            print .local/services.env
 #
@@ -158,12 +159,30 @@ as_pg() {
 # The cluster lives in .local/pg unless the `postgres` user cannot reach that folder (a
 # checkout under /root, say) or the socket path would pass the kernel's 107-byte limit;
 # then it lives in /var/tmp and .local/pg is a symlink to it, so the layout looks the same.
+# All local state still goes with .local/: a cluster outside whose link is gone was left
+# by a removed .local/ and is deleted before a new one is made (kept, its old offsets met
+# an empty Kafka: issue 16); `clean` deletes it with the rest.
+pg_outside() { echo "/var/tmp/realanalytics-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)/pg"; }
+
+forget_orphaned_cluster() {
+  local orphan
+  orphan=$(pg_outside)
+  if [ -e "$STATE/pg" ] || [ ! -d "$orphan" ]; then return 0; fi
+  if pg_running "$orphan/data"; then
+    die "postgres still runs from $orphan/data, whose link .local/pg was removed; stop it ($PG_BIN/pg_ctl -D $orphan/data stop) or link it back (ln -s $orphan $STATE/pg)"
+  fi
+  log "postgres: deleting $orphan, left by a removed .local/ (local state lives in .local/)"
+  rm -rf "$orphan"
+  rmdir "$(dirname "$orphan")" 2>/dev/null || true
+}
+
 pg_home() {
   if [ -e "$STATE/pg" ]; then readlink -f "$STATE/pg"; return; fi
+  forget_orphaned_cluster
   mkdir -p "$STATE"
   local home="$STATE/pg"
   if { [ "$(id -u)" = 0 ] && ! as_pg test -x "$STATE"; } || [ ${#home} -gt 80 ]; then
-    home="/var/tmp/realanalytics-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)/pg"
+    home=$(pg_outside)
     mkdir -p "$home"
     ln -s "$home" "$STATE/pg"
     log "postgres: cluster kept in $home (linked from .local/pg)"
@@ -505,6 +524,23 @@ case "$cmd" in
     lock_state
     for s in $targets; do "stop_$s"; done
     ;;
+  clean)
+    # Every server's data and everything else under .local/ (ports, logs, pids, mail,
+    # test logs), PostgreSQL's cluster too where it lives outside. Kept: the Kafka jar
+    # cache (RA_CACHE_DIR), shared by every checkout on the machine.
+    lock_state
+    for s in kafka redis postgres; do "stop_$s"; done
+    if [ -L "$STATE/pg" ] && [ "$(readlink -f "$STATE/pg")" != "$(pg_outside)" ]; then
+      log "postgres: .local/pg links to $(readlink -f "$STATE/pg"), not made here: only the link goes"
+    fi
+    if [ -d "$(pg_outside)" ]; then
+      log "postgres: deleting $(pg_outside)"
+      rm -rf "$(pg_outside)"
+      rmdir "$(dirname "$(pg_outside)")" 2>/dev/null || true
+    fi
+    log "deleting $STATE"
+    rm -rf "$STATE"
+    ;;
   status)
     rc=0
     for s in "${SERVICES[@]}"; do "status_$s" || rc=3; done
@@ -515,7 +551,7 @@ case "$cmd" in
     cat "$ENV_FILE"
     ;;
   *)
-    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac
