@@ -6,19 +6,22 @@ lag 0. They must never be skipped: the partitions are reported inconsistent (``/
 ``lag``) and held, and after the documented recovery the new events are counted."""
 
 import asyncio
+import contextlib
 import os
 import sys
 import urllib.request
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import orjson
 import psycopg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.events import EventRecord
+from stream_workers.replay import schema_url
+from stream_workers.topic_identity import TopicReader
 from tests.fixtures.services import TEST_TOPIC_PARTITIONS, wait_for_leaders
 from tests.integration.stream_workers.truth import assert_projections, counted, generate
 from tests.integration.stream_workers.workers import applied_offsets, produce, wait_until
@@ -27,22 +30,36 @@ pytestmark = pytest.mark.integration
 
 
 async def recreate_topic(bootstrap: str, topic: str) -> None:
-    """Delete ``topic`` and create it again under the same name (a new topic id)."""
+    """Delete ``topic`` and create it again under the same name (a new topic id), with
+    12 partitions. A running worker's consumer asks for the topic's metadata meanwhile and
+    the broker may create it itself first (auto.create.topics.enable, 1 partition): then
+    its partitions are added."""
+    reader = TopicReader(bootstrap)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await reader.start()
     await admin.start()
     try:
+        before = await reader.read(topic)
+        assert before is not None
         await admin.delete_topics([topic])
-        for _ in range(300):  # deletion is asynchronous: the name is taken until it ends
-            try:
-                await admin.create_topics([NewTopic(topic, TEST_TOPIC_PARTITIONS, 1)])
+        for _ in range(300):
+            now = await reader.read(topic)
+            if now is None:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    await admin.create_topics([NewTopic(topic, TEST_TOPIC_PARTITIONS, 1)])
+            elif now.topic_id == before.topic_id:
+                pass  # still being deleted
+            elif len(now.ends) < TEST_TOPIC_PARTITIONS:
+                await admin.create_partitions({topic: NewPartitions(TEST_TOPIC_PARTITIONS)})
+            else:
                 break
-            except TopicAlreadyExistsError:
-                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)
         else:
-            raise AssertionError(f"{topic} could not be created again within 30 s")
+            raise AssertionError(f"{topic} was not created again within 30 s")
         await wait_for_leaders(admin, topic, TEST_TOPIC_PARTITIONS)
     finally:
         await admin.close()
+        await reader.stop()
 
 
 def second_load(project: str) -> list[EventRecord]:
@@ -122,32 +139,40 @@ async def lag_rows(env: dict[str, str], topic: str) -> dict[int, dict[str, objec
     return {int(r["partition"]): r for r in rows if r["topic"] == topic} | {-1: {"exit": code}}
 
 
-async def test_a_recreated_topic_is_held_and_reported_then_counted_after_the_reset(
-    services, database, make_project, kafka_topic, unique_group, worker_env, spawn
-):
-    project = await make_project()
+@dataclass(frozen=True)
+class Reset:
+    """What a worker saw: a first load applied, then the topic recreated under it and a
+    second load produced to the new topic."""
+
+    first: list[EventRecord]
+    second: list[EventRecord]
+    stored: dict[int, int]  # the first load's stored next offsets
+
+
+async def reset_under_a_worker(
+    services, database: str, project: str, topic: str, group: str, worker
+) -> Reset:
     first = generate([project], 600, days=0.1)
-    await produce(services.kafka_bootstrap, kafka_topic, first)
-    worker = spawn("w1")
+    await produce(services.kafka_bootstrap, topic, first)
     worker.start()
     try:
         await wait_until(
-            lambda: applied_offsets(database, unique_group) == len(first),
+            lambda: applied_offsets(database, group) == len(first),
             60,
             "the first load applied",
             [worker.log],
         )
-        stored = stored_partitions(database, unique_group)
+        stored = stored_partitions(database, group)
         assert stored, "nothing stored"
 
-        await recreate_topic(services.kafka_bootstrap, kafka_topic)
+        await recreate_topic(services.kafka_bootstrap, topic)
         second = second_load(project)
-        await produce(services.kafka_bootstrap, kafka_topic, second)
+        await produce(services.kafka_bootstrap, topic, second)
 
         # Never skipped silently: every partition that had stored offsets is reported
         # inconsistent while the worker runs ...
         await wait_until(
-            lambda: inconsistent_partitions(worker.port, kafka_topic) == set(stored),
+            lambda: inconsistent_partitions(worker.port, topic) == set(stored),
             60,
             f"partitions {sorted(stored)} reported inconsistent (the new records were"
             f" skipped silently instead: {events_stored(database)} events stored)",
@@ -156,11 +181,23 @@ async def test_a_recreated_topic_is_held_and_reported_then_counted_after_the_res
         await asyncio.sleep(2)  # time enough to (wrongly) skip or apply what it fetched
         # ... and held: nothing applied from the new topic, no stored offset moved.
         assert events_stored(database) == len(counted(first))
-        assert stored_partitions(database, unique_group) == stored
+        assert stored_partitions(database, group) == stored
     finally:
         worker.stop()
     log = worker.log.read_text()
     assert "ERROR" in log and "inconsistent" in log
+    return Reset(first, second, stored)
+
+
+async def test_a_recreated_topic_is_held_and_reported_then_counted_after_the_reset(
+    services, database, make_project, kafka_topic, unique_group, worker_env, spawn
+):
+    project = await make_project()
+    worker = spawn("w1")
+    reset = await reset_under_a_worker(
+        services, database, project, kafka_topic, unique_group, worker
+    )
+    first, second, stored = reset.first, reset.second, reset.stored
 
     # The lag command shows it too, and says so in its exit status.
     rows = await lag_rows(worker_env, kafka_topic)
@@ -194,3 +231,46 @@ async def test_a_recreated_topic_is_held_and_reported_then_counted_after_the_res
     rows = await lag_rows(worker_env, kafka_topic)
     assert rows.pop(-1) == {"exit": 0}
     assert not any(r["inconsistency"] for r in rows.values())
+
+
+async def test_after_a_reset_a_replay_into_a_fresh_schema_holds_the_new_topic(
+    services, database, make_project, kafka_topic, unique_group, worker_env, spawn
+):
+    """The runbook's other recovery: replay the log into a fresh schema and point the
+    workers at it; they carry on there, nothing held."""
+    project = await make_project()
+    reset = await reset_under_a_worker(
+        services, database, project, kafka_topic, unique_group, spawn("w1")
+    )
+    schema = f"{unique_group.replace('-', '_')}_replay"
+    rebuilt = schema_url(database, schema)
+    try:
+        code, out = await command(worker_env, "replay", "--schema", schema)
+        assert code == 0, out
+        assert events_stored(rebuilt) == len(counted(reset.second))
+
+        await wait_until_no_members(services.kafka_bootstrap, unique_group)
+        worker = spawn("w2")
+        worker.env["RA_DATABASE_URL"] = rebuilt
+        third = [
+            replace(r, insert_id=None if r.insert_id is None else f"third-{r.insert_id}")
+            for r in generate([project], 100, seed=3, days=0.1)
+        ]
+        worker.start()
+        try:
+            await produce(services.kafka_bootstrap, kafka_topic, third)
+            await wait_until(
+                lambda: events_stored(rebuilt) == len(counted(reset.second + third)),
+                60,
+                "the worker carrying on in the rebuilt schema",
+                [worker.log],
+            )
+            assert inconsistent_partitions(worker.port, kafka_topic) == set()
+        finally:
+            worker.stop()
+        assert_projections(rebuilt, counted(reset.second + third))
+        rows = await lag_rows({**worker_env, "RA_DATABASE_URL": rebuilt}, kafka_topic)
+        assert rows.pop(-1) == {"exit": 0}
+    finally:
+        with psycopg.connect(database, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")  # a generated name
