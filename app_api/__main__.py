@@ -1,15 +1,14 @@
 """``python -m app_api``: the App API origin on RA_APP_HOST:RA_APP_PORT (default 127.0.0.1:8081)."""
 
-import logging
-
 from aiohttp import web
 
 from app_api.app import create_app, mounts_from_environment
 from app_api.settings import load_settings
+from common.logs import configure as configure_logging
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     settings = load_settings()
     app = create_app(mounts_from_environment())
     web.run_app(app, host=settings.host, port=settings.port, access_log=None)

@@ -6,13 +6,12 @@ API. The operators commands run on the server, with the database's credentials
 (``RA_DATABASE_URL``): being able to run them is what makes someone allowed to.
 """
 
-import logging
-
 import click
 import psycopg
 from aiohttp import web
 from environs import Env
 
+from common.logs import configure as configure_logging
 from control_plane import operators as roles
 from control_plane.app import create_standalone_app
 from control_plane.settings import load_settings
@@ -27,7 +26,7 @@ def main(ctx: click.Context) -> None:
 
 
 def serve() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     settings = load_settings()
     web.run_app(
         create_standalone_app(settings), host=settings.host, port=settings.port, access_log=None

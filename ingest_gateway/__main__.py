@@ -7,6 +7,7 @@ import signal
 
 import uvloop
 
+from common.logs import configure as configure_logging
 from ingest_gateway.app import create_app
 from ingest_gateway.server import connection_cap, raise_open_files_limit, start_site
 from ingest_gateway.settings import Settings, load_settings
@@ -30,7 +31,7 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     settings = load_settings()
     # Objects made at start-up live forever; keeping them out of the collector's scans
     # and collecting the young generation less often cut the GC share under load.

@@ -3,16 +3,15 @@
 The App API origin (``python -m app_api``) mounts it beside the control plane instead.
 """
 
-import logging
-
 from aiohttp import web
 
+from common.logs import configure as configure_logging
 from query_api.app import create_standalone_app
 from query_api.settings import load_settings
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     settings = load_settings()
     web.run_app(
         create_standalone_app(settings), host=settings.host, port=settings.port, access_log=None

@@ -6,13 +6,13 @@ import argparse
 import asyncio
 import dataclasses
 import gc
-import logging
 import sys
 from datetime import UTC, datetime
 
 import orjson
 import uvloop
 
+from common.logs import configure as configure_logging
 from stream_workers.settings import load_settings
 
 
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     reset.add_argument("--group", help="consumer group (default: the lane's whose topic it is)")
     reset.add_argument("--yes", action="store_true", help="do it (without: print the plan)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     if args.command == "lag":
         return print_lag(as_json=args.json)
     if args.command == "replay":
