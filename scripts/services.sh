@@ -14,13 +14,16 @@
 # .local/services.env holds plain KEY=VALUE lines (no quotes, no `export`) so that both
 # `set -a; . .local/services.env` and a five-line Python parser read it.
 #
-# Environment: RA_CACHE_DIR (Kafka jar cache, default ~/.cache/realanalytics),
+# Environment: RA_STATE_DIR (where this server set keeps its state, default <repo>/.local;
+#              another directory is another, independent set: its own ports, data and
+#              PostgreSQL cluster, as the fault suite's under .local/faults),
+#              RA_CACHE_DIR (Kafka jar cache, default ~/.cache/realanalytics),
 #              RA_EVENTS_TOPIC / RA_OVERFLOW_TOPIC / RA_CONTROL_TOPIC
 #              (default events / <events>-overflow / control).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STATE="$ROOT/.local"
+if [ -n "${RA_STATE_DIR:-}" ]; then STATE=$(realpath -m -- "$RA_STATE_DIR"); else STATE=$ROOT/.local; fi
 PORTS_FILE="$STATE/ports.env"
 ENV_FILE="$STATE/services.env"
 
@@ -162,7 +165,13 @@ as_pg() {
 # All local state still goes with .local/: a cluster outside whose link is gone was left
 # by a removed .local/ and is deleted before a new one is made (kept, its old offsets met
 # an empty Kafka: issue 16); `clean` deletes it with the rest.
-pg_outside() { echo "/var/tmp/realanalytics-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)/pg"; }
+# Named after the checkout for the default state directory, after the state directory for
+# any other (RA_STATE_DIR), so two server sets never share a cluster.
+pg_outside() {
+  local owner=$ROOT
+  [ "$STATE" = "$ROOT/.local" ] || owner=$STATE
+  echo "/var/tmp/realanalytics-$(printf '%s' "$owner" | cksum | cut -d' ' -f1)/pg"
+}
 
 forget_orphaned_cluster() {
   local orphan
@@ -527,7 +536,12 @@ case "$cmd" in
   clean)
     # Every server's data and everything else under .local/ (ports, logs, pids, mail,
     # test logs), PostgreSQL's cluster too where it lives outside. Kept: the Kafka jar
-    # cache (RA_CACHE_DIR), shared by every checkout on the machine.
+    # cache (RA_CACHE_DIR), shared by every checkout on the machine. A server set kept
+    # inside this one (RA_STATE_DIR=.local/faults, say) is cleaned first: its servers
+    # stopped and its cluster outside deleted too.
+    for nested in "$STATE"/*/ports.env; do
+      if [ -e "$nested" ]; then RA_STATE_DIR=$(dirname "$nested") "${BASH_SOURCE[0]}" clean; fi
+    done
     lock_state
     for s in kafka redis postgres; do "stop_$s"; done
     if [ -L "$STATE/pg" ] && [ "$(readlink -f "$STATE/pg")" != "$(pg_outside)" ]; then
