@@ -36,6 +36,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -101,10 +102,18 @@ def step(label: str, action: Callable[[], Any]) -> Any:
     return result
 
 
-def load(url: str, base_url: str, events: int, users: int, days: int, funnel_only: bool) -> None:
+def schema_url(database_url: str, schema: str) -> str:
+    """The database URL with ``schema`` first on the search path."""
+    separator = "&" if "?" in database_url else "?"
+    return f"{database_url}{separator}options=-csearch_path%3D{schema}"
+
+
+def create_schema(url: str, base_url: str, schema: str, days: int) -> str:
+    """A fresh migrated ``schema`` (any old one dropped) with one project and the monthly
+    partitions of ``days`` (plus the jitter's month); the project's id."""
     with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")  # constant name
-        conn.execute(f"CREATE SCHEMA {SCHEMA}")
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     apply_migrations(url)
     project = str(uuid.uuid4())
     with psycopg.connect(url, autocommit=True) as conn:
@@ -124,6 +133,52 @@ def load(url: str, base_url: str, events: int, users: int, days: int, funnel_onl
                 )
             )
             month = following
+    return project
+
+
+def load_raw(
+    conn: psycopg.Connection[Any], project: str, events: int, users: int, days: int, loaded: int
+) -> float:
+    """Insert the first ``loaded`` of ``events`` raw events (``generate_series``, in arrival
+    order, in chunks of ``CHUNK``); the seconds the inserts took."""
+    spent = 0.0
+    for first in range(1, loaded + 1, CHUNK):
+        last = min(loaded, first + CHUNK - 1)
+        params = {
+            "project": project,
+            "start": START,
+            "span": timedelta(days=days),
+            "paths": PATHS,
+            "users": users,
+            "events": events,
+            "first": first,
+            "last": last,
+        }
+        started = time.perf_counter()
+        step(f"raw rows {first:,}..{last:,}", partial(conn.execute, _RAW, params))
+        spent += time.perf_counter() - started
+    return spent
+
+
+def load_rollups(conn: psycopg.Connection[Any]) -> None:
+    """The rollups the measured queries read, from the raw events: every granularity, and
+    ``$pathname`` breakdowns at hour and day."""
+    for name, width in GRAINS.items():
+        step(
+            f"rollups {name}",
+            partial(conn.execute, _ROLLUP, {"name": name, "width": width}),
+        )
+    for name in ("hour", "day"):
+        step(
+            f"breakdown_rollups $pathname {name}",
+            partial(conn.execute, _BREAKDOWN, {"name": name, "width": GRAINS[name]}),
+        )
+    step("analyze", lambda: conn.execute("ANALYZE"))
+
+
+def load(url: str, base_url: str, events: int, users: int, days: int, funnel_only: bool) -> None:
+    project = create_schema(url, base_url, SCHEMA, days)
+    with psycopg.connect(url, autocommit=True) as conn:
         # Rows are numbered in arrival order; the first month's (and a little more, for the
         # jitter) are the first 32/days of them.
         loaded = min(events, math.ceil(events * 32 / days)) if funnel_only else events
@@ -132,36 +187,13 @@ def load(url: str, base_url: str, events: int, users: int, days: int, funnel_onl
             + (": the first month, for the funnel" if funnel_only else ""),
             flush=True,
         )
-        for first in range(1, loaded + 1, CHUNK):
-            last = min(loaded, first + CHUNK - 1)
-            params = {
-                "project": project,
-                "start": START,
-                "span": timedelta(days=days),
-                "paths": PATHS,
-                "users": users,
-                "events": events,
-                "first": first,
-                "last": last,
-            }
-            step(f"raw rows {first:,}..{last:,}", lambda p=params: conn.execute(_RAW, p))
+        load_raw(conn, project, events, users, days, loaded)
         step("analyze events", lambda: conn.execute("ANALYZE events"))
-        if funnel_only:
-            return
-        for name, width in GRAINS.items():
-            step(
-                f"rollups {name}",
-                lambda n=name, w=width: conn.execute(_ROLLUP, {"name": n, "width": w}),
-            )
-        for name in ("hour", "day"):
-            step(
-                f"breakdown_rollups $pathname {name}",
-                lambda n=name: conn.execute(_BREAKDOWN, {"name": n, "width": GRAINS[n]}),
-            )
-        step("analyze", lambda: conn.execute("ANALYZE"))
+        if not funnel_only:
+            load_rollups(conn)
 
 
-def member(url: str, redis_url: str) -> str:
+def member(url: str, redis_url: str, prefix: str = PREFIX) -> str:
     user = str(uuid.uuid4())
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DELETE FROM project_members")
@@ -177,7 +209,7 @@ def member(url: str, redis_url: str) -> str:
     cookie = new_token()
     with redis.Redis.from_url(redis_url) as client:
         session = Session(user, f"{user}@bench.test", datetime.now(UTC))
-        client.set(session_key(PREFIX, cookie), encode_session(session), ex=3600)
+        client.set(session_key(prefix, cookie), encode_session(session), ex=3600)
     return cookie
 
 
@@ -242,7 +274,7 @@ async def measure(url: str, cookie: str, runs: int, days: int) -> None:
             ),
         ]:
             answer = await ask(body)
-            samples = await timed(runs, lambda b=body: ask(b))
+            samples = await timed(runs, partial(ask, body))
             p50, p99 = percentiles(samples)
             print(
                 f"{label}: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({answer['meta']['source']}"
@@ -356,8 +388,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="measure a kept schema")
     args = parser.parse_args()
     base = load_settings()
-    separator = "&" if "?" in base.database_url else "?"
-    url = f"{base.database_url}{separator}options=-csearch_path%3D{SCHEMA}"
+    url = schema_url(base.database_url, SCHEMA)
     try:
         if not args.reuse:
             load(url, base.database_url, args.events, args.users, args.days, args.funnel_only)
