@@ -11,7 +11,13 @@ def main() -> None:
     configure_logging()
     settings = load_settings()
     app = create_app(mounts_from_environment())
-    web.run_app(app, host=settings.host, port=settings.port, access_log=None)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        reuse_port=settings.reuse_port,
+        access_log=None,
+    )
 
 
 if __name__ == "__main__":

@@ -129,11 +129,12 @@ class CappedSite(web.TCPSite):
         *,
         backlog: int,
         max_connections: int,
+        reuse_port: bool = False,
         on_refused: Callable[[], None] = lambda: None,
         on_malformed: Callable[[], None] = lambda: None,
         handler_options: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(runner, host, port, backlog=backlog)
+        super().__init__(runner, host, port, backlog=backlog, reuse_port=reuse_port)
         self._max_connections = max_connections
         self._on_refused = on_refused
         self._handler = json_refusals(on_malformed)
@@ -153,7 +154,7 @@ class CappedSite(web.TCPSite):
             return handler(server, loop=loop, **options)  # as server() makes one
 
         self._server = await asyncio.get_running_loop().create_server(
-            protocol, self._host, self._port, backlog=self._backlog
+            protocol, self._host, self._port, backlog=self._backlog, reuse_port=self._reuse_port
         )
         self._bound_port = self._server.sockets[0].getsockname()[1]
 
@@ -173,6 +174,7 @@ async def start_site(
         settings.port,
         backlog=settings.backlog,
         max_connections=max_connections,
+        reuse_port=settings.reuse_port,
         on_refused=refused.labels("over_capacity", "").inc,
         on_malformed=refused.labels("malformed_http", "").inc,
         handler_options=options,

@@ -41,6 +41,11 @@ class Settings:
     body_timeout_seconds: float = 30.0
     max_connections: int = 4096
     backlog: int = 1024
+    # SO_REUSEPORT: several gateway processes listen on one port and the kernel spreads
+    # new connections over them (docs/operations.md, Running more than one of each). Off
+    # by default, so a second copy started by mistake fails on the busy port instead of
+    # joining silently.
+    reuse_port: bool = False
 
     def topic_of(self, lane: Lane) -> str:
         return lane_topic(lane, self.events_topic, self.overflow_topic)
@@ -74,4 +79,5 @@ def load_settings(env: Env | None = None) -> Settings:
         body_timeout_seconds=env.float("RA_INGEST_BODY_TIMEOUT_SECONDS", 30.0),
         max_connections=env.int("RA_INGEST_MAX_CONNECTIONS", 4096),
         backlog=env.int("RA_INGEST_BACKLOG", 1024),
+        reuse_port=env.bool("RA_INGEST_REUSE_PORT", False),
     )

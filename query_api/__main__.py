@@ -14,7 +14,11 @@ def main() -> None:
     configure_logging()
     settings = load_settings()
     web.run_app(
-        create_standalone_app(settings), host=settings.host, port=settings.port, access_log=None
+        create_standalone_app(settings),
+        host=settings.host,
+        port=settings.port,
+        reuse_port=settings.reuse_port,
+        access_log=None,
     )
 
 

@@ -25,6 +25,9 @@ class Settings:
     redis_url: str
     host: str = "127.0.0.1"
     port: int = 8082
+    # SO_REUSEPORT when serving alone (python -m query_api): several processes on one port,
+    # the kernel spreading connections over them. Off: a stray second copy fails loudly.
+    reuse_port: bool = False
     redis_prefix: str = "ra:"
     # Whose applied offsets say how fresh the rollups are (the stream workers' group).
     worker_group: str = "stream-workers"
@@ -76,6 +79,7 @@ def load_settings(env: Env | None = None) -> Settings:
         redis_url=env.str("RA_REDIS_URL"),
         host=env.str("RA_QUERY_HOST", "127.0.0.1"),
         port=env.int("RA_QUERY_PORT", 8082),
+        reuse_port=env.bool("RA_QUERY_REUSE_PORT", False),
         redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
         worker_group=env.str("RA_WORKER_GROUP", "stream-workers"),
         events_topic=env.str("RA_EVENTS_TOPIC", Topic.EVENTS.value),
