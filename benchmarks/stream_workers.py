@@ -1,9 +1,9 @@
-"""Throughput, freshness and memory of one stream worker process, against the real services.
+"""Throughput, freshness and memory of the stream worker processes, against the real services.
 
 Run from the repository root, with the services of ``scripts/services.sh start`` up::
 
     python -m benchmarks.stream_workers [--events 1000000] [--users 100000] [--spread 60]
-        [--late-every 20] [--rate 5000] [--seconds 20]
+        [--late-every 20] [--rate 5000] [--seconds 20] [--processes 1,2,3]
 
 It creates a fresh PostgreSQL schema (migrated, one "enterprise" project), a fresh
 12-partition topic holding ``--events`` generated events across ``--users`` users, then
@@ -20,13 +20,20 @@ more in a shorter run); (4) freshness: ``--rate`` ev/s for ``--seconds`` in
 for) to its day rollup counting all of it; (5) the same sink fed by ``python -m
 stream_workers replay`` (aiokafka ``getmany``, no Faust) on the same topic.
 
+Scale-out (``--processes 1,2,3``): after (1), for each count, that many worker processes
+started at once in one consumer group of their own on the same topic, into a fresh schema;
+per-worker and total ev/s from the moment every worker has applied a batch (the group has
+settled) until the whole topic is applied, beside the bare consumer as ratios, and each
+count against one process. Freshness, RSS and the replay are one process's figures: not
+measured in this mode.
+
 Event times: the log holds records in arrival order, so a live log's records carry times
 within seconds of each other; by default they are within ``--spread`` 60 s of arrival,
 and 1 in ``--late-every`` 20 is up to two days late (offline devices). ``--spread 7200
 --late-every 0`` gives every batch two hours of buckets to update, as an import of old
 events would: the harsher shape, measured until this session for the headline figure.
 
-Figures, before and after, are in the README's Stream workers section.
+Current figures: docs/benchmarks.md, Stream workers; history: benchmarks/results/.
 """
 
 import argparse
@@ -38,6 +45,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,6 +61,7 @@ from tests.fixtures.services import read_env_file
 from tests.integration.stream_workers.workers import (
     APPLIED,
     WorkerProcess,
+    applied_total,
     produce,
 )
 
@@ -203,7 +212,7 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=100_000)
@@ -222,47 +231,70 @@ async def main() -> None:
         default=20,
         help="every LATE_EVERY-th event is up to two days late (0: none)",
     )
-    args = parser.parse_args()
-    env = read_env_file(ROOT / ".local" / "services.env")
+    parser.add_argument(
+        "--processes",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=None,
+        help="comma-separated worker counts (e.g. 1,2,3): the scale-out run — each count"
+        " in one consumer group on the same topic, into a fresh schema (no freshness or"
+        " replay)",
+    )
+    return parser.parse_args()
+
+
+async def new_schema(env: dict[str, str], project: str | None = None) -> tuple[str, str, str]:
+    """A fresh migrated schema holding one "enterprise" project (with the id ``project``
+    when given, so records made for another schema count here too): (schema, its
+    connection string, the project's id)."""
     schema = f"bench_{uuid.uuid4().hex[:8]}"
-    topic, group = f"bench-{schema}", f"bench-{schema}"
     apply_migrations(env["RA_DATABASE_URL"], schema=schema)
     database = f"{env['RA_DATABASE_URL']}?options=-csearch_path%3D{schema}"
     with psycopg.connect(database, autocommit=True) as conn:
         row = conn.execute(
-            "INSERT INTO projects (slug, name, plan, monthly_event_limit)"
-            " VALUES ('bench', 'Bench', 'enterprise', 100000000) RETURNING id::text"
+            "INSERT INTO projects (id, slug, name, plan, monthly_event_limit)"
+            " VALUES (coalesce(%s::uuid, gen_random_uuid()), 'bench', 'Bench', 'enterprise',"
+            " 100000000) RETURNING id::text",
+            (project,),
         ).fetchone()
     assert row is not None
-    bootstrap = env["RA_KAFKA_BOOTSTRAP"]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, 12, 1)])
-    await admin.close()
-    for first in range(0, args.events, 50_000):  # chunks: 1M records at once need GBs
-        chunk = records(
-            row[0],
-            min(50_000, args.events - first),
-            args.users,
-            first,
-            spread=args.spread,
-            late_every=args.late_every,
-        )
-        await produce(bootstrap, topic, chunk)
+    return schema, database, row[0]
 
-    bare = await bare_consumer_rate(bootstrap, topic, args.events)
+
+def drop_schemas(env: dict[str, str], schemas: list[str]) -> None:
+    with psycopg.connect(env["RA_DATABASE_URL"], autocommit=True) as conn:
+        for name in schemas:
+            conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")  # generated names
+
+
+def worker_environment(
+    env: dict[str, str], database: str, topic: str, group: str, schema: str
+) -> dict[str, str]:
+    return {
+        **env,
+        "RA_DATABASE_URL": database,
+        "RA_EVENTS_TOPIC": topic,
+        "RA_CONTROL_TOPIC": f"{topic}-control",
+        "RA_WORKER_DEAD_LETTER_TOPIC": f"{topic}-dlq",
+        "RA_WORKER_GROUP": group,
+        "RA_REDIS_PREFIX": f"{schema}:",
+    }
+
+
+async def one_worker(
+    args: argparse.Namespace, env: dict[str, str], topic: str, bare: float, schema: str
+) -> None:
+    """The classic run: one worker's rate, CPU and RSS, its freshness, then the replay."""
+    database = f"{env['RA_DATABASE_URL']}?options=-csearch_path%3D{schema}"
+    group = f"bench-{schema}"
+    bootstrap = env["RA_KAFKA_BOOTSTRAP"]
+    with psycopg.connect(database) as conn:
+        row = conn.execute("SELECT id::text FROM projects").fetchone()
+    assert row is not None
     with tempfile.TemporaryDirectory() as tmp:
-        worker_env = {
-            **env,
-            "RA_DATABASE_URL": database,
-            "RA_EVENTS_TOPIC": topic,
-            "RA_CONTROL_TOPIC": f"{topic}-control",
-            "RA_WORKER_DEAD_LETTER_TOPIC": f"{topic}-dlq",
-            "RA_WORKER_GROUP": group,
-            "RA_REDIS_PREFIX": f"{schema}:",
-            "RA_WORKER_DATA_DIR": tmp,
-        }
-        worker = WorkerProcess(worker_env, Path(tmp) / "worker.log", ROOT)
+        environment = worker_environment(env, database, topic, group, schema)
+        worker = WorkerProcess(
+            {**environment, "RA_WORKER_DATA_DIR": tmp}, Path(tmp) / "worker.log", ROOT
+        )
         worker.start()
         try:
             async with await psycopg.AsyncConnection.connect(database, autocommit=True) as conn:
@@ -292,12 +324,6 @@ async def main() -> None:
         ),
         f"{schema}_replay",
     )
-    print(
-        f"events: {args.events} across {args.users} users, 12 partitions, one project,"
-        f" timestamps within {args.spread} s of arrival"
-        + (f", 1 in {args.late_every} up to two days late" if args.late_every else "")
-    )
-    print(f"bare aiokafka consumer: {bare:,.0f} ev/s")
     print(f"one worker, all projections: {rate:,.0f} ev/s")
     print(f"ratio worker/bare: {rate / bare:.3f}")
     print(
@@ -311,16 +337,146 @@ async def main() -> None:
         f" complete): p50 {percentile(lags, 0.5):.2f}s p95 {percentile(lags, 0.95):.2f}s"
         f" max {lags[-1]:.2f}s over {len(lags)} ticks of 100 ms"
     )
-    with psycopg.connect(env["RA_DATABASE_URL"], autocommit=True) as conn:
-        for name in (schema, f"{schema}_replay"):
-            conn.execute(f"DROP SCHEMA {name} CASCADE")  # generated names
+    drop_schemas(env, [f"{schema}_replay"])
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRun:
+    """``processes`` workers in one group applying the same load into a fresh schema."""
+
+    processes: int
+    per_worker: list[float]  # ev/s each applied over the group's window
+    total: float  # ev/s the group applied, from the stored offsets
+    cpu_us_per_event: float  # every worker's CPU, summed, per event applied
+    load: str
+
+
+async def applied_by(port: int) -> float:
+    return await asyncio.to_thread(applied_total, port)
+
+
+async def worker_group(
+    processes: int, env: dict[str, str], topic: str, total: int, project: str
+) -> tuple[GroupRun, str]:
+    """Start ``processes`` workers at once in a group of their own; the window runs from
+    the moment every one of them has applied a batch (the group has settled: each owns
+    partitions) until the whole topic is applied. Returns the run and its schema."""
+    schema, database, _ = await new_schema(env, project)
+    group = f"bench-{schema}"
+    environment = worker_environment(env, database, topic, group, schema)
+    with tempfile.TemporaryDirectory() as tmp:
+        workers = [
+            WorkerProcess(
+                {
+                    **environment,
+                    "RA_WORKER_INSTANCE_ID": f"bench-{n}",
+                    "RA_WORKER_DATA_DIR": f"{tmp}/w{n}",
+                },
+                Path(tmp) / f"worker-{n}.log",
+                ROOT,
+            )
+            for n in range(processes)
+        ]
+        for worker in workers:
+            worker.start()
+        try:
+            async with await psycopg.AsyncConnection.connect(database, autocommit=True) as conn:
+                while min([await applied_by(w.port) for w in workers]) == 0:
+                    if await applied(conn, group) >= total:
+                        raise SystemExit(
+                            f"{processes} workers: the load was applied before every worker"
+                            " had a batch; use more --events"
+                        )
+                    await asyncio.sleep(0.2)
+                pids = [w.process.pid for w in workers if w.process is not None]
+                load = load_average()
+                started, first = time.perf_counter(), await applied(conn, group)
+                counts = [await applied_by(w.port) for w in workers]
+                cpu = sum(cpu_seconds(pid) for pid in pids)
+                done = await reached(conn, group, total)
+                seconds = time.perf_counter() - started
+                cpu = sum(cpu_seconds(pid) for pid in pids) - cpu
+                counts = [
+                    await applied_by(w.port) - c for w, c in zip(workers, counts, strict=True)
+                ]
+        finally:
+            for worker in workers:
+                worker.stop()
+    run = GroupRun(
+        processes=processes,
+        per_worker=[c / seconds for c in counts],
+        total=(done - first) / seconds,
+        cpu_us_per_event=cpu / max(1, done - first) * 1e6,
+        load=load,
+    )
+    return run, schema
+
+
+def print_group_runs(runs: list[GroupRun], bare: float) -> None:
+    one = next((r.total for r in runs if r.processes == 1), None)
+    print(
+        "processes | per worker ev/s | total ev/s | total/bare | total/one worker"
+        " | CPU us/event (all workers) | load average at start"
+    )
+    for run in runs:
+        per = ", ".join(f"{rate:,.0f}" for rate in run.per_worker)
+        scale = f"{run.total / one:.2f}" if one else "-"
+        print(
+            f"{run.processes} | {per} | {run.total:,.0f} | {run.total / bare:.3f} | {scale}"
+            f" | {run.cpu_us_per_event:.0f} | {run.load}"
+        )
+
+
+async def main() -> None:
+    args = parse_args()
+    env = read_env_file(ROOT / ".local" / "services.env")
+    print(f"load average before the load: {load_average()} (2 cores)")
+    schema, _, project = await new_schema(env)
+    topic = f"bench-{schema}"
+    bootstrap = env["RA_KAFKA_BOOTSTRAP"]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
-    try:  # a 1M-record topic holds ~0.5 GB: do not leave it behind
-        mine = [t for t in await admin.list_topics() if t.startswith(topic)]
-        await admin.delete_topics(mine)
+    await admin.create_topics([NewTopic(topic, 12, 1)])
+    await admin.close()
+    for first in range(0, args.events, 50_000):  # chunks: 1M records at once need GBs
+        chunk = records(
+            project,
+            min(50_000, args.events - first),
+            args.users,
+            first,
+            spread=args.spread,
+            late_every=args.late_every,
+        )
+        await produce(bootstrap, topic, chunk)
+
+    bare = await bare_consumer_rate(bootstrap, topic, args.events)
+    print(
+        f"events: {args.events} across {args.users} users, 12 partitions, one project,"
+        f" timestamps within {args.spread} s of arrival"
+        + (f", 1 in {args.late_every} up to two days late" if args.late_every else "")
+    )
+    print(f"bare aiokafka consumer: {bare:,.0f} ev/s")
+    schemas = [schema]
+    try:
+        if args.processes is None:
+            await one_worker(args, env, topic, bare, schema)
+        else:
+            runs = []
+            for count in args.processes:
+                run, used = await worker_group(count, env, topic, args.events, project)
+                schemas.append(used)
+                runs.append(run)
+                print(f"{count} workers: {run.total:,.0f} ev/s", flush=True)
+            print_group_runs(runs, bare)
     finally:
-        await admin.close()
+        drop_schemas(env, schemas)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:  # a 1M-record topic holds ~0.5 GB: do not leave it behind
+            mine = [t for t in await admin.list_topics() if t.startswith(topic)]
+            await admin.delete_topics(mine)
+        finally:
+            await admin.close()
 
 
 if __name__ == "__main__":
