@@ -21,13 +21,18 @@ from ingest_gateway.ratelimit import RATE_FUNCTION, RateDecision, decide, rate_k
 
 # KEYS: rate prefix, usage key, lane meter prefix, lane hot mark. ARGV: rate window (ms),
 # rate limit, events, monthly limit, usage ttl (s), lane threshold (0: routing off), lane
-# stickiness (ms). Returns {stage reached: 0 rate refused, 1 quota refused, 2 admitted,
-# rate count, ms until the rate window resets, quota used, lane count, lane hot ms left}.
+# stickiness (ms). Returns {stage reached: -1 usage unknown (no usage hash: nothing counted,
+# the gateway rebuilds it from PostgreSQL, ingest_gateway.usage_rebuild), 0 rate refused,
+# 1 quota refused, 2 admitted, rate count, ms until the rate window resets, quota used,
+# lane count, lane hot ms left}.
 ADMIT_SCRIPT = (
     RATE_FUNCTION
     + RESERVE_FUNCTION
     + LANE_FUNCTION
     + """
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  return {-1, 0, 0, 0, 0, 0}
+end
 local rate = rate_hit(KEYS[1], ARGV[1])
 if rate[1] > tonumber(ARGV[2]) then
   return {0, rate[1], rate[2], 0, 0, 0}
@@ -47,6 +52,11 @@ return {2, rate[1], rate[2], quota[2], lane[1], lane[2]}
 _MAIN = LaneDecision(Lane.MAIN, entered=False)
 
 
+class UsageUnknown(Exception):
+    """Redis holds no usage for the project-month (lost, or never written): nothing was
+    decided or counted; rebuild it, then admit again."""
+
+
 @dataclass(frozen=True, slots=True)
 class Admission:
     rate: RateDecision
@@ -64,6 +74,8 @@ def admission_of(
 ) -> Admission:
     """The script's answer as the three decisions (pure: unit-tested)."""
     stage, count, reset_ms, used, lane_count, hot_left = (int(v) for v in result)
+    if stage == -1:
+        raise UsageUnknown(reservation_key)
     rate = decide(count, reset_ms, rate_limit)
     if stage == 0:
         return Admission(rate, None, _MAIN)

@@ -21,6 +21,7 @@ from ingest_gateway.quota import QuotaReserver
 from ingest_gateway.ratelimit import RateLimiter
 from ingest_gateway.rules import ProjectRules
 from ingest_gateway.settings import Settings
+from ingest_gateway.usage_rebuild import UsageRebuilder
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -87,6 +88,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         appender=appender,
         metrics=app[METRICS],
         rules=rules,
+        usage=UsageRebuilder(pool, redis, settings.redis_prefix),
         redis_timeout=settings.redis_timeout_seconds,
         retry_after_unavailable=settings.retry_after_unavailable_seconds,
         rate_limit_override=settings.rate_limit_override,

@@ -25,7 +25,7 @@ import psycopg
 from redis.exceptions import RedisError
 
 from contracts.lanes import Lane
-from ingest_gateway.admission import Admission, Admitter
+from ingest_gateway.admission import Admission, Admitter, UsageUnknown
 from ingest_gateway.errors import (
     EventLimitExceeded,
     IngestError,
@@ -43,6 +43,7 @@ from ingest_gateway.quota import QuotaReserver
 from ingest_gateway.ratelimit import RateDecision, RateLimiter, RefusedKeys
 from ingest_gateway.records import build_records
 from ingest_gateway.rules import ProjectRules, plan_violations
+from ingest_gateway.usage_rebuild import UsageRebuilder
 from ingest_gateway.validation import Payload, body_error, parse_payload, validate_events
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class Ingestor:
         appender: EventAppender,
         metrics: Metrics,
         rules: ProjectRules,
+        usage: UsageRebuilder,
         redis_timeout: float,
         retry_after_unavailable: int,
         rate_limit_override: int | None = None,
@@ -105,6 +107,7 @@ class Ingestor:
         self._appender = appender
         self._metrics = metrics
         self._rules = rules
+        self._usage = usage  # the quota's usage state, rebuilt when Redis lost it
         self._redis_timeout = redis_timeout
         self._retry_after = retry_after_unavailable
         self._rate_limit_override = rate_limit_override
@@ -195,17 +198,7 @@ class Ingestor:
     ) -> Admission | None:
         """Rate, quota and lane in one round trip; None when Redis could not be asked
         (fail open: unlimited, unreserved, main lane)."""
-        admission = await self._fail_open(
-            "admission",
-            self._admitter.admit(
-                key_id,
-                self._rate_limit_override or project.rate_limit,
-                project.id,
-                events,
-                project.monthly_event_limit,
-                now,
-            ),
-        )
+        admission = await self._admission(key_id, project, events, now)
         if admission is None:
             return None
         if not admission.rate.allowed:
@@ -218,6 +211,36 @@ class Ingestor:
         if admission.lane.entered:
             logger.info("project %s is over the overflow threshold: overflow lane", project.id)
         return admission
+
+    async def _admission(
+        self, key_id: str, project: Project, events: int, now: datetime
+    ) -> Admission | None:
+        """The admission script's answer; when Redis had lost the project-month's usage,
+        after rebuilding it from PostgreSQL (failing open if that is not possible)."""
+        for attempt in range(2):
+            try:
+                return await self._fail_open(
+                    "admission",
+                    self._admitter.admit(
+                        key_id,
+                        self._rate_limit_override or project.rate_limit,
+                        project.id,
+                        events,
+                        project.monthly_event_limit,
+                        now,
+                    ),
+                )
+            except UsageUnknown:
+                if attempt == 1:
+                    break
+            try:
+                await self._usage.rebuild(project.id, project.monthly_event_limit, now)
+            except (psycopg.Error, RedisError, OSError, TimeoutError) as exc:
+                self._metrics.redis_failures.labels("usage_rebuild").inc()
+                logger.warning("usage rebuild failed (%s): failing open", type(exc).__name__)
+                return None
+        logger.warning("usage of project %s unknown after a rebuild: failing open", project.id)
+        return None
 
     async def _rate_check(self, key_id: str, project: Project) -> None:
         """Count a request refused before admission; over the limit, it is a 429."""

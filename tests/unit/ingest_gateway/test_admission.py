@@ -1,5 +1,7 @@
 from contracts.lanes import Lane
-from ingest_gateway.admission import admission_of
+import pytest
+
+from ingest_gateway.admission import UsageUnknown, admission_of
 from ingest_gateway.ratelimit import RateDecision, RefusedKeys
 
 KEY = "usage-key"
@@ -24,6 +26,12 @@ def test_admitted_and_routed_by_the_lane_meter() -> None:
     assert (hot.lane.lane, hot.lane.entered) == (Lane.OVERFLOW, True)
     off = admission_of([2, 7, 4000, 120, 0, 0], 1000, KEY, 20, 10_000, 0)
     assert off.lane.lane is Lane.MAIN
+
+
+def test_no_usage_state_is_unknown_not_zero() -> None:
+    # Redis lost the hash (a flush): read as zero it would admit a whole month again.
+    with pytest.raises(UsageUnknown):
+        admission_of([-1, 0, 0, 0, 0, 0], 1000, KEY, 20, 10_000, 300)
 
 
 def test_a_refused_key_stays_refused_until_its_window_ends() -> None:
