@@ -79,7 +79,8 @@ class Stack:
     group: str
     prefix: str
     project: CreatedProject
-    token: str  # a CLI access token of a member of the project: the query API's bearer
+    user: str  # a member of the project (id)
+    token: str  # a CLI access token of the member: the query API's bearer
     gateway_url: str
     app: AppApi
     workers: list[WorkerProcess] = field(default_factory=list)
@@ -89,7 +90,7 @@ class Stack:
         return [w.log for w in self.workers] + [self.app.log]
 
 
-async def member_token(database: str, project_id: str) -> str:
+async def member_token(database: str, project_id: str) -> tuple[str, str]:
     """A user who is a member of the project and a CLI access token of theirs: it lives in
     PostgreSQL, so a Redis flush (which loses the browser sessions) does not log it out."""
     user = str(uuid.uuid4())
@@ -107,7 +108,7 @@ async def member_token(database: str, project_id: str) -> str:
             "INSERT INTO cli_access_tokens (token_hash, user_id) VALUES (%s, %s)",
             (token_digest(token), user),
         )
-    return token
+    return user, token
 
 
 def worker_env(stack_env: dict[str, str], data_dir: Path, name: str) -> dict[str, str]:
@@ -133,7 +134,7 @@ async def running_stack(
     with servers.schema() as database:
         apply_migrations(database)
         project = await new_project(database, slug="steady", plan="enterprise")
-        token = await member_token(database, project.id)
+        user, token = await member_token(database, project.id)
         async with fresh_topic(servers.kafka_bootstrap, topic):
             env = {
                 "RA_DATABASE_URL": database,
@@ -182,6 +183,7 @@ async def running_stack(
                         group,
                         prefix,
                         project,
+                        user,
                         token,
                         gateway_url,
                         app,
