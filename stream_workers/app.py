@@ -56,9 +56,7 @@ class Runtime:
             if self._started.is_set():
                 return
             s = self.settings
-            connect = functools.partial(
-                psycopg.AsyncConnection.connect, s.database_url, autocommit=True
-            )
+            connect = functools.partial(connect_database, s.database_url, s.session_timeout_seconds)
             conn = await connect()
             redis = Redis.from_url(s.redis_url, socket_timeout=5)
             dead_letter = DeadLetterProducer(s.kafka_bootstrap, s.topic, s.dead_letter_topic)
@@ -109,6 +107,22 @@ class Runtime:
     @property
     def started(self) -> bool:
         return self._started.is_set()
+
+
+async def connect_database(url: str, idle_seconds: float) -> psycopg.AsyncConnection[Any]:
+    """The sink's connection, whose transaction PostgreSQL ends once it has been left idle
+    for ``idle_seconds`` (the Kafka session timeout). A worker frozen mid-transaction (a
+    stop-the-world pause, a suspended VM, SIGSTOP) held the row locks every other worker's
+    batch needs (the project-month's usage row) for as long as it was frozen: the whole
+    group stopped applying, and its rebalance waited on the stuck batch (tests/faults).
+    Past its session its partitions are another worker's anyway; woken, it reconnects and
+    retries the batch, whose records the stored offsets then show as already applied."""
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    await conn.execute(
+        "SELECT set_config('idle_in_transaction_session_timeout', %s, false)",
+        (str(max(1, round(idle_seconds * 1000))),),
+    )
+    return conn
 
 
 def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
