@@ -21,7 +21,6 @@ from tests.faults.load import EVENTS, HOURS, Load
 from tests.faults.stack import Stack
 from tests.integration.query_api import truth as query_truth
 from tests.integration.stream_workers import truth as worker_truth
-from tests.integration.stream_workers.workers import APPLIED
 
 DRAIN_SECONDS = 180.0
 MS = timedelta(milliseconds=1)
@@ -49,26 +48,52 @@ class Verdict:
 # --- progress of the workers -----------------------------------------------------------
 
 
+PER_PARTITION = "SELECT partition, next_offset FROM consumer_offsets WHERE consumer = %s"
+
+
 async def applied(database: str, group: str) -> int | None:
     """Records the group has applied (sum of stored next offsets); None: unreachable."""
+    partitions = await applied_per_partition(database, group)
+    return None if partitions is None else sum(partitions.values())
+
+
+async def applied_per_partition(database: str, group: str) -> dict[int, int] | None:
+    """Each partition's stored next offset; None: the database is unreachable."""
     try:
         async with await psycopg.AsyncConnection.connect(database, connect_timeout=2) as conn:
-            row = await (await conn.execute(APPLIED, (group,))).fetchone()
+            rows = await (await conn.execute(PER_PARTITION, (group,))).fetchall()
     except psycopg.OperationalError:
         return None
-    return int(row[0]) if row else 0
+    return {int(p): int(n) for p, n in rows}
 
 
 @dataclass
 class Progress:
     """The group's applied offsets sampled a few times a second, to time a recovery."""
 
-    samples: list[tuple[float, int]] = field(default_factory=list)
+    samples: list[tuple[float, dict[int, int]]] = field(default_factory=list)
 
     def first_apply_after(self, moment: float) -> float | None:
         """When the applied offsets first grew past their value at ``moment``."""
-        before = max((n for t, n in self.samples if t <= moment), default=0)
-        return min((t for t, n in self.samples if t > moment and n > before), default=None)
+        before = max((sum(p.values()) for t, p in self.samples if t <= moment), default=0)
+        return min(
+            (t for t, p in self.samples if t > moment and sum(p.values()) > before), default=None
+        )
+
+    def every_partition_applied_after(self, moment: float) -> float | None:
+        """When every partition had been applied further than it was at ``moment``."""
+        earlier = [(t, p) for t, p in self.samples if t <= moment]
+        before = max(earlier, key=lambda sample: sample[0])[1] if earlier else {}
+        firsts = []
+        for partition, offset in before.items():
+            first = min(
+                (t for t, p in self.samples if t > moment and p.get(partition, 0) > offset),
+                default=None,
+            )
+            if first is None:
+                return None
+            firsts.append(first)
+        return max(firsts, default=None)
 
 
 @contextlib.asynccontextmanager
@@ -77,9 +102,9 @@ async def watching(stack: Stack) -> AsyncIterator[Progress]:
 
     async def sample() -> None:
         while True:
-            n = await applied(stack.database, stack.group)
-            if n is not None:
-                progress.samples.append((time.monotonic(), n))
+            partitions = await applied_per_partition(stack.database, stack.group)
+            if partitions is not None:
+                progress.samples.append((time.monotonic(), partitions))
             await asyncio.sleep(0.25)
 
     task = asyncio.create_task(sample())
