@@ -12,7 +12,7 @@ SERVICES_ENV := .local/services.env
 # Recipes that run project code get the servers' addresses as RA_* variables.
 WITH_ENV := set -a && . $(SERVICES_ENV) && set +a &&
 
-.PHONY: system install services migrate test lint stop clean run
+.PHONY: system install services migrate test faults lint stop clean run
 
 # Debian packages (servers and test tools), installed when missing: one list for
 # `make run`, `make test` and .ci/run (scripts/system_packages.sh).
@@ -31,6 +31,11 @@ migrate: services
 
 test: install services
 	$(PYTHON) -m pytest
+
+# The fault suite with its long outages (30 s), on a server set of its own under
+# .local/faults (`make test` runs it with 10 s ones): docs/faults.md.
+faults: install
+	FAULTS=long $(PYTHON) -m pytest -m faults tests/faults
 
 lint:
 	ruff check . && ruff format --check . && mypy
