@@ -1,6 +1,6 @@
-from contracts.lanes import Lane
 import pytest
 
+from contracts.lanes import Lane
 from ingest_gateway.admission import UsageUnknown, admission_of
 from ingest_gateway.ratelimit import RateDecision, RefusedKeys
 
