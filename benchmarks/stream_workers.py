@@ -355,6 +355,18 @@ async def applied_by(port: int) -> float:
     return await asyncio.to_thread(applied_total, port)
 
 
+async def snapshot(
+    conn: psycopg.AsyncConnection, group: str, workers: list[WorkerProcess]
+) -> tuple[int, list[float]]:
+    """The group's stored offsets and every worker's applied counter, read with no batch
+    committed in between (else a batch counts in one and not the other)."""
+    while True:
+        before = await applied(conn, group)
+        counts = [await applied_by(w.port) for w in workers]
+        if await applied(conn, group) == before:
+            return before, counts
+
+
 async def worker_group(
     processes: int, env: dict[str, str], topic: str, total: int, project: str
 ) -> tuple[GroupRun, str]:
@@ -390,15 +402,13 @@ async def worker_group(
                     await asyncio.sleep(0.2)
                 pids = [w.process.pid for w in workers if w.process is not None]
                 load = load_average()
-                started, first = time.perf_counter(), await applied(conn, group)
-                counts = [await applied_by(w.port) for w in workers]
+                started, (first, counts) = time.perf_counter(), await snapshot(conn, group, workers)
                 cpu = sum(cpu_seconds(pid) for pid in pids)
-                done = await reached(conn, group, total)
+                await reached(conn, group, total)
                 seconds = time.perf_counter() - started
                 cpu = sum(cpu_seconds(pid) for pid in pids) - cpu
-                counts = [
-                    await applied_by(w.port) - c for w, c in zip(workers, counts, strict=True)
-                ]
+                done, ends = await snapshot(conn, group, workers)
+                counts = [end - c for end, c in zip(ends, counts, strict=True)]
         finally:
             for worker in workers:
                 worker.stop()
