@@ -86,7 +86,11 @@ except OSError:
     sys.exit(1)
 port = urllib.parse.urlsplit(url).port
 sockets = set()
-for fd in os.listdir(f"/proc/{pid}/fd"):
+try:
+    fds = os.listdir(f"/proc/{pid}/fd")
+except OSError:  # exited meanwhile
+    sys.exit(1)
+for fd in fds:
     try:
         sockets.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
     except OSError:
