@@ -3,9 +3,9 @@
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from common.database import DatabasePool
 from contracts.lanes import Lane
 from ingest_gateway import handlers, middleware
 from ingest_gateway.admission import Admitter
@@ -54,13 +54,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             socket_connect_timeout=settings.redis_timeout_seconds,
         )
     )
-    pool = AsyncConnectionPool(
-        settings.database_url,
-        min_size=1,
-        max_size=4,
-        open=False,
-        check=AsyncConnectionPool.check_connection,  # survive a database restart
-    )
+    # Through a database restart by itself; while it is down, a key not cached is refused
+    # (503) within 1.5 s instead of waiting out psycopg_pool's 30 s (common/database.py).
+    pool = DatabasePool(settings.database_url, max_size=4)
     await pool.open(wait=False)
     appender = EventAppender(
         settings.kafka_bootstrap,
