@@ -127,6 +127,7 @@ async def running_stack(
     data_dir: Path,
     workers: int = 1,
     worker_settings: dict[str, str] | None = None,
+    gateway_settings: dict[str, str] | None = None,
 ) -> AsyncIterator[Stack]:
     """Everything a fault needs, started; stopped and dropped on the way out."""
     suffix = unique_suffix()
@@ -157,7 +158,10 @@ async def running_stack(
                 )
                 # The load is the point: no rate limit, one lane for one consumer group.
                 starting_gateway = gateway_process(
-                    gateway, RA_RATE_LIMIT="10000000", RA_INGEST_OVERFLOW_EVENTS_PER_SECOND="0"
+                    gateway,
+                    RA_RATE_LIMIT="10000000",
+                    RA_INGEST_OVERFLOW_EVENTS_PER_SECOND="0",
+                    **(gateway_settings or {}),
                 )
                 app = AppApi({**env, "RA_MAIL_DIR": str(data_dir / "mail")})
                 started = [

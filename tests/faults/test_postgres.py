@@ -20,6 +20,12 @@ from tests.faults.stack import running_stack
 pytestmark = pytest.mark.faults
 
 OUTAGE = outage_seconds(10, 30)
+# The gateway caches project keys this long: shorter than the outage, so that it needs
+# PostgreSQL meanwhile, as it does for any key it has not seen lately.
+KEY_CACHE_SECONDS = 2
+# A request is refused this quickly while PostgreSQL is down, and answered 200 again this
+# soon after it is back (the pool neither waits out its 30 s nor backs off for seconds).
+PROMPT_SECONDS = 3.0
 
 
 async def test_postgres_stopped_and_started(
@@ -27,7 +33,9 @@ async def test_postgres_stopped_and_started(
 ) -> None:
     row = verdict(f"PostgreSQL stopped, {OUTAGE:.0f} s")
     async with (
-        running_stack(servers, tmp_path) as stack,
+        running_stack(
+            servers, tmp_path, gateway_settings={"RA_KEY_CACHE_TTL_SECONDS": str(KEY_CACHE_SECONDS)}
+        ) as stack,
         watching(stack) as progress,
         probing(stack) as probes,
     ):
@@ -53,4 +61,11 @@ async def test_postgres_stopped_and_started(
     assert all(p.retry_after is not None and int(p.retry_after) >= 1 for p in while_down)
     assert {p.status for p in probes.answers} <= {200, 503}
     assert readers_back is not None and readers_back - back_at < 10, readers_back
+    sent_down = [a for a in load.answers if down_at <= a.sent_at < restart_at]
+    slowest = max(a.answered_at - a.sent_at for a in sent_down)
+    assert slowest < PROMPT_SECONDS, f"a request sent while it was down took {slowest:.1f} s"
+    assert 503 in {a.status for a in sent_down}, "uncached keys need the database"
+    assert row.ingest_recovery is not None and row.ingest_recovery < PROMPT_SECONDS, (
+        f"ingest answered 200 again {row.ingest_recovery:.1f} s after PostgreSQL's return"
+    )
     print(f"\nreaders answered 200 again {readers_back - back_at:.1f} s after PostgreSQL's return")
