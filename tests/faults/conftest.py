@@ -1,11 +1,6 @@
-"""The fault suite's fixtures: its own server set, a fresh stack per fault, the verdicts,
-and the table printed at the end of the session (and written to the run's log directory).
+"""The fault suite's fixtures: its own server set and the verdicts, and the table printed
+at the end of the session (and written to the run's log directory)."""
 
-``FAULTS=long`` (what ``make faults`` sets) takes the long outages; without it each fault
-runs once with a short one, as CI does. Not an RA_* variable: those configure the services
-and the suite clears them (tests/conftest.py)."""
-
-import os
 from collections.abc import Callable
 
 import pytest
@@ -15,12 +10,7 @@ from tests.faults.servers import Servers
 from tests.faults.table import table
 from tests.support.testlogs import run_log_dir
 
-LONG = os.environ.get("FAULTS") == "long"
 VERDICTS = pytest.StashKey[list[Verdict]]()
-
-
-def outage_seconds(short: float, long: float) -> float:
-    return long if LONG else short
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ server's return timed by its port, the recovery waited for and timed, then the l
 running a little so that the judgement covers events sent after the fault too."""
 
 import asyncio
+import os
 import time
 
 from tests.faults.judgement import Progress, Verdict, applied
@@ -10,9 +11,17 @@ from tests.faults.load import Load
 from tests.faults.servers import accepting
 from tests.faults.stack import Stack
 
+# ``FAULTS=long`` (what ``make faults`` sets) takes the long outages; without it each fault
+# runs once with a short one, as CI does. Not an RA_* variable: those configure the
+# services, and the suite clears them (tests/conftest.py).
+LONG = os.environ.get("FAULTS") == "long"
 WARM_EVENTS = 400  # answered 200 before the fault
 RECOVERY_BOUND = 60.0  # seconds from the server's return to a 200 and an apply
 STEADY_SECONDS = 3.0  # load after the recovery
+
+
+def outage_seconds(short: float, long: float) -> float:
+    return long if LONG else short
 
 
 async def warmed_up(stack: Stack, load: Load) -> None:

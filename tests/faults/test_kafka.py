@@ -9,8 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.faults.conftest import outage_seconds
-from tests.faults.fault import port_open, recovered, warmed_up
+from tests.faults.fault import outage_seconds, port_open, recovered, warmed_up
 from tests.faults.judgement import Verdict, judge, watching
 from tests.faults.load import Load, running
 from tests.faults.servers import Servers

@@ -15,8 +15,7 @@ import redis
 
 from contracts.sessions import Session, encode_session, new_token, session_key
 from contracts.usage import month_of, total_used, usage_key
-from tests.faults.conftest import outage_seconds
-from tests.faults.fault import port_open, recovered, warmed_up
+from tests.faults.fault import outage_seconds, port_open, recovered, warmed_up
 from tests.faults.judgement import Verdict, drained, judge, watching
 from tests.faults.load import Load, running
 from tests.faults.probes import probing
