@@ -22,9 +22,11 @@ OUTAGE = outage_seconds(10, 30)
 # The gateway caches project keys this long: shorter than the outage, so that it needs
 # PostgreSQL meanwhile, as it does for any key it has not seen lately.
 KEY_CACHE_SECONDS = 2
-# A request is refused this quickly while PostgreSQL is down, and answered 200 again this
-# soon after it is back (the pool neither waits out its 30 s nor backs off for seconds).
-PROMPT_SECONDS = 3.0
+# A request is refused within this while PostgreSQL is down (not after the pool's 30 s;
+# 1.5 s on an idle machine) and answered 200 again within this of its return (not after
+# the pool's backoff: 4.7-9.2 s before the gateway used common/database.py).
+REFUSED_WITHIN = 5.0
+RECOVERED_WITHIN = 3.0
 
 
 async def test_postgres_stopped_and_started(
@@ -62,9 +64,9 @@ async def test_postgres_stopped_and_started(
     assert readers_back is not None and readers_back - back_at < 10, readers_back
     sent_down = [a for a in load.answers if down_at <= a.sent_at < restart_at]
     slowest = max(a.answered_at - a.sent_at for a in sent_down)
-    assert slowest < PROMPT_SECONDS, f"a request sent while it was down took {slowest:.1f} s"
+    assert slowest < REFUSED_WITHIN, f"a request sent while it was down took {slowest:.1f} s"
     assert 503 in {a.status for a in sent_down}, "uncached keys need the database"
-    assert row.ingest_recovery is not None and row.ingest_recovery < PROMPT_SECONDS, (
+    assert row.ingest_recovery is not None and row.ingest_recovery < RECOVERED_WITHIN, (
         f"ingest answered 200 again {row.ingest_recovery:.1f} s after PostgreSQL's return"
     )
     print(f"\nreaders answered 200 again {readers_back - back_at:.1f} s after PostgreSQL's return")
