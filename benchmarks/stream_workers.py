@@ -358,13 +358,17 @@ async def applied_by(port: int) -> float:
 async def snapshot(
     conn: psycopg.AsyncConnection, group: str, workers: list[WorkerProcess]
 ) -> tuple[int, list[float]]:
-    """The group's stored offsets and every worker's applied counter, read with no batch
-    committed in between (else a batch counts in one and not the other)."""
+    """The group's stored offsets and every worker's applied counter, read while neither
+    moves (a worker counts a batch a moment before or after its offsets commit: read in
+    between, the batch would count in one and not the other)."""
     while True:
-        before = await applied(conn, group)
         counts = [await applied_by(w.port) for w in workers]
-        if await applied(conn, group) == before:
-            return before, counts
+        offsets = await applied(conn, group)
+        await asyncio.sleep(0.05)
+        if [await applied_by(w.port) for w in workers] == counts and (
+            await applied(conn, group) == offsets
+        ):
+            return offsets, counts
 
 
 async def worker_group(
