@@ -65,7 +65,7 @@ class RepeatFilter(logging.Filter):
                     f"{record.getMessage()} ({dropped} more like this in the last"
                     f" {now - window.started:.0f} s not logged)"
                 )
-                record.args = None
+                record.args = ()  # a tuple: Faust's formatter wraps anything else in one
             self._windows[key] = Window(now)
         return True
 

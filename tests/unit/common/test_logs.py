@@ -77,3 +77,22 @@ def test_admit_decides_from_the_window() -> None:
     assert admit(None, 5.0, 10.0) == (True, 0)
     assert admit(Window(started=0.0, dropped=7), 9.9, 10.0) == (False, 0)
     assert admit(Window(started=0.0, dropped=7), 10.0, 10.0) == (True, 7)
+
+
+def test_the_line_with_the_count_formats_under_fausts_formatter() -> None:
+    """Faust (mode) formats every record with its own formatter, which wraps arguments
+    that are not a tuple in one: the rewritten line must still format once."""
+    from mode.utils.logging import DefaultFormatter
+
+    clock = Clock()
+    flood = RepeatFilter(window_seconds=10, clock=clock)
+    records = [
+        logging.LogRecord("aiokafka", logging.INFO, __file__, 1, "joining %s", (g,), None)
+        for g in ("g1", "g2", "g3")
+    ]
+    flood.filter(records[0])
+    flood.filter(records[1])
+    clock.now += 10
+    assert flood.filter(records[2])
+    line = DefaultFormatter("%(message)s").format(records[2])
+    assert line == "joining g3 (1 more like this in the last 10 s not logged)"
