@@ -1,6 +1,7 @@
 """A library's repeated lines are capped to one per window, and the count of those dropped
 is carried by the next one (common/logs.py)."""
 
+import io
 import logging
 
 import pytest
@@ -80,9 +81,9 @@ def test_admit_decides_from_the_window() -> None:
 
 
 def test_the_line_with_the_count_formats_under_fausts_formatter() -> None:
-    """Faust (mode) formats every record with its own formatter, which wraps arguments
-    that are not a tuple in one: the rewritten line must still format once."""
-    from mode.utils.logging import DefaultFormatter
+    """Faust (mode) formats the worker's console lines with its ExtensionFormatter, which
+    wraps arguments that are not a tuple in one: the rewritten line must format as is."""
+    from mode.utils.logging import ExtensionFormatter
 
     clock = Clock()
     flood = RepeatFilter(window_seconds=10, clock=clock)
@@ -94,5 +95,5 @@ def test_the_line_with_the_count_formats_under_fausts_formatter() -> None:
     flood.filter(records[1])
     clock.now += 10
     assert flood.filter(records[2])
-    line = DefaultFormatter("%(message)s").format(records[2])
+    line = ExtensionFormatter(stream=io.StringIO(), fmt="%(message)s").format(records[2])
     assert line == "joining g3 (1 more like this in the last 10 s not logged)"
