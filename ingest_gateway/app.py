@@ -45,6 +45,7 @@ def create_app(settings: Settings) -> web.Application:
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
+    metrics = app[METRICS]
     redis = Redis(
         connection_pool=BlockingConnectionPool.from_url(
             settings.redis_url,
@@ -63,6 +64,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         settings.events_topic,
         settings.append_timeout_seconds,
         settings.producer_linger_ms,
+        on_replace=lambda reason: metrics.producer_replacements.labels(reason).inc(),
     )
     await appender.start()
     rules = ProjectRules()
@@ -82,7 +84,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         limiter=RateLimiter(redis, settings.redis_prefix, settings.rate_window_seconds),
         quota=QuotaReserver(redis, settings.redis_prefix),
         appender=appender,
-        metrics=app[METRICS],
+        metrics=metrics,
         rules=rules,
         usage=UsageRebuilder(pool, redis, settings.redis_prefix),
         redis_timeout=settings.redis_timeout_seconds,

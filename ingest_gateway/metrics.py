@@ -20,6 +20,14 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        # One series per Kafka error class that made a producer give up (a handful).
+        self.producer_replacements = Counter(
+            "ingest_producer_replacements_total",
+            "Kafka producers retired after giving up on a record (a new one connects; 503"
+            " meanwhile), by the error",
+            ["reason"],
+            registry=r,
+        )
         self.rate_limited = Counter(
             "ingest_rate_limited_total", "Requests refused by the rate limit", registry=r
         )

@@ -18,7 +18,7 @@ background: appends answer 503 meanwhile, and ingest resumes as soon as the brok
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from aiokafka import AIOKafkaProducer
@@ -61,8 +61,16 @@ def delivery_breaks_producer(ack: "asyncio.Future[object]") -> bool:
 
 
 class EventAppender:
-    def __init__(self, bootstrap: str, topic: str, timeout_seconds: float, linger_ms: int) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        timeout_seconds: float,
+        linger_ms: int,
+        on_replace: Callable[[str], None] | None = None,
+    ) -> None:
         self._bootstrap = bootstrap
+        self._on_replace = on_replace  # told the reason of each replacement (a metric)
         self._topic = topic
         self._timeout = timeout_seconds
         self._linger_ms = linger_ms
@@ -131,6 +139,8 @@ class EventAppender:
         if producer is not self._producer:
             return  # already replaced
         logger.warning("kafka producer gave up on a record (%s); replacing it", reason)
+        if self._on_replace is not None:
+            self._on_replace(reason)
         self._producer = None
         retiring = asyncio.create_task(self._retire(producer))
         self._retiring.add(retiring)

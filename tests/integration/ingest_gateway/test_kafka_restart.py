@@ -139,6 +139,15 @@ STOPS: dict[str, Callable[[Path], None]] = {
 }
 
 
+def replacements(metrics: str) -> float:
+    """The sum of ``ingest_producer_replacements_total`` over its reasons."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("ingest_producer_replacements_total{")
+    )
+
+
 @pytest.fixture
 async def loud_project(database: str) -> CreatedProject:
     return await new_project(database, slug="loud", plan="enterprise")
@@ -151,6 +160,7 @@ async def test_ingest_resumes_by_itself_after_kafka_comes_back(
     loud_project: CreatedProject,
     services: Any,
     kafka_topic: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     gateway = await start_gateway(
         # The load is the point: no rate limit, no overflow lane in the way.
@@ -179,6 +189,7 @@ async def test_ingest_resumes_by_itself_after_kafka_comes_back(
                 if steady is not None and loop.time() - steady >= STEADY_SECONDS:
                     break
                 await asyncio.sleep(0.2)
+        metrics = await (await gateway.get("/metrics")).text()
     finally:
         await gateway.close()
 
@@ -203,6 +214,10 @@ async def test_ingest_resumes_by_itself_after_kafka_comes_back(
     assert steady is not None and steady - back_at <= RECOVERY_BOUND_SECONDS, (
         "ingest did not resume by itself after Kafka came back"
     )
+    # An operator sees each replacement of the producer (a stop usually causes one; after a
+    # kill -9 the expired batches may land without a give-up), and why.
+    replaced = [r for r in caplog.records if r.getMessage().endswith("; replacing it")]
+    assert replacements(metrics) == len(replaced)
 
     on_topic = Counter(
         str(r["insertId"])
