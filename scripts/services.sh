@@ -528,6 +528,12 @@ case "$cmd" in
     log "ready; addresses in ${ENV_FILE#"$ROOT/"}"
     ;;
   stop)
+    # All of them: a server set kept inside this one (the fault suite's) stops too.
+    if [ $# -eq 0 ]; then
+      for nested in "$STATE"/*/ports.env; do
+        if [ -e "$nested" ]; then RA_STATE_DIR=$(dirname "$nested") "${BASH_SOURCE[0]}" stop; fi
+      done
+    fi
     # Kafka first: nothing else depends on it, and it takes longest to close.
     targets=$(selected "$@" | tac)
     lock_state

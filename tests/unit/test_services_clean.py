@@ -50,3 +50,33 @@ def test_clean_deletes_local_state_and_the_cluster_behind_the_link(tmp_path: Pat
         assert (root / "scripts" / "services.sh").exists()  # only state goes
     finally:
         shutil.rmtree(cluster.parent, ignore_errors=True)
+
+
+def test_stop_also_stops_a_server_set_kept_inside(tmp_path: Path) -> None:
+    """The fault suite keeps its servers in .local/faults (RA_STATE_DIR): ``make stop`` and
+    CI's exit stop them too, not only the main set (they were left running)."""
+    root = tmp_path / "repo"
+    copy_scripts(root)
+    nested = root / ".local" / "faults"
+    (nested / "redis").mkdir(parents=True)
+    (nested / "ports.env").write_text("")
+    redis = subprocess.Popen(
+        ["redis-server", "--port", "0", "--save", "", "--dir", str(nested / "redis")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        (nested / "redis" / "redis.pid").write_text(f"{redis.pid}\n")
+        done = subprocess.run(
+            ["bash", str(root / "scripts" / "services.sh"), "stop"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert redis.wait(timeout=10) is not None  # stopped by services.sh, not by us
+    finally:
+        if redis.poll() is None:
+            redis.kill()
+            redis.wait()
