@@ -3,8 +3,11 @@ local state, PostgreSQL's cluster included where it lives outside ``.local/`` be
 ``.local/pg`` link (issue 16: a removed ``.local/`` left it behind, and its old consumer
 offsets met an empty Kafka). Run on a copy of the scripts, with no server running."""
 
+import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,16 +60,22 @@ def test_stop_also_stops_a_server_set_kept_inside(tmp_path: Path) -> None:
     CI's exit stop them too, not only the main set (they were left running)."""
     root = tmp_path / "repo"
     copy_scripts(root)
-    nested = root / ".local" / "faults"
-    (nested / "redis").mkdir(parents=True)
-    (nested / "ports.env").write_text("")
-    redis = subprocess.Popen(
-        ["redis-server", "--port", "0", "--save", "", "--dir", str(nested / "redis")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    home = root / ".local" / "faults" / "redis"
+    home.mkdir(parents=True)
+    (home.parent / "ports.env").write_text("")
+    pid_file = home / "redis.pid"
+    # Daemonized (not this process's child, as services.sh starts it) on a socket file only.
+    subprocess.run(
+        ["redis-server", "--daemonize", "yes", "--pidfile", str(pid_file), "--port", "0",
+         "--unixsocket", str(home / "redis.sock"), "--save", "", "--dir", str(home)],
+        check=True,
+        timeout=10,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = int(pid_file.read_text())
     try:
-        (nested / "redis" / "redis.pid").write_text(f"{redis.pid}\n")
         done = subprocess.run(
             ["bash", str(root / "scripts" / "services.sh"), "stop"],
             capture_output=True,
@@ -75,8 +84,15 @@ def test_stop_also_stops_a_server_set_kept_inside(tmp_path: Path) -> None:
             check=False,
         )
         assert done.returncode == 0, done.stderr
-        assert redis.wait(timeout=10) is not None  # stopped by services.sh, not by us
+        assert not alive(pid), "the nested set's redis-server still runs"
     finally:
-        if redis.poll() is None:
-            redis.kill()
-            redis.wait()
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
