@@ -43,17 +43,15 @@ import psycopg
 from aiohttp.test_utils import TestClient, TestServer
 from psycopg import sql
 
-from benchmarks.query_api import (
+from benchmarks.query_api import document, load_average, timed
+from benchmarks.query_load import (
     START,
     create_schema,
-    document,
-    load_average,
     load_raw,
     load_rollups,
     member,
     schema_url,
     step,
-    timed,
 )
 from query_api import answers, funnels
 from query_api.app import create_standalone_app

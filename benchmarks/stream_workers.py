@@ -40,12 +40,10 @@ import argparse
 import asyncio
 import contextlib
 import math
-import os
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,19 +51,26 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from benchmarks.worker_group import print_group_runs, worker_group
+from benchmarks.worker_support import (
+    ROOT,
+    applied,
+    cpu_seconds,
+    drop_schemas,
+    load_average,
+    new_schema,
+    reached,
+    worker_environment,
+)
 from contracts.events import EventRecord, encode_record, record_key
-from migrations.runner import apply_migrations
 from stream_workers.replay import replay
 from stream_workers.settings import Settings
 from tests.fixtures.services import read_env_file
 from tests.integration.stream_workers.workers import (
-    APPLIED,
     WorkerProcess,
-    applied_total,
     produce,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 LATE_WINDOW = 2 * 86400  # seconds: how late the late events are, at most
 
 
@@ -118,32 +123,6 @@ async def bare_consumer_rate(bootstrap: str, topic: str, total: int) -> float:
         return seen / (time.perf_counter() - started)
     finally:
         await consumer.stop()
-
-
-async def applied(conn: psycopg.AsyncConnection, group: str) -> int:
-    row = await (await conn.execute(APPLIED, (group,))).fetchone()
-    return int(row[0]) if row else 0
-
-
-async def reached(conn: psycopg.AsyncConnection, group: str, count: int) -> int:
-    """Poll the stored offsets until ``count`` records are applied; return the total. One
-    kept connection: a connection per poll (a backend forked, SCRAM each time) took ~9% of
-    the machine from the worker being measured."""
-    for _ in range(10**7):
-        done = await applied(conn, group)
-        if done >= count:
-            return done
-        await asyncio.sleep(0.05)
-    raise TimeoutError
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def load_average() -> str:
-    return Path("/proc/loadavg").read_text().split()[0]
 
 
 async def freshness(
@@ -242,44 +221,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-async def new_schema(env: dict[str, str], project: str | None = None) -> tuple[str, str, str]:
-    """A fresh migrated schema holding one "enterprise" project (with the id ``project``
-    when given, so records made for another schema count here too): (schema, its
-    connection string, the project's id)."""
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    apply_migrations(env["RA_DATABASE_URL"], schema=schema)
-    database = f"{env['RA_DATABASE_URL']}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(database, autocommit=True) as conn:
-        row = conn.execute(
-            "INSERT INTO projects (id, slug, name, plan, monthly_event_limit)"
-            " VALUES (coalesce(%s::uuid, gen_random_uuid()), 'bench', 'Bench', 'enterprise',"
-            " 100000000) RETURNING id::text",
-            (project,),
-        ).fetchone()
-    assert row is not None
-    return schema, database, row[0]
-
-
-def drop_schemas(env: dict[str, str], schemas: list[str]) -> None:
-    with psycopg.connect(env["RA_DATABASE_URL"], autocommit=True) as conn:
-        for name in schemas:
-            conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")  # generated names
-
-
-def worker_environment(
-    env: dict[str, str], database: str, topic: str, group: str, schema: str
-) -> dict[str, str]:
-    return {
-        **env,
-        "RA_DATABASE_URL": database,
-        "RA_EVENTS_TOPIC": topic,
-        "RA_CONTROL_TOPIC": f"{topic}-control",
-        "RA_WORKER_DEAD_LETTER_TOPIC": f"{topic}-dlq",
-        "RA_WORKER_GROUP": group,
-        "RA_REDIS_PREFIX": f"{schema}:",
-    }
-
-
 async def one_worker(
     args: argparse.Namespace, env: dict[str, str], topic: str, bare: float, schema: str
 ) -> None:
@@ -338,107 +279,6 @@ async def one_worker(
         f" max {lags[-1]:.2f}s over {len(lags)} ticks of 100 ms"
     )
     drop_schemas(env, [f"{schema}_replay"])
-
-
-@dataclass(frozen=True, slots=True)
-class GroupRun:
-    """``processes`` workers in one group applying the same load into a fresh schema."""
-
-    processes: int
-    per_worker: list[float]  # ev/s each applied over the group's window
-    total: float  # ev/s the group applied, from the stored offsets
-    cpu_us_per_event: float  # every worker's CPU, summed, per event applied
-    load: str
-
-
-async def applied_by(port: int) -> float:
-    return await asyncio.to_thread(applied_total, port)
-
-
-async def snapshot(
-    conn: psycopg.AsyncConnection, group: str, workers: list[WorkerProcess]
-) -> tuple[int, list[float]]:
-    """The group's stored offsets and every worker's applied counter, read while neither
-    moves (a worker counts a batch a moment before or after its offsets commit: read in
-    between, the batch would count in one and not the other)."""
-    while True:
-        counts = [await applied_by(w.port) for w in workers]
-        offsets = await applied(conn, group)
-        await asyncio.sleep(0.05)
-        if [await applied_by(w.port) for w in workers] == counts and (
-            await applied(conn, group) == offsets
-        ):
-            return offsets, counts
-
-
-async def worker_group(
-    processes: int, env: dict[str, str], topic: str, total: int, project: str
-) -> tuple[GroupRun, str]:
-    """Start ``processes`` workers at once in a group of their own; the window runs from
-    the moment every one of them has applied a batch (the group has settled: each owns
-    partitions) until the whole topic is applied. Returns the run and its schema."""
-    schema, database, _ = await new_schema(env, project)
-    group = f"bench-{schema}"
-    environment = worker_environment(env, database, topic, group, schema)
-    with tempfile.TemporaryDirectory() as tmp:
-        workers = [
-            WorkerProcess(
-                {
-                    **environment,
-                    "RA_WORKER_INSTANCE_ID": f"bench-{n}",
-                    "RA_WORKER_DATA_DIR": f"{tmp}/w{n}",
-                },
-                Path(tmp) / f"worker-{n}.log",
-                ROOT,
-            )
-            for n in range(processes)
-        ]
-        for worker in workers:
-            worker.start()
-        try:
-            async with await psycopg.AsyncConnection.connect(database, autocommit=True) as conn:
-                while min([await applied_by(w.port) for w in workers]) == 0:
-                    if await applied(conn, group) >= total:
-                        raise SystemExit(
-                            f"{processes} workers: the load was applied before every worker"
-                            " had a batch; use more --events"
-                        )
-                    await asyncio.sleep(0.2)
-                pids = [w.process.pid for w in workers if w.process is not None]
-                load = load_average()
-                started, (first, counts) = time.perf_counter(), await snapshot(conn, group, workers)
-                cpu = sum(cpu_seconds(pid) for pid in pids)
-                await reached(conn, group, total)
-                seconds = time.perf_counter() - started
-                cpu = sum(cpu_seconds(pid) for pid in pids) - cpu
-                done, ends = await snapshot(conn, group, workers)
-                counts = [end - c for end, c in zip(ends, counts, strict=True)]
-        finally:
-            for worker in workers:
-                worker.stop()
-    run = GroupRun(
-        processes=processes,
-        per_worker=[c / seconds for c in counts],
-        total=(done - first) / seconds,
-        cpu_us_per_event=cpu / max(1, done - first) * 1e6,
-        load=load,
-    )
-    return run, schema
-
-
-def print_group_runs(runs: list[GroupRun], bare: float) -> None:
-    one = next((r.total for r in runs if r.processes == 1), None)
-    print(
-        "processes | per worker ev/s | total ev/s | total/bare | total/one worker"
-        " | CPU us/event (all workers) | load average at start"
-    )
-    for run in runs:
-        per = ", ".join(f"{rate:,.0f}" for rate in run.per_worker)
-        scale = f"{run.total / one:.2f}" if one else "-"
-        print(
-            f"{run.processes} | {per} | {run.total:,.0f} | {run.total / bare:.3f} | {scale}"
-            f" | {run.cpu_us_per_event:.0f} | {run.load}"
-        )
 
 
 async def main() -> None:
