@@ -7,8 +7,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
@@ -23,7 +21,7 @@ from ingest_gateway.settings import Settings as GatewaySettings
 from migrations.runner import apply_migrations
 from tests.faults.servers import REPO_ROOT, Servers
 from tests.fixtures.services import fresh_topic, unique_suffix
-from tests.integration.ingest_gateway.conftest import gateway_process
+from tests.integration.ingest_gateway.conftest import gateway_process, wait_healthy
 from tests.integration.stream_workers.workers import WorkerProcess, free_port
 from tests.support.projects import new_project
 from tests.support.testlogs import service_log
@@ -48,15 +46,11 @@ class AppApi:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"the App API did not start:\n{self.log.read_text()[-3000:]}")
+        try:
+            wait_healthy(self.url, self.process, seconds=60)
+        except AssertionError:
+            tail = self.log.read_text()[-3000:]
+            raise AssertionError(f"the App API did not start:\n{tail}") from None
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
