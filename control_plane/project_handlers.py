@@ -104,7 +104,8 @@ async def member_project(
 async def create(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     body = await body_of(request, _CREATE)
-    default_plan = request.app[SETTINGS].default_plan
+    settings = request.app[SETTINGS]
+    default_plan = settings.default_plan
     plan = body["plan"] or default_plan
     if plan != default_plan and not await caller_is_operator(request, principal):
         raise Forbidden(
@@ -113,7 +114,12 @@ async def create(request: web.Request) -> web.Response:
     async with request.app[POOL].connection() as conn:
         try:
             created = await create_project(
-                conn, body["slug"], body["name"], plan, owner_id=principal.user_id
+                conn,
+                body["slug"],
+                body["name"],
+                plan,
+                owner_id=principal.user_id,
+                shards=settings.shards,
             )
         except SlugTaken as exc:
             raise Conflict("A project with this slug already exists") from exc

@@ -1,11 +1,13 @@
 """Projects and their keys: creation and key rotation (keys hashed at rest, shown once)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from psycopg import AsyncConnection, errors
 
 from contracts.keys import KeyKind, generate_key, hash_key, hashes_equal, key_hint
+from contracts.shards import DEFAULT_SHARD, least_loaded
 
 
 class ProjectError(Exception):
@@ -45,17 +47,23 @@ class ProjectView:
 
 
 async def create_project(
-    conn: AsyncConnection, slug: str, name: str, plan: str, owner_id: str | None = None
+    conn: AsyncConnection,
+    slug: str,
+    name: str,
+    plan: str,
+    owner_id: str | None = None,
+    shards: Sequence[str] = (DEFAULT_SHARD,),
 ) -> CreatedProject:
     """Insert the project, a fresh key pair and (given ``owner_id``) its owner in one
     transaction; the plaintext keys are returned here and never again."""
     try:
         async with conn.transaction():
             limit = await _plan_limit(conn, plan)
+            shard = await _place(conn, shards)
             cursor = await conn.execute(
-                "INSERT INTO projects (slug, name, plan, monthly_event_limit)"
-                " VALUES (%s, %s, %s, %s) RETURNING id::text",
-                (slug, name, plan, limit),
+                "INSERT INTO projects (slug, name, plan, monthly_event_limit, shard)"
+                " VALUES (%s, %s, %s, %s, %s) RETURNING id::text",
+                (slug, name, plan, limit, shard),
             )
             created = await cursor.fetchone()
             assert created is not None
@@ -197,3 +205,14 @@ async def rotate_keys(conn: AsyncConnection, project_id: str) -> tuple[str, str]
         public_key = await _issue_key(conn, project_id, KeyKind.PUBLIC)
         secret_key = await _issue_key(conn, project_id, KeyKind.SECRET)
     return public_key, secret_key
+
+
+async def _place(conn: AsyncConnection, shards: Sequence[str]) -> str:
+    """The shard a new project lives on (contracts/shards.py): the least loaded one."""
+    if len(shards) == 1:
+        return shards[0]
+    cursor = await conn.execute(
+        "SELECT shard, count(*) FROM projects WHERE shard = ANY(%s) GROUP BY shard",
+        (list(shards),),
+    )
+    return least_loaded({str(n): int(c) for n, c in await cursor.fetchall()}, shards)

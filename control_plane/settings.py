@@ -8,6 +8,7 @@ from environs import Env
 from common.client_address import LOOPBACK, IpNetwork, parse_trusted_proxies
 from common.redis import MAX_CONNECTIONS, POOL_TIMEOUT_SECONDS
 from contracts.sessions import SESSION_TTL_SECONDS
+from contracts.shards import DEFAULT_SHARD, parse_shard_databases
 from contracts.topics import Topic
 
 
@@ -42,6 +43,8 @@ class Settings:
     resets_per_email: int = 3
     # New projects start on this plan; only operators choose another or change it.
     default_plan: str = "free"
+    # The shards new projects are placed on (contracts/shards.py): the least loaded one.
+    shards: tuple[str, ...] = (DEFAULT_SHARD,)
     # Account e-mails (confirmations, password resets, invitations): sent over SMTP when
     # ``smtp_url`` is set, else written as files to ``mail_dir`` (development).
     smtp_url: str | None = None
@@ -96,6 +99,7 @@ def load_settings(env: Env | None = None) -> Settings:
         resets_per_address=env.int("RA_RESETS_PER_ADDRESS", 10),
         resets_per_email=env.int("RA_RESETS_PER_EMAIL", 3),
         default_plan=env.str("RA_DEFAULT_PLAN", "free"),
+        shards=tuple(parse_shard_databases(env.str("RA_SHARD_DATABASES", ""), "")),
         smtp_url=env.str("RA_SMTP_URL", None),
         mail_dir=env.str("RA_MAIL_DIR", ".local/mail"),
         mail_from=env.str("RA_MAIL_FROM", "realanalytics <no-reply@localhost>"),

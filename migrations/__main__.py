@@ -1,4 +1,5 @@
-"""``python -m migrations [--schema NAME]``: apply pending migrations to RA_DATABASE_URL."""
+"""``python -m migrations [--schema NAME]``: apply pending migrations to RA_DATABASE_URL and
+to every shard database in RA_SHARD_DATABASES (contracts/shards.py)."""
 
 import argparse
 import logging
@@ -6,6 +7,7 @@ import sys
 
 from environs import Env
 
+from contracts.shards import parse_shard_databases
 from migrations.runner import apply_migrations
 
 
@@ -16,8 +18,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     env = Env()
     env.read_env(".local/services.env", recurse=False)
-    applied = apply_migrations(env.str("RA_DATABASE_URL"), schema=args.schema)
-    print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+    shards = parse_shard_databases(env.str("RA_SHARD_DATABASES", ""), env.str("RA_DATABASE_URL"))
+    for name, url in shards.items():
+        applied = apply_migrations(url, schema=args.schema)
+        where = f" to shard {name}" if len(shards) > 1 else ""
+        print(
+            f"applied {len(applied)} migration(s){where}"
+            + (": " + ", ".join(applied) if applied else "")
+        )
     return 0
 
 

@@ -11,9 +11,10 @@ from psycopg import AsyncConnection
 
 from common.database import DatabasePool
 from common.redis import create_redis
+from contracts.shards import DEFAULT_SHARD
 from query_api import handlers, middleware
 from query_api.admission import Limits, ProjectLimiter
-from query_api.keys import LIMITER, METRICS, POOL, REDIS, SETTINGS, SPEC
+from query_api.keys import LIMITER, METRICS, POOL, REDIS, SETTINGS, SHARD_POOLS, SPEC
 from query_api.metrics import Metrics
 from query_api.openapi import build_spec
 from query_api.settings import Settings
@@ -57,16 +58,24 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     async def configure(conn: AsyncConnection) -> None:
         await conn.execute("SELECT set_config('statement_timeout', %s, false)", (timeout,))
 
+    def database_pool(url: str) -> DatabasePool:
+        return DatabasePool(
+            url, max_size=settings.db_pool_size, kwargs={"autocommit": True}, configure=configure
+        )
+
     redis = create_redis(settings.redis_url)
-    pool = DatabasePool(
-        settings.database_url,
-        max_size=settings.db_pool_size,
-        kwargs={"autocommit": True},
-        configure=configure,
-    )
-    await pool.open(wait=False)
+    pool = database_pool(settings.database_url)
+    shards = {
+        name: database_pool(url)
+        for name, url in settings.shard_databases.items()
+        if name != DEFAULT_SHARD
+    }
+    for each in (pool, *shards.values()):
+        await each.open(wait=False)
     app[REDIS] = redis
     app[POOL] = pool
+    app[SHARD_POOLS] = {DEFAULT_SHARD: pool, **shards}
     yield
-    await pool.close()
+    for each in (pool, *shards.values()):
+        await each.close()
     await redis.aclose()

@@ -20,7 +20,7 @@ from contracts.sessions import (
 from query_api.errors import Forbidden, Unauthorized
 
 _MEMBER_PROJECT_SQL = (
-    "SELECT p.id::text FROM projects p JOIN project_members m ON m.project_id = p.id"
+    "SELECT p.id::text, p.shard FROM projects p JOIN project_members m ON m.project_id = p.id"
     " WHERE m.user_id = %s::uuid AND (p.slug = %s OR p.id = %s::uuid)"
 )
 
@@ -58,10 +58,11 @@ def as_uuid(ref: str) -> str | None:
         return None
 
 
-async def member_project(conn: AsyncConnection, user_id: str, ref: str) -> str:
-    """The id of the project ``ref`` (slug or id) if ``user_id`` is a member, else 403."""
+async def member_project(conn: AsyncConnection, user_id: str, ref: str) -> tuple[str, str]:
+    """The id and shard (contracts/shards.py) of the project ``ref`` (slug or id) if
+    ``user_id`` is a member, else 403."""
     cursor = await conn.execute(_MEMBER_PROJECT_SQL, (user_id, ref, as_uuid(ref)))
     row = await cursor.fetchone()
     if row is None:
         raise Forbidden()
-    return str(row[0])
+    return str(row[0]), str(row[1])

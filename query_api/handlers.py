@@ -16,12 +16,13 @@ from psycopg import AsyncConnection
 from redis.exceptions import RedisError
 
 from contracts.sessions import SESSION_COOKIE
+from contracts.shards import DEFAULT_SHARD, shard_group
 from query_api import answers, funnels
 from query_api.auth import bearer_user, member_project, origin_allowed, session_user
 from query_api.database import connection, timed_transaction
 from query_api.errors import Forbidden, QueryApiError, Unavailable
 from query_api.freshness import freshness
-from query_api.keys import LIMITER, METRICS, POOL, PROJECT, REDIS, SETTINGS, SPEC
+from query_api.keys import LIMITER, METRICS, PROJECT, REDIS, SETTINGS, SHARD_POOLS, SPEC
 from query_api.model import Breakdown, Funnel, MetricQuery, Query, Timeseries
 from query_api.parsing import decode_json, parse_query
 from query_api.planner import Plan
@@ -31,9 +32,15 @@ def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
-def _connection(request: web.Request) -> AbstractAsyncContextManager[AsyncConnection]:
+def _connection(
+    request: web.Request, shard: str = DEFAULT_SHARD
+) -> AbstractAsyncContextManager[AsyncConnection]:
+    """A connection to the control database, or to ``shard``'s (contracts/shards.py)."""
     settings = request.app[SETTINGS]
-    return connection(request.app[POOL], settings.pool_wait_seconds, settings.retry_after_seconds)
+    pool = request.app[SHARD_POOLS].get(shard)
+    if pool is None:  # placed on a shard this process was not given: a deployment's error
+        raise Unavailable(settings.retry_after_seconds, "SHARD_NOT_CONFIGURED")
+    return connection(pool, settings.pool_wait_seconds, settings.retry_after_seconds)
 
 
 async def _caller(request: web.Request) -> str:
@@ -75,12 +82,13 @@ async def query(request: web.Request) -> web.Response:
         q = parse_query(decode_json(await request.read()), settings.max_range_seconds)
         kind = type(q).__name__.lower()
         async with _connection(request) as conn:
-            project = await member_project(conn, user, q.project)
+            project, shard = await member_project(conn, user, q.project)
         request[PROJECT] = project
-        async with request.app[LIMITER].slot(project), _connection(request) as conn:
+        async with request.app[LIMITER].slot(project), _connection(request, shard) as conn:
             async with timed_transaction(conn, settings.statement_timeout_ms):
                 body, plan = await _answer(conn, project, q, settings.funnel_workers)
-            fresh = await freshness(conn, settings.worker_group, settings.events_topic)
+            group = shard_group(settings.worker_group, shard)
+            fresh = await freshness(conn, group, settings.events_topic)
     except QueryApiError as exc:
         metrics.requests.labels(kind, str(exc.status)).inc()
         raise
@@ -110,8 +118,9 @@ async def ready(request: web.Request) -> web.Response:
     except Exception:  # any failure means "not ready"; the body says which
         redis = False
     try:
-        async with request.app[POOL].connection(timeout=2.0) as conn:
-            await conn.execute("SELECT 1")
+        for pool in request.app[SHARD_POOLS].values():  # the control database and every shard
+            async with pool.connection(timeout=2.0) as conn:
+                await conn.execute("SELECT 1")
         database = True
     except Exception:
         database = False

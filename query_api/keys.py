@@ -11,7 +11,9 @@ from query_api.settings import Settings
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 REDIS = web.AppKey("redis", Redis)
-POOL = web.AppKey("pool", AsyncConnectionPool)
+POOL = web.AppKey("pool", AsyncConnectionPool)  # the control database's (and default shard's)
+# Each shard's pool by name (contracts/shards.py), the default shard's being ``POOL``.
+SHARD_POOLS = web.AppKey("shard_pools", dict)
 SPEC = web.AppKey("openapi", dict)
 LIMITER = web.AppKey("limiter", ProjectLimiter)
 # The project a request was admitted for, once known (the refusals counter's label).

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from environs import Env
 
+from contracts.shards import parse_shard_databases
 from contracts.topics import Topic
 
 DAY_SECONDS = 86_400
@@ -37,6 +38,9 @@ class Settings:
     max_range_seconds: dict[str, int] = field(
         default_factory=lambda: dict(DEFAULT_MAX_RANGE_SECONDS)
     )
+    # Every shard's database by name (contracts/shards.py): a project's query runs on its
+    # shard's; empty: one database, ``database_url``.
+    shard_databases: dict[str, str] = field(default_factory=dict)
     # Every statement of a query is cancelled after this: a 503 QUERY_TIMEOUT.
     statement_timeout_ms: int = 15_000
     db_pool_size: int = 8
@@ -93,4 +97,7 @@ def load_settings(env: Env | None = None) -> Settings:
         project_queue_wait_seconds=env.float("RA_QUERY_PROJECT_QUEUE_WAIT_SECONDS", 10.0),
         retry_after_seconds=env.int("RA_QUERY_RETRY_AFTER_SECONDS", 2),
         funnel_workers=env.int("RA_QUERY_FUNNEL_WORKERS", 2),
+        shard_databases=parse_shard_databases(
+            env.str("RA_SHARD_DATABASES", ""), env.str("RA_DATABASE_URL")
+        ),
     )

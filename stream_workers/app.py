@@ -22,6 +22,7 @@ from stream_workers.lag import group_lag
 from stream_workers.metrics import Metrics
 from stream_workers.retry import apply_until_done
 from stream_workers.settings import Settings
+from stream_workers.shards import directory_for
 from stream_workers.sink import RawRecord, Received, Sink, receive
 from stream_workers.topic_identity import TopicReader
 
@@ -77,6 +78,7 @@ class Runtime:
                 reopen=connect,
                 lane=s.lane,
                 topics=topics,
+                directory=directory_for(s),
             )
             await self._sink.start()
             # Held partitions are reported from the start; a failed check is not fatal:
@@ -84,7 +86,11 @@ class Runtime:
             await survive("topic check", self._sink.check_topic())
             self._started.set()
             logger.info(
-                "worker started: lane %s group %s topic %s", s.lane, s.consumer_group, s.topic
+                "worker started: shard %s lane %s group %s topic %s",
+                s.shard,
+                s.lane,
+                s.consumer_group,
+                s.topic,
             )
 
     async def refresh_lag(self) -> None:

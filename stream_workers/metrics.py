@@ -38,6 +38,12 @@ class Metrics:
             " inconsistent with Kafka (applied after an operator's recovery)",
             registry=r,
         )
+        self.elsewhere = Counter(
+            "worker_other_shard_records_total",
+            "Records of projects on another shard, passed over (that shard's workers apply"
+            " them; contracts/shards.py)",
+            registry=r,
+        )
         self.inconsistent = Gauge(
             "worker_partition_inconsistent",
             "1 for a partition whose stored offsets contradict Kafka (topic recreated, Kafka"

@@ -33,6 +33,7 @@ from migrations.runner import apply_migrations
 from stream_workers.configs import BreakdownKeys
 from stream_workers.metrics import Metrics
 from stream_workers.settings import Settings
+from stream_workers.shards import directory_for
 from stream_workers.sink import RawRecord, Sink
 from stream_workers.topic_identity import TopicReader
 
@@ -113,6 +114,7 @@ async def replay(
     await topics.start()
     conn = await psycopg.AsyncConnection.connect(target, autocommit=True)
     redis = Redis.from_url(settings.redis_url, socket_timeout=5)
+    directory = directory_for(settings)  # sharded: this shard's projects only
     dead = 0
 
     async def skip_dead_letters(items: object) -> None:
@@ -133,6 +135,7 @@ async def replay(
             metrics=Metrics(),
             lane=lane.lane,
             topics=topics,
+            directory=directory,
         )
 
     try:
@@ -156,6 +159,8 @@ async def replay(
         await control.stop()
         await conn.close()
         await redis.aclose()
+        if directory is not None:
+            await directory.close()
     return ReplayResult(schema, done, applied, time.perf_counter() - started, held)
 
 

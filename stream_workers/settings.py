@@ -1,15 +1,18 @@
 """The stream worker's settings, read from the environment in one place."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from environs import Env
 
 from contracts.lanes import Lane, lane_group, lane_topic
+from contracts.shards import DEFAULT_SHARD, parse_shard_databases, shard_group
 from contracts.topics import EVENTS_PARTITIONS, Topic
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    # This worker's database: its shard's (contracts/shards.py); with one shard, the
+    # control database, which then also holds the projects.
     database_url: str
     redis_url: str
     kafka_bootstrap: str
@@ -46,6 +49,20 @@ class Settings:
     topic_check_seconds: float = 5.0
     topic_partitions: int = EVENTS_PARTITIONS
     data_dir: str = ".local/stream_workers"  # Faust's own files (memory store: almost none)
+    # The shard this worker applies (RA_WORKER_SHARD), and every shard's database by name
+    # (RA_SHARD_DATABASES beside RA_DATABASE_URL, the default shard and control database).
+    shard: str = DEFAULT_SHARD
+    shard_databases: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sharded(self) -> bool:
+        """Several shards: records of other shards' projects are passed over."""
+        return len(self.shard_databases) > 1
+
+    @property
+    def control_database_url(self) -> str:
+        """The control plane's database, which has the projects (and the default shard)."""
+        return self.shard_databases.get(DEFAULT_SHARD, self.database_url)
 
     @property
     def topic(self) -> str:
@@ -54,14 +71,14 @@ class Settings:
 
     @property
     def consumer_group(self) -> str:
-        """This worker's consumer group (and Faust app id): its lane's."""
-        return lane_group(self.group_id, self.lane)
+        """This worker's consumer group (and Faust app id): its shard's and lane's."""
+        return lane_group(shard_group(self.group_id, self.shard), self.lane)
 
     def lanes(self) -> list[tuple[str, str]]:
         """(consumer group, topic) of every lane, main first: what the lag view shows."""
         return [
             (
-                lane_group(self.group_id, lane),
+                lane_group(shard_group(self.group_id, self.shard), lane),
                 lane_topic(lane, self.events_topic, self.overflow_topic),
             )
             for lane in Lane
@@ -71,8 +88,12 @@ class Settings:
 def load_settings(env: Env | None = None) -> Settings:
     env = env or Env()
     env.read_env(".local/services.env", recurse=False)
+    shards = parse_shard_databases(env.str("RA_SHARD_DATABASES", ""), env.str("RA_DATABASE_URL"))
+    shard = env.str("RA_WORKER_SHARD", DEFAULT_SHARD)
+    if shard not in shards:
+        raise ValueError(f"RA_WORKER_SHARD: no shard {shard!r} in RA_SHARD_DATABASES")
     return Settings(
-        database_url=env.str("RA_DATABASE_URL"),
+        database_url=shards[shard],
         redis_url=env.str("RA_REDIS_URL"),
         kafka_bootstrap=env.str("RA_KAFKA_BOOTSTRAP"),
         events_topic=env.str("RA_EVENTS_TOPIC", Topic.EVENTS.value),
@@ -94,4 +115,6 @@ def load_settings(env: Env | None = None) -> Settings:
         lag_refresh_seconds=env.float("RA_WORKER_LAG_REFRESH_SECONDS", 5.0),
         topic_check_seconds=env.float("RA_WORKER_TOPIC_CHECK_SECONDS", 5.0),
         data_dir=env.str("RA_WORKER_DATA_DIR", ".local/stream_workers"),
+        shard=shard,
+        shard_databases=shards,
     )

@@ -48,6 +48,7 @@ from stream_workers.guard import OffsetGuard, Unchecked
 from stream_workers.isolation import apply_isolating
 from stream_workers.metrics import Metrics
 from stream_workers.partitions import Partitioner
+from stream_workers.shards import Directory, Scope
 from stream_workers.topic_identity import TopicReader
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class BatchResult:
     redelivered: int
     reasons: Mapping[str, int] = field(default_factory=dict)  # dead letters per reason
     held: int = 0  # records of partitions held as inconsistent: not applied, not skipped
+    elsewhere: int = 0  # records of another shard's projects: passed over (contracts/shards.py)
 
 
 def total(results: Iterable[BatchResult]) -> BatchResult:
@@ -92,6 +94,7 @@ def total(results: Iterable[BatchResult]) -> BatchResult:
         redelivered=sum(p.redelivered for p in parts),
         reasons=dict(reasons),
         held=sum(p.held for p in parts),
+        elsewhere=sum(p.elsewhere for p in parts),
     )
 
 
@@ -106,6 +109,11 @@ class Received:
     reason: str | None = None
     staged: bytes = b""
     code: str = "malformed"  # why it is dead-lettered, in a word: the metric's label
+
+    @property
+    def project(self) -> str | None:
+        """Whose record it is (None: unreadable)."""
+        return self.item.project_id if self.item else None
 
 
 def position(received: Received) -> tuple[int, int]:
@@ -166,8 +174,12 @@ class Sink:
         reopen: Reopen | None = None,
         lane: Lane = Lane.MAIN,
         topics: TopicReader | None = None,
+        directory: Directory | None = None,
     ) -> None:
         self._conn = conn
+        # Sharded (contracts/shards.py): the control database says which records are this
+        # shard's and their plan limits; None: one database, which has the projects.
+        self._directory = directory
         self._lane = lane  # whose usage slots this sink writes
         self._reopen = reopen
         self._redis = redis
@@ -222,10 +234,15 @@ class Sink:
         arrived = time.monotonic()  # every record of the batch came before this
         months = {i.item.partition_month for i in received if i.item}
         await self._partitioner.ensure(self._conn, {m for m in months if m is not None})
+        scope = None
+        if self._directory is not None:
+            scope = await self._directory.scope(i.item.project_id for i in received if i.item)
         attempt = 1
         while True:
             try:
-                result, usage_rows, limits, holds = await self._transaction(received, arrived)
+                result, usage_rows, limits, holds = await self._transaction(
+                    received, arrived, scope
+                )
                 break
             except Unchecked:
                 await self.guard.check(self._conn)  # begun after ``arrived``: the retry goes on
@@ -242,7 +259,7 @@ class Sink:
         return result
 
     async def _transaction(
-        self, batch: Sequence[Received], arrived: float
+        self, batch: Sequence[Received], arrived: float, scope: Scope | None
     ) -> tuple[BatchResult, list[UsageRow], dict[str, int], list[StoredOffset]]:
         conn = self._conn
         async with conn.transaction():
@@ -261,13 +278,17 @@ class Sink:
             held = {row.partition for row in holds}
             live = [i for i in batch if i.raw.partition not in held]
             stored = {p: row.next_offset for p, row in rows.items()}
-            fresh = [i for i in live if i.raw.offset >= stored[i.raw.partition]]
+            unapplied = [i for i in live if i.raw.offset >= stored[i.raw.partition]]
+            fresh = unapplied if scope is None else [i for i in unapplied if scope.takes(i.project)]
             bad = [i for i in fresh if i.item is None]
             good = [i for i in fresh if i.item is not None]
             await projections.stage(conn, [i.staged for i in good])
             items = [i.item for i in good if i.item is not None]
             await store.lock_usage(conn, {(i.project_id, i.month) for i in items})
-            limits = await store.plan_limits(conn, {i.project_id for i in items})
+            if scope is None:
+                limits = await store.plan_limits(conn, {i.project_id for i in items})
+            else:
+                limits = dict(scope.limits)
             seen = await store.claim_dedup(conn)
             kept, outcome, rewrites = self._decide(items, seen, limits)
             await projections.unstage(conn, refused(items, outcome.accepted))
@@ -288,9 +309,10 @@ class Sink:
             duplicates=len(items) - len(kept),
             dropped=len(kept) - len(outcome.accepted),
             dead_lettered=len(bad),
-            redelivered=len(live) - len(fresh),
+            redelivered=len(live) - len(unapplied),
             reasons=Counter(i.code for i in bad),
             held=len(batch) - len(live),
+            elsewhere=len(unapplied) - len(fresh),
         )
         return result, usage_rows, limits, holds
 
@@ -359,15 +381,19 @@ class Sink:
 
     async def _resync_usage(self, month: date) -> int:
         cursor = await self._conn.execute(
-            "SELECT u.project_id::text, u.month, u.partition, u.used, u.reserved_seen,"
-            " u.last_offset, p.monthly_event_limit FROM usage_partitions u"
-            " JOIN projects p ON p.id = u.project_id WHERE u.month = %s",
+            "SELECT project_id::text, month, partition, used, reserved_seen, last_offset"
+            " FROM usage_partitions WHERE month = %s",
             (month,),
         )
-        rows = await cursor.fetchall()
-        limits = {str(r[0]): int(r[6]) for r in rows}
-        await self._publish_usage([UsageRow(str(r[0]), *r[1:6]) for r in rows], limits)
-        return len(rows)
+        rows = [UsageRow(str(r[0]), *r[1:6]) for r in await cursor.fetchall()]
+        projects = {r.project_id for r in rows}
+        if self._directory is None:
+            limits = await store.plan_limits(self._conn, projects)
+        else:
+            limits = await self._directory.limits(projects)
+        live = [r for r in rows if r.project_id in limits]  # a deleted project's: not written
+        await self._publish_usage(live, limits)
+        return len(live)
 
     def _observe(self, result: BatchResult, size: int, seconds: float) -> None:
         m = self.metrics
@@ -380,3 +406,4 @@ class Sink:
             m.dead_lettered.labels(reason).inc(count)
         m.redelivered.inc(result.redelivered)
         m.held.inc(result.held)
+        m.elsewhere.inc(result.elsewhere)

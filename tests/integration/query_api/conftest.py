@@ -120,8 +120,9 @@ def module_world(services: Services) -> Iterator[World]:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-async def start_client(world: World) -> TestClient:
-    client = TestClient(TestServer(create_standalone_app(world.settings()), host="127.0.0.1"))
+async def start_client(world: World, settings: Settings | None = None) -> TestClient:
+    app = create_standalone_app(settings or world.settings())
+    client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     return client
 
