@@ -10,6 +10,7 @@
 # One of each by default; RA_GATEWAYS, RA_WORKERS, RA_QUERY_APIS and RA_APP_APIS run more
 # (docs/operations.md, "Running more than one of each"), e.g.
 #        RA_GATEWAYS=3 RA_WORKERS=3 RA_QUERY_APIS=2 make run
+# With RA_SHARD_DATABASES set, each further shard gets a worker per lane (docs/scaling.md).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -50,6 +51,19 @@ for n in $(seq "$WORKERS"); do
   APPS+=("$name | stream_workers | RA_WORKER_PORT=$port RA_WORKER_INSTANCE_ID=worker-$n RA_WORKER_DATA_DIR=.local/$name | http://127.0.0.1:$port/health")
 done
 APPS+=("stream_workers_overflow | stream_workers | RA_WORKER_LANE=overflow RA_WORKER_PORT=6067 RA_WORKER_INSTANCE_ID=overflow-1 RA_WORKER_DATA_DIR=.local/stream_workers_overflow | http://127.0.0.1:6067/health")
+# Sharded (RA_SHARD_DATABASES="name=url ...", contracts/shards.py): each further shard's
+# projects are applied by workers of their own, one per lane, in consumer groups of their own.
+port=6100
+shards=${RA_SHARD_DATABASES:-}
+read -ra shard_items <<<"${shards//,/ }"
+for item in "${shard_items[@]}"; do
+  shard=${item%%=*}
+  for lane in main overflow; do
+    name=stream_workers_${shard}_$lane
+    APPS+=("$name | stream_workers | RA_WORKER_SHARD=$shard RA_WORKER_LANE=$lane RA_WORKER_PORT=$port RA_WORKER_INSTANCE_ID=$shard-$lane-1 RA_WORKER_DATA_DIR=.local/$name | http://127.0.0.1:$port/health")
+    port=$((port + 1))
+  done
+done
 for n in $(seq "$QUERY_APIS"); do
   APPS+=("$(copy_name query_api "$n") | query_api | RA_QUERY_PORT=8082 RA_QUERY_REUSE_PORT=true | http://127.0.0.1:8082/health")
 done

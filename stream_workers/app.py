@@ -3,7 +3,7 @@
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,7 +58,7 @@ class Runtime:
                 return
             s = self.settings
             connect = functools.partial(connect_database, s.database_url, s.session_timeout_seconds)
-            conn = await connect()
+            conn = await first_connection(connect)
             redis = Redis.from_url(s.redis_url, socket_timeout=5)
             dead_letter = DeadLetterProducer(s.kafka_bootstrap, s.topic, s.dead_letter_topic)
             await dead_letter.start()
@@ -129,6 +129,24 @@ async def connect_database(url: str, idle_seconds: float) -> psycopg.AsyncConnec
         (str(max(1, round(idle_seconds * 1000))),),
     )
     return conn
+
+
+async def first_connection(
+    connect: Callable[[], Awaitable[psycopg.AsyncConnection[Any]]], max_delay: float = 5.0
+) -> psycopg.AsyncConnection[Any]:
+    """The sink's connection at start, waited for while the database cannot be reached (a
+    shard's cluster down as its worker starts): raised, it crashed the agent, which Faust's
+    supervisor restarted every 5 s with a traceback each time."""
+    delay = 0.5
+    while True:
+        try:
+            return await connect()
+        except psycopg.OperationalError as exc:
+            logger.warning(
+                "database unreachable at start (%s); retrying in %.1f s", type(exc).__name__, delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)
 
 
 def create_app(settings: Settings) -> tuple[faust.App, Runtime]:

@@ -7,7 +7,7 @@ import logging
 import psycopg
 import pytest
 
-from stream_workers.app import survive
+from stream_workers.app import first_connection, survive
 
 
 async def test_a_lost_database_connection_is_logged_not_raised(
@@ -38,3 +38,21 @@ async def test_a_run_that_succeeds_is_silent(caplog: pytest.LogCaptureFixture) -
 
     await survive("usage resync", resync())
     assert ran == [True] and caplog.text == ""
+
+
+async def test_the_first_connection_is_waited_for_while_the_database_is_down(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tries: list[int] = []
+    conn = object()
+
+    async def connect() -> object:
+        tries.append(1)
+        if len(tries) < 3:
+            raise psycopg.OperationalError("connection refused")
+        return conn
+
+    with caplog.at_level(logging.WARNING):
+        got = await first_connection(connect, max_delay=0.01)  # type: ignore[arg-type]
+    assert got is conn and len(tries) == 3
+    assert caplog.text.count("database unreachable at start (OperationalError)") == 2
