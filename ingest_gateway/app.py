@@ -7,6 +7,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from common.database import DatabasePool
 from contracts.lanes import Lane
+from contracts.shards import DEFAULT_SHARD
 from ingest_gateway import handlers, middleware
 from ingest_gateway.admission import Admitter
 from ingest_gateway.cache import TtlCache
@@ -58,7 +59,14 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     # Through a database restart by itself; while it is down, a key not cached is refused
     # (503) within 1.5 s instead of waiting out psycopg_pool's 30 s (common/database.py).
     pool = DatabasePool(settings.database_url, max_size=4)
-    await pool.open(wait=False)
+    # Other shards' databases (contracts/shards.py) are read only to rebuild usage.
+    shards = {
+        name: DatabasePool(url, min_size=0, max_size=2)
+        for name, url in settings.shard_databases.items()
+        if name != DEFAULT_SHARD
+    }
+    for each in (pool, *shards.values()):
+        await each.open(wait=False)
     appender = EventAppender(
         settings.kafka_bootstrap,
         settings.events_topic,
@@ -86,7 +94,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         appender=appender,
         metrics=metrics,
         rules=rules,
-        usage=UsageRebuilder(pool, redis, settings.redis_prefix),
+        usage=UsageRebuilder({DEFAULT_SHARD: pool, **shards}, redis, settings.redis_prefix),
         redis_timeout=settings.redis_timeout_seconds,
         retry_after_unavailable=settings.retry_after_unavailable_seconds,
         rate_limit_override=settings.rate_limit_override,
@@ -95,5 +103,6 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     yield
     await watcher.stop()
     await appender.stop()
-    await pool.close()
+    for each in (pool, *shards.values()):
+        await each.close()
     await redis.aclose()

@@ -43,7 +43,7 @@ from ingest_gateway.quota import QuotaReserver
 from ingest_gateway.ratelimit import RateDecision, RateLimiter, RefusedKeys
 from ingest_gateway.records import build_records
 from ingest_gateway.rules import ProjectRules, plan_violations
-from ingest_gateway.usage_rebuild import UsageRebuilder
+from ingest_gateway.usage_rebuild import UnknownShard, UsageRebuilder
 from ingest_gateway.validation import Payload, body_error, parse_payload, validate_events
 
 logger = logging.getLogger(__name__)
@@ -234,8 +234,10 @@ class Ingestor:
                 if attempt == 1:
                     break
             try:
-                await self._usage.rebuild(project.id, project.monthly_event_limit, now)
-            except (psycopg.Error, RedisError, OSError, TimeoutError) as exc:
+                await self._usage.rebuild(
+                    project.id, project.monthly_event_limit, now, project.shard
+                )
+            except (psycopg.Error, RedisError, OSError, TimeoutError, UnknownShard) as exc:
                 self._metrics.redis_failures.labels("usage_rebuild").inc()
                 logger.warning("usage rebuild failed (%s): failing open", type(exc).__name__)
                 return None

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from psycopg_pool import AsyncConnectionPool
 
 from contracts.keys import hash_key, hashes_equal, looks_like_secret_key
+from contracts.shards import DEFAULT_SHARD
 from ingest_gateway.cache import TtlCache
 
 _LOOKUP = """
-SELECT p.id::text, p.slug, p.monthly_event_limit, pl.rate_limit_per_window, k.key_hash
+SELECT p.id::text, p.slug, p.monthly_event_limit, pl.rate_limit_per_window, k.key_hash, p.shard
 FROM api_keys k
 JOIN projects p ON p.id = k.project_id
 JOIN plans pl ON pl.name = p.plan
@@ -27,6 +28,7 @@ class Project:
     slug: str
     monthly_event_limit: int
     rate_limit: int
+    shard: str = DEFAULT_SHARD  # whose database counts its usage (contracts/shards.py)
 
 
 class ProjectDirectory:
@@ -65,4 +67,6 @@ class ProjectDirectory:
             row = await cursor.fetchone()
         if row is None or not hashes_equal(bytes(row[4]), digest):
             return None
-        return Project(id=row[0], slug=row[1], monthly_event_limit=row[2], rate_limit=row[3])
+        return Project(
+            id=row[0], slug=row[1], monthly_event_limit=row[2], rate_limit=row[3], shard=row[5]
+        )

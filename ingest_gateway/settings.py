@@ -1,10 +1,11 @@
 """The gateway's settings, read from the environment in one place."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from environs import Env
 
 from contracts.lanes import Lane, lane_topic
+from contracts.shards import parse_shard_databases
 from contracts.topics import Topic
 
 
@@ -13,6 +14,9 @@ class Settings:
     database_url: str
     redis_url: str
     kafka_bootstrap: str
+    # Every shard's database by name (contracts/shards.py): a project's usage is rebuilt
+    # from its shard's after Redis lost it; empty: one database, ``database_url``.
+    shard_databases: dict[str, str] = field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = 8080
     events_topic: str = Topic.EVENTS.value
@@ -57,6 +61,9 @@ def load_settings(env: Env | None = None) -> Settings:
     override = env.int("RA_RATE_LIMIT", None)
     return Settings(
         database_url=env.str("RA_DATABASE_URL"),
+        shard_databases=parse_shard_databases(
+            env.str("RA_SHARD_DATABASES", ""), env.str("RA_DATABASE_URL")
+        ),
         redis_url=env.str("RA_REDIS_URL"),
         kafka_bootstrap=env.str("RA_KAFKA_BOOTSTRAP"),
         host=env.str("RA_INGEST_HOST", "127.0.0.1"),

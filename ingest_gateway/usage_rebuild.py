@@ -11,11 +11,13 @@ resync) before it admits. Lost with the flush: only the reservations then in fli
 """
 
 import asyncio
+from collections.abc import Mapping
 from datetime import date, datetime
 
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
+from contracts.shards import DEFAULT_SHARD
 from contracts.usage import SET_IF_NEWER_SCRIPT, USAGE_TTL_SECONDS, month_of, usage_key
 
 _ROWS = (
@@ -34,31 +36,46 @@ return 1
 """
 
 
+class UnknownShard(LookupError):
+    """The project lives on a shard this gateway was not given (RA_SHARD_DATABASES)."""
+
+
 class UsageRebuilder:
     def __init__(
-        self, pool: AsyncConnectionPool, redis: Redis, prefix: str, timeout: float = 2.0
+        self,
+        pools: Mapping[str, AsyncConnectionPool],
+        redis: Redis,
+        prefix: str,
+        timeout: float = 2.0,
     ) -> None:
-        self._pool = pool
+        self._pools = pools  # each shard's database by name: the one counting the project
         self._set_if_newer = redis.register_script(SET_IF_NEWER_SCRIPT)
         self._mark_known = redis.register_script(_MARK_KNOWN_SCRIPT)
         self._prefix = prefix
         self._timeout = timeout
         self._inflight: dict[str, asyncio.Task[int]] = {}
 
-    async def rebuild(self, project_id: str, limit: int, now: datetime) -> int:
-        """Write the project-month's counted usage back to Redis; the slots written.
-        Concurrent requests of one project-month share one rebuild."""
+    async def rebuild(
+        self, project_id: str, limit: int, now: datetime, shard: str = DEFAULT_SHARD
+    ) -> int:
+        """Write the project-month's counted usage back to Redis from its shard's database;
+        the slots written. Concurrent requests of one project-month share one rebuild."""
+        pool = self._pools.get(shard)
+        if pool is None:
+            raise UnknownShard(shard)
         key = usage_key(self._prefix, project_id, month_of(now))
         task = self._inflight.get(key)
         if task is None:
-            task = asyncio.create_task(self._rebuild(key, project_id, limit, now))
+            task = asyncio.create_task(self._rebuild(pool, key, project_id, limit, now))
             self._inflight[key] = task
             task.add_done_callback(lambda _: self._inflight.pop(key, None))
         return await asyncio.shield(task)
 
-    async def _rebuild(self, key: str, project_id: str, limit: int, now: datetime) -> int:
+    async def _rebuild(
+        self, pool: AsyncConnectionPool, key: str, project_id: str, limit: int, now: datetime
+    ) -> int:
         async with asyncio.timeout(self._timeout):
-            async with self._pool.connection(timeout=self._timeout) as conn:
+            async with pool.connection(timeout=self._timeout) as conn:
                 cursor = await conn.execute(_ROWS, (project_id, date(now.year, now.month, 1)))
                 rows = await cursor.fetchall()
             for slot, used, seen, offset in rows:

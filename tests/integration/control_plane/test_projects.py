@@ -2,6 +2,7 @@
 invitations: test_members.py; who may choose plans: test_plans.py)."""
 
 import asyncio
+from dataclasses import replace
 
 import psycopg
 import pytest
@@ -16,6 +17,7 @@ from tests.integration.control_plane.conftest import (
     cli_access_token,
     grant_operator,
     signup,
+    start,
 )
 
 pytestmark = pytest.mark.integration
@@ -124,3 +126,28 @@ async def test_rotation_and_plan_change_reach_the_gateway_without_restart(
         assert after is not None and after.monthly_event_limit == 1_000_000
     finally:
         await pool.close()
+
+
+async def test_new_projects_are_spread_over_the_shards_least_loaded_first(
+    settings, database: str
+) -> None:
+    """Sharded (contracts/shards.py): each new project goes to the shard with the fewest,
+    and the gateway finds it there (the shard counting its usage)."""
+    client = await start(replace(settings, shards=("default", "eu", "us")))
+    try:
+        await signup(client)
+        with psycopg.connect(database, autocommit=True) as conn:
+            before = dict(conn.execute("SELECT shard, count(*) FROM projects GROUP BY 1"))
+        made = [await create(client, f"shard-{n}") for n in range(6)]
+    finally:
+        await client.close()
+    with psycopg.connect(database) as conn:
+        placed = dict(
+            conn.execute("SELECT slug, shard FROM projects WHERE slug LIKE 'shard-_'").fetchall()
+        )
+    assert before == {}
+    assert [placed[f"shard-{n}"] for n in range(6)] == ["default", "eu", "us"] * 2
+    async with AsyncConnectionPool(database, open=False) as pool:
+        projects = ProjectDirectory(pool, TtlCache(10))
+        found = await projects.by_public_key(made[1]["publicKey"])
+    assert found is not None and found.shard == "eu"
