@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaProducer
 
 from stream_workers.replay import replay, schema_url
 from stream_workers.settings import Settings
-from tests.integration.stream_workers.truth import generate
+from tests.integration.stream_workers.truth import assert_projections, counted, generate
 from tests.integration.stream_workers.workers import applied_offsets, produce, wait_until
 
 pytestmark = pytest.mark.integration
@@ -148,3 +148,37 @@ async def test_replay_reads_both_lanes_into_their_own_offsets_and_usage_slots(
     assert {topic for _, topic, *_ in live["consumer_offsets"]} == {kafka_topic, overflow_topic}
     slots = {int(slot) for p, _, slot, *_ in live["usage_partitions"] if str(p) == hot}
     assert slots and min(slots) >= 100  # the overflow lane's
+
+
+async def test_replay_of_each_shard_rebuilds_its_own_projects(
+    services, database, shard_database, make_project, kafka_topic, unique_group, worker_env,
+    rebuilt,
+):  # fmt: skip
+    """Sharded (contracts/shards.py): a replay with RA_WORKER_SHARD rebuilds that shard's
+    projects from the log, their limits from the control database, nothing of the others."""
+    home, away = await make_project("home"), await make_project("away")
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("UPDATE projects SET shard = 'eu' WHERE id = %s", (away,))
+    records = generate([home, away], 3000, seed=13, users=300, days=1)
+    await produce(services.kafka_bootstrap, kafka_topic, records)
+    truth = counted(records)
+    for shard, url in (("default", database), ("eu", shard_database)):
+        settings = Settings(
+            database_url=url,
+            redis_url=services.redis_url,
+            kafka_bootstrap=services.kafka_bootstrap,
+            events_topic=kafka_topic,
+            control_topic=worker_env["RA_CONTROL_TOPIC"],
+            group_id=unique_group,
+            shard=shard,
+            shard_databases={"default": database, "eu": shard_database},
+        )
+        schema = f"{rebuilt}_{shard}"
+        try:
+            result = await replay(settings, schema)
+            assert result.records == len(records)
+            mine = home if shard == "default" else away
+            assert_projections(schema_url(url, schema), [r for r in truth if r.project_id == mine])
+        finally:
+            with psycopg.connect(database, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")  # a generated name
