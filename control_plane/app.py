@@ -15,6 +15,7 @@ from common.redis import create_redis
 from common.security_headers import API_POLICY, add_security_headers
 from control_plane import account_handlers as accounts
 from control_plane import cli_token_handlers as cli_tokens
+from control_plane import deletion_handlers as deletions
 from control_plane import deploy_handlers as deploys
 from control_plane import invitation_handlers as invitations
 from control_plane import middleware, ops_handlers
@@ -77,6 +78,8 @@ def create_app(settings: Settings) -> web.Application:
     add.add_post("/invitations/accept", invitations.accept)
     add.add_post("/projects/{ref}/keys/rotate", projects.rotate)
     add.add_post("/projects/{ref}/plan", projects.set_plan)
+    add.add_post("/projects/{ref}/deletions", deletions.create)
+    add.add_get("/projects/{ref}/deletions/{deletion_id}", deletions.show)
     add.add_get("/projects/{ref}/config", deploys.current)
     add.add_get("/projects/{ref}/configs", deploys.history)
     add.add_post("/deploy", deploys.deploy)

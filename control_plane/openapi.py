@@ -123,6 +123,14 @@ class VersionSchema(Schema):
     publishError = fields.String(allow_none=True)
 
 
+class DeletionAnswerSchema(Schema):
+    id = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": ["pending", "running", "done"]})
+    events = fields.Integer(required=True)
+    createdAt = fields.String(required=True, metadata={"format": "date-time"})
+    finishedAt = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+
+
 class HistorySchema(Schema):
     versions = fields.List(fields.Nested(VersionSchema), required=True)
 
@@ -143,6 +151,8 @@ SCHEMAS: dict[str, type[Schema]] = {
     "AccessToken": AccessTokenSchema,
     "Version": VersionSchema,
     "History": HistorySchema,
+    "DeletionAnswer": DeletionAnswerSchema,
+    "Deletion": validation.DeletionSchema,
     "Signup": validation.SignupSchema,
     "Login": validation.LoginSchema,
     "Token": validation.TokenSchema,
@@ -211,6 +221,12 @@ ROUTES: list[Route] = [
      {"200": ("Keys", "New keys, shown once"), **_MEMBER}),
     ("post", "/projects/{ref}/plan", "Change the plan (operators only)", "Plan",
      {"200": ("ProjectAnswer", "Changed"), **_MEMBER}),
+    ("post", "/projects/{ref}/deletions", "Delete persons' events everywhere (owners)",
+     "Deletion", {"202": ("DeletionAnswer", "Recorded; carried out by the workers"),
+                  **_MEMBER}),
+    ("get", "/projects/{ref}/deletions/{deletion_id}", "A person deletion's progress (owners)",
+     None, {"200": ("DeletionAnswer", "Its status and the events deleted"), **_MEMBER,
+            "404": (_ERROR, "No such deletion")}),
     ("get", "/projects/{ref}/config", "The deployed config", None,
      {"200": ("Version", "The current version"), **_MEMBER, "404": (_ERROR, "None yet")}),
     ("get", "/projects/{ref}/configs", "Every config version, newest first", None,
@@ -258,7 +274,7 @@ def build_spec(prefix: str) -> dict[str, Any]:
             operation["requestBody"] = {"required": True, "content": content}
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in ("ref", "user_id", "invitation_id")
+            for name in ("ref", "user_id", "invitation_id", "deletion_id")
             if "{" + name + "}" in path
         ]
         if parameters:

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from contracts.erasure import MAX_DISTINCT_ID_CHARS, MAX_DISTINCT_IDS
 from contracts.validation import flatten_messages
 from control_plane.errors import ValidationFailed
 from control_plane.password_policy import MAX_LENGTH as MAX_PASSWORD
@@ -66,6 +67,16 @@ class ProjectCreateSchema(StrictSchema):
 class MemberSchema(StrictSchema):
     email = fields.String(required=True, validate=validate.Length(3, 254))
     role = fields.String(load_default="member", validate=validate.OneOf(["owner", "member"]))
+
+
+class DeletionSchema(StrictSchema):
+    """A person deletion (issue 17): the distinct ids of the persons to delete."""
+
+    distinctIds = fields.List(
+        fields.String(validate=validate.Length(1, MAX_DISTINCT_ID_CHARS)),
+        required=True,
+        validate=validate.Length(1, MAX_DISTINCT_IDS),
+    )
 
 
 class PlanSchema(StrictSchema):

@@ -434,10 +434,12 @@ ensure_topics() {
       --topic "$name" --partitions "$parts" --replication-factor 1 "$@" >/dev/null
   }
   # events: keyed by user, 12 partitions so workers can scale out; its overflow lane (a
-  # hot project's events, contracts/lanes.py) the same; control: the latest config per
-  # key is all that matters, so compaction keeps it small forever.
-  create_topic "$EVENTS_TOPIC" 12
-  create_topic "$OVERFLOW_TOPIC" 12
+  # hot project's events, contracts/lanes.py) the same. Both keep 7 days in segments of
+  # one day, so a deleted person's events leave the log within 8 days (docs/privacy.md).
+  # control: the latest config per key is all that matters, so compaction keeps it small.
+  local events_retention=(--config retention.ms=604800000 --config segment.ms=86400000)
+  create_topic "$EVENTS_TOPIC" 12 "${events_retention[@]}"
+  create_topic "$OVERFLOW_TOPIC" 12 "${events_retention[@]}"
   create_topic "$CONTROL_TOPIC" 1 --config cleanup.policy=compact
 }
 

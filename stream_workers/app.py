@@ -13,10 +13,12 @@ from prometheus_client import generate_latest
 from redis.asyncio import Redis
 
 from contracts.control_follower import ControlFollower
+from contracts.lanes import Lane
 from stream_workers.batcher import Batcher
 from stream_workers.configs import BreakdownKeys
 from stream_workers.deadletter import DeadLetterProducer
 from stream_workers.decisions import month_start
+from stream_workers.erasure import Eraser
 from stream_workers.fastdrain import RawBytes, WorkerApp
 from stream_workers.lag import group_lag
 from stream_workers.metrics import Metrics
@@ -46,6 +48,12 @@ class Runtime:
         self._starting = asyncio.Lock()
         self._sink: Sink | None = None
         self.control: ControlFollower | None = None
+        self.eraser = Eraser(
+            settings.shard,
+            functools.partial(autocommit, settings.database_url),
+            functools.partial(autocommit, settings.control_database_url),
+            settings.erasure_lease_seconds,
+        )
 
     @property
     def sink(self) -> Sink:
@@ -113,6 +121,10 @@ class Runtime:
     @property
     def started(self) -> bool:
         return self._started.is_set()
+
+
+async def autocommit(url: str) -> psycopg.AsyncConnection[Any]:
+    return await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=5)
 
 
 async def connect_database(url: str, idle_seconds: float) -> psycopg.AsyncConnection[Any]:
@@ -248,6 +260,13 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     async def check_topic() -> None:
         if runtime.started:
             await survive("topic check", runtime.sink.check_topic())
+
+    if settings.lane is Lane.MAIN:  # one lane's workers are enough to carry deletions out
+
+        @app.timer(interval=settings.erasure_seconds)  # type: ignore[untyped-decorator]
+        async def erase_persons() -> None:
+            if runtime.started:
+                await survive("person deletions", runtime.eraser.run_pending())
 
     @app.page("/metrics")
     async def metrics(view: Any, request: Any) -> Any:

@@ -44,6 +44,11 @@ class Metrics:
             " them; contracts/shards.py)",
             registry=r,
         )
+        self.erased = Counter(
+            "worker_erased_records_total",
+            "Records of deleted persons (a tombstone: issue 17) passed over, never applied",
+            registry=r,
+        )
         self.inconsistent = Gauge(
             "worker_partition_inconsistent",
             "1 for a partition whose stored offsets contradict Kafka (topic recreated, Kafka"

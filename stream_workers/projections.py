@@ -199,6 +199,14 @@ async def write_events(conn: AsyncConnection, keys: Mapping[str, Sequence[str]])
         # The sorts of a large batch stay in memory (the default 4 MB spilled to disk).
         await cursor.execute("SET LOCAL work_mem = '64MB'")
         await cursor.execute(_INSERT_RAW)
+    await aggregate(conn, keys)
+
+
+async def aggregate(conn: AsyncConnection, keys: Mapping[str, Sequence[str]]) -> None:
+    """Add the staged records to the rollups and to the breakdowns of ``keys`` (per
+    project): the batch's, or a rebuilt slice's (stream_workers/erasure.py)."""
+    async with conn.cursor() as cursor:
+        await cursor.execute("SET LOCAL work_mem = '64MB'")
         pairs = [(p, k) for p, ks in sorted(keys.items()) for k in ks]
         await cursor.execute(
             _AGGREGATES,

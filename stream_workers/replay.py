@@ -5,7 +5,8 @@ The log is the source of truth, so a replay reads both lanes' topics (``events``
 start, or from the first record each partition received at or after ``--from``, up to each
 partition's end at start-up, and feeds them through the same ``Sink`` as the live workers
 (each lane's with its own offsets and usage slots), in large batches. The target schema
-is migrated and given a copy of the source schema's ``projects`` (plan limits); breakdown
+is migrated and given a copy of the source schema's ``projects`` (plan limits) and person
+tombstones (a deleted person's events in the log are passed over); breakdown
 keys are those of the latest deploy on the control topic. Its Redis usage state goes under
 a prefix of its own (``replay:<schema>:``), so the gateway's live quota state is not
 touched. Offsets are stored under the live groups' names, with the topic's id: a worker
@@ -57,18 +58,23 @@ def schema_url(database_url: str, schema: str) -> str:
 
 
 def prepare_schema(database_url: str, schema: str) -> str:
-    """Migrate ``schema`` and copy the source schema's projects into it; its conninfo."""
+    """Migrate ``schema`` and copy the source schema's projects and person tombstones
+    (issue 17: a replay never brings a deleted person back) into it; its conninfo."""
     apply_migrations(database_url, schema=schema)
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute("SELECT current_schema()").fetchone()
         source = str(row[0]) if row else "public"
         if source == schema:
             raise ValueError("replay needs a target schema other than the live one")
-        conn.execute(
-            sql.SQL(
-                "INSERT INTO {}.projects SELECT * FROM {}.projects ON CONFLICT DO NOTHING"
-            ).format(sql.Identifier(schema), sql.Identifier(source))
-        )
+        for table in ("projects", "person_tombstones"):  # deleted persons stay deleted
+            conn.execute(
+                sql.SQL("INSERT INTO {}.{} SELECT * FROM {}.{} ON CONFLICT DO NOTHING").format(
+                    sql.Identifier(schema),
+                    sql.Identifier(table),
+                    sql.Identifier(source),
+                    sql.Identifier(table),
+                )
+            )
     return schema_url(database_url, schema)
 
 

@@ -48,6 +48,10 @@ class Settings:
     # (a batch that re-delivers or skips offsets is checked before it applies anyway).
     topic_check_seconds: float = 5.0
     topic_partitions: int = EVENTS_PARTITIONS
+    # How often the main lane's workers look for person deletions to carry out, and how
+    # long one of them holds a request before another may take it over (issue 17).
+    erasure_seconds: float = 2.0
+    erasure_lease_seconds: float = 60.0
     data_dir: str = ".local/stream_workers"  # Faust's own files (memory store: almost none)
     # The shard this worker applies (RA_WORKER_SHARD), and every shard's database by name
     # (RA_SHARD_DATABASES beside RA_DATABASE_URL, the default shard and control database).
@@ -114,6 +118,8 @@ def load_settings(env: Env | None = None) -> Settings:
         usage_resync_seconds=env.float("RA_WORKER_USAGE_RESYNC_SECONDS", 60.0),
         lag_refresh_seconds=env.float("RA_WORKER_LAG_REFRESH_SECONDS", 5.0),
         topic_check_seconds=env.float("RA_WORKER_TOPIC_CHECK_SECONDS", 5.0),
+        erasure_seconds=env.float("RA_WORKER_ERASURE_SECONDS", 2.0),
+        erasure_lease_seconds=env.float("RA_WORKER_ERASURE_LEASE_SECONDS", 60.0),
         data_dir=env.str("RA_WORKER_DATA_DIR", ".local/stream_workers"),
         shard=shard,
         shard_databases=shards,

@@ -78,6 +78,7 @@ class BatchResult:
     reasons: Mapping[str, int] = field(default_factory=dict)  # dead letters per reason
     held: int = 0  # records of partitions held as inconsistent: not applied, not skipped
     elsewhere: int = 0  # records of another shard's projects: passed over (contracts/shards.py)
+    erased: int = 0  # records of deleted persons (contracts/erasure.py): never applied
 
 
 def total(results: Iterable[BatchResult]) -> BatchResult:
@@ -95,6 +96,7 @@ def total(results: Iterable[BatchResult]) -> BatchResult:
         reasons=dict(reasons),
         held=sum(p.held for p in parts),
         elsewhere=sum(p.elsewhere for p in parts),
+        erased=sum(p.erased for p in parts),
     )
 
 
@@ -282,15 +284,19 @@ class Sink:
             fresh = unapplied if scope is None else [i for i in unapplied if scope.takes(i.project)]
             bad = [i for i in fresh if i.item is None]
             good = [i for i in fresh if i.item is not None]
-            await projections.stage(conn, [i.staged for i in good])
             items = [i.item for i in good if i.item is not None]
+            projects = {i.project_id for i in items}
+            await store.share_projects(conn, projects)
+            await projections.stage(conn, [i.staged for i in good])
+            gone = await store.buried(conn, projects)
+            await projections.unstage(conn, sorted(gone))
             await store.lock_usage(conn, {(i.project_id, i.month) for i in items})
             if scope is None:
                 limits = await store.plan_limits(conn, {i.project_id for i in items})
             else:
                 limits = dict(scope.limits)
             seen = await store.claim_dedup(conn)
-            kept, outcome, rewrites = self._decide(items, seen, limits)
+            kept, outcome, rewrites = self._decide(items, seen, limits, gone)
             await projections.unstage(conn, refused(items, outcome.accepted))
             await store.save_dedup(conn, rewrites)
             if outcome.accepted:
@@ -306,7 +312,8 @@ class Sink:
                 await self._dead_letter([(i.raw, i.reason or i.code) for i in bad])
         result = BatchResult(
             applied=len(outcome.accepted),
-            duplicates=len(items) - len(kept),
+            duplicates=len(items) - len(kept) - len(gone),
+            erased=len(gone),
             dropped=len(kept) - len(outcome.accepted),
             dead_lettered=len(bad),
             redelivered=len(live) - len(unapplied),
@@ -324,17 +331,23 @@ class Sink:
 
     @staticmethod
     def _decide(
-        items: list[Positioned], seen: dict[DedupKey, datetime], live: dict[str, int]
+        items: list[Positioned],
+        seen: dict[DedupKey, datetime],
+        live: dict[str, int],
+        gone: set[tuple[int, int]],
     ) -> tuple[list[Positioned], UsageOutcome, dict[DedupKey, datetime]]:
         """Dedup, then usage. Arrival order decides only when a key repeats or was counted
         before; otherwise the batch is not sorted. No limit: every new event of a live
-        project is counted (the gateway reserved its quota before answering 200)."""
-        if order_matters(dedup_keys(items), seen):
-            items = arrival_order(items)
-            kept, changed = select_new(items, seen)
-            rewrites = dedup_rewrites(items, seen, changed)
+        project is counted (the gateway reserved its quota before answering 200). Records
+        of deleted persons (``gone``) are neither kept nor counted, but their reservations
+        are seen, as a duplicate's are."""
+        candidates = [i for i in items if (i.partition, i.offset) not in gone] if gone else items
+        if order_matters(dedup_keys(candidates), seen):
+            candidates = arrival_order(candidates)
+            kept, changed = select_new(candidates, seen)
+            rewrites = dedup_rewrites(candidates, seen, changed)
         else:
-            kept, rewrites = items, {}
+            kept, rewrites = candidates, {}
         return kept, count_usage(items, kept, live), rewrites
 
     @staticmethod
@@ -407,3 +420,4 @@ class Sink:
         m.redelivered.inc(result.redelivered)
         m.held.inc(result.held)
         m.elsewhere.inc(result.elsewhere)
+        m.erased.inc(result.erased)

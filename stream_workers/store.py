@@ -14,6 +14,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from contracts.erasure import project_lock_key
 from contracts.lanes import Lane
 from contracts.usage import UsageRow, usage_slot
 from stream_workers.consistency import StoredOffset, Verdict
@@ -149,6 +150,39 @@ async def save_offsets(
             topic,
         ),
     )
+
+
+async def share_projects(conn: AsyncConnection, project_ids: Iterable[str]) -> None:
+    """Hold each project's lock shared until commit: a person's deletion holds it
+    exclusively while it writes the tombstone and rewrites the project's rows
+    (contracts/erasure.py), so this batch is applied wholly before or wholly after."""
+    keys = sorted({project_lock_key(p) for p in project_ids})
+    if keys:
+        await conn.execute(
+            "SELECT count(pg_advisory_xact_lock_shared(k)) FROM unnest(%s::bigint[]) k", (keys,)
+        )
+
+
+async def buried(conn: AsyncConnection, project_ids: Iterable[str]) -> set[tuple[int, int]]:
+    """The (partition, offset) of the staged records of deleted persons (their tombstones,
+    contracts/erasure.py): never applied, whenever they arrive."""
+    projects = sorted(set(project_ids))
+    cursor = await conn.execute(
+        "SELECT DISTINCT project_id::text FROM person_tombstones"
+        " WHERE project_id = ANY(%s::uuid[])",
+        (projects,),
+    )
+    with_tombstones = [str(p) for (p,) in await cursor.fetchall()]
+    if not with_tombstones:
+        return set()
+    cursor = await conn.execute(
+        "SELECT b.part, b.pos FROM batch_events b JOIN person_tombstones t"
+        " ON t.project_id = b.project_id"
+        " AND t.person = sha256(convert_to(b.distinct_id, 'UTF8'))"
+        " WHERE b.project_id = ANY(%s::uuid[])",
+        (with_tombstones,),
+    )
+    return {(int(part), int(pos)) for part, pos in await cursor.fetchall()}
 
 
 async def plan_limits(conn: AsyncConnection, project_ids: Iterable[str]) -> dict[str, int]:

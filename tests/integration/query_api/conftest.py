@@ -49,7 +49,9 @@ class World:
         )
 
 
-async def fill(world: World, records: Sequence[EventRecord], services: Services) -> None:
+async def fill(
+    world: World, records: Sequence[EventRecord], services: Services, skip: int = 0
+) -> None:
     """Apply records as the stream workers do: raw rows, rollups, breakdowns, offsets."""
     conn = await psycopg.AsyncConnection.connect(world.database, autocommit=True)
     client = Redis.from_url(services.redis_url)
@@ -68,7 +70,7 @@ async def fill(world: World, records: Sequence[EventRecord], services: Services)
         metrics=Metrics(),
     )
     await sink.start()
-    raws = as_raw(records)
+    raws = as_raw(records)[skip:]  # the first ``skip`` were applied before
     for start in range(0, len(raws), 2000):
         await sink.apply(raws[start : start + 2000])
     await conn.close()
