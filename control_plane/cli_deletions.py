@@ -24,7 +24,10 @@ def delete_person(
         raise CliError(f"at most {MAX_DISTINCT_IDS} distinct ids at a time")
     client = context.client()
     _, body = client.request(
-        "POST", f"/api/projects/{project}/deletions", {"distinctIds": list(distinct_ids)}
+        "POST",
+        f"/api/projects/{project}/deletions",
+        {"distinctIds": list(distinct_ids)},
+        ok=(202,),
     )
     click.echo(f"Deletion {body['id']}: {body['status']}")
     if not wait:

@@ -244,6 +244,15 @@ async def test_signup_login_create_ingest_deploy(
     invitation = await mailed_code(mail_dir, "mate@shop.example", "ra_invite_")
     code, out = await cli(mate_dir, app_url, "invitations", "accept", invitation)
     assert (code, out.strip()) == (0, "You are now member of shop")
+    # Deleting a person is the owners' (carried out by the workers: test_erasure.py).
+    code, out = await cli(
+        config_dir, app_url, "delete-person", "--project", "shop", "--no-wait", "user_123"
+    )
+    assert code == 0 and out.startswith("Deletion ") and out.strip().endswith(": pending"), out
+    code, out = await cli(
+        mate_dir, app_url, "delete-person", "--project", "shop", "--no-wait", "user_123"
+    )
+    assert (code, out.strip()) == (1, "Error: Forbidden"), out
     code, out = await cli(config_dir, app_url, "projects", "rotate-keys", "shop")
     assert code == 0 and "secret key: sk_live_" in out
     code, out = await cli(config_dir, app_url, "projects", "show", "shop")
