@@ -131,3 +131,42 @@ def test_commands_fail_with_one_line_and_non_zero(
     result = runner.invoke(cli.main, ["lag"])
     assert result.exit_code == 1
     assert "stream_workers not found" in result.output
+
+
+class FakeDeletions:
+    """The App API's deletion endpoints: pending, then running, then done."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, object]] = []
+        self.statuses = ["running", "done"]
+
+    def request(self, method: str, path: str, body: object = None, **_: object) -> tuple[int, dict]:  # type: ignore[type-arg]
+        self.calls.append((method, path, body))
+        if method == "POST":
+            return 202, {"id": "d1", "status": "pending", "events": 0}
+        status = self.statuses.pop(0)
+        return 200, {"id": "d1", "status": status, "events": 12 if status == "done" else 3}
+
+
+def test_delete_person_waits_until_done(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RA_CLI_CONFIG_DIR", str(tmp_path))
+    save_credentials(Credentials("http://app", "ra_cli_x"))
+    fake = FakeDeletions()
+    monkeypatch.setattr(cli.Context, "client", lambda self: fake)
+    monkeypatch.setattr("control_plane.cli_deletions.time.sleep", lambda _: None)
+    result = CliRunner().invoke(cli.main, ["delete-person", "--project", "shop", "u1", "u2"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["Deletion d1: pending", "Done: 12 events deleted"]
+    assert fake.calls[0] == ("POST", "/api/projects/shop/deletions", {"distinctIds": ["u1", "u2"]})
+    assert [c[1] for c in fake.calls[1:]] == ["/api/projects/shop/deletions/d1"] * 2
+
+
+def test_delete_person_refuses_more_than_a_request_takes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RA_CLI_CONFIG_DIR", str(tmp_path))
+    save_credentials(Credentials("http://app", "ra_cli_x"))
+    ids = [f"u{n}" for n in range(1001)]
+    result = CliRunner().invoke(cli.main, ["delete-person", "--project", "shop", *ids])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: at most 1000 distinct ids at a time"
