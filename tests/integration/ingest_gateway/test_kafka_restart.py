@@ -153,7 +153,10 @@ async def loud_project(database: str) -> CreatedProject:
     return await new_project(database, slug="loud", plan="enterprise")
 
 
-@pytest.mark.parametrize("how", list(STOPS))
+# The clean stop is also the fault suite's (tests/faults/test_kafka.py, in CI): long here.
+@pytest.mark.parametrize(
+    "how", [pytest.param("stop", marks=pytest.mark.long), pytest.param("kill -9")]
+)
 async def test_ingest_resumes_by_itself_after_kafka_comes_back(
     how: str,
     settings: Settings,

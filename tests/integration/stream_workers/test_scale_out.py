@@ -25,7 +25,9 @@ from tests.integration.stream_workers.workers import (
     wait_until,
 )
 
-pytestmark = pytest.mark.integration
+# Long (78 s in CI): make faults runs it; CI keeps the kill -9 and two-worker rebalance
+# tests of test_worker.py and the two-shard crash test.
+pytestmark = [pytest.mark.integration, pytest.mark.long]
 
 PARTITIONS = 12
 CHUNK = 1000  # records a step of the steady load
