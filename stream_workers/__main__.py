@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime
 
 import orjson
+import psycopg
 import uvloop
 
 from common.logs import configure as configure_logging
@@ -101,7 +102,16 @@ def print_lag(as_json: bool) -> int:
     from stream_workers.lag import format_table, lanes_lag
 
     s = load_settings()
-    rows = asyncio.run(lanes_lag(s.kafka_bootstrap, s.database_url, s.lanes(), datetime.now(UTC)))
+    try:
+        rows = asyncio.run(
+            lanes_lag(s.kafka_bootstrap, s.database_url, s.lanes(), datetime.now(UTC))
+        )
+    except psycopg.errors.UndefinedTable:
+        print(
+            "the database has no consumer_offsets table: run `python -m migrations` first",
+            file=sys.stderr,
+        )
+        return 1
     if as_json:
         for row in rows:
             print(orjson.dumps(dataclasses.asdict(row)).decode())

@@ -162,3 +162,25 @@ async def test_lag_shows_both_lanes_as_kafka_does(
 def scrape(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         return str(response.read().decode())
+
+
+async def test_lag_on_a_database_not_migrated_yet_says_so_in_one_line(
+    services, pg_schema, kafka_topic
+):
+    command = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "stream_workers",
+        "lag",
+        cwd=services.repo_root,
+        env={**os.environ, **services.as_env(), "RA_DATABASE_URL": pg_schema,
+             "RA_EVENTS_TOPIC": kafka_topic},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(command.communicate(), 60)
+    assert command.returncode == 1
+    assert err.decode().strip().splitlines()[-1] == (
+        "the database has no consumer_offsets table: run `python -m migrations` first"
+    )
+    assert b"Traceback" not in err
