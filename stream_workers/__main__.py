@@ -15,6 +15,7 @@ import uvloop
 
 from common.logs import configure as configure_logging
 from stream_workers.settings import load_settings
+from stream_workers.startup import wait_for_kafka
 
 
 def run_worker() -> None:
@@ -23,6 +24,7 @@ def run_worker() -> None:
     from stream_workers.app import create_app
 
     settings = load_settings()
+    asyncio.run(wait_for_kafka(settings.kafka_bootstrap))
     app, _ = create_app(settings)
     # Two batches of decoded records are alive at once; with the default thresholds the
     # collector kept rescanning them (worker CPU 64 -> 51 µs an event with these, as in
