@@ -16,9 +16,10 @@ from aiohttp import web
 from common.database import DatabasePool
 from common.redis import create_redis
 from common.security_headers import PAGE_POLICY, add_security_headers
+from contracts.shards import DEFAULT_SHARD
 from dashboard import handlers
 from dashboard.errors import errors
-from dashboard.keys import OPS, POOL, REDIS, SETTINGS
+from dashboard.keys import OPS, POOL, REDIS, SETTINGS, SHARD_POOLS
 from dashboard.ops import OpsView
 from dashboard.settings import Settings
 
@@ -48,16 +49,26 @@ def create_standalone_app(settings: Settings) -> web.Application:
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     redis = create_redis(settings.redis_url)
-    pool = DatabasePool(
-        settings.database_url,
-        max_size=2,
-        timeout=settings.db_pool_timeout_seconds,
-        kwargs={"autocommit": True},
-    )
-    await pool.open(wait=False)
+
+    def database_pool(url: str) -> DatabasePool:
+        return DatabasePool(
+            url, max_size=2, timeout=settings.db_pool_timeout_seconds, kwargs={"autocommit": True}
+        )
+
+    pool = database_pool(settings.database_url)
+    # Each further shard's database (contracts/shards.py): its workers' offsets and usage.
+    pools = {DEFAULT_SHARD: pool} | {
+        name: database_pool(url)
+        for name, url in settings.shard_databases.items()
+        if name != DEFAULT_SHARD
+    }
+    for each in pools.values():
+        await each.open(wait=False)
     app[REDIS] = redis
     app[POOL] = pool
-    app[OPS] = OpsView(settings, pool, redis)
+    app[SHARD_POOLS] = pools
+    app[OPS] = OpsView(settings, pools, redis)
     yield
-    await pool.close()
+    for each in pools.values():
+        await each.close()
     await redis.aclose()

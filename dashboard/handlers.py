@@ -6,7 +6,7 @@ from aiohttp import web
 
 from contracts.sessions import SESSION_COOKIE
 from dashboard.auth import Viewer, operator, viewer
-from dashboard.keys import OPS, POOL, REDIS, SETTINGS
+from dashboard.keys import OPS, POOL, REDIS, SETTINGS, SHARD_POOLS
 from dashboard.usage import read_month_usage
 
 STATIC = Path(__file__).parent / "static"
@@ -52,6 +52,8 @@ async def ops_projects(request: web.Request) -> web.Response:
         request.headers.get("Authorization"),
     )
     async with app[POOL].connection() as conn:
-        usage = await read_month_usage(conn, None if caller.operator else caller.user_id)
+        usage = await read_month_usage(
+            conn, None if caller.operator else caller.user_id, app[SHARD_POOLS]
+        )
     body = usage.body("all" if caller.operator else "member")
     return web.json_response(body, headers=_FIGURES)

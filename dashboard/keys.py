@@ -9,5 +9,7 @@ from dashboard.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", AsyncConnectionPool)
+# Each shard's pool by name (contracts/shards.py), the default shard's being ``POOL``.
+SHARD_POOLS = web.AppKey("shard_pools", dict)
 REDIS = web.AppKey("redis", Redis)
 OPS = web.AppKey("ops", OpsView)

@@ -3,7 +3,9 @@ dead letters, this month's overage and the state of Kafka, PostgreSQL and Redis.
 
 Both lanes are shown (contracts/lanes.py): the main one and the overflow one (a hot
 project's events), each its consumer group and topic; totals, rates and the banner are
-over both, and each lane has its own lag and freshness.
+over both, and each lane has its own lag and freshness. Sharded (contracts/shards.py),
+every shard's workers are shown too, each lane of each shard read from its own consumer
+group and its shard's database.
 
 Offsets are sampled lazily (when someone asks, at most every ``sample_min_seconds``) and
 kept in a short in-process history, from which the rates and the banner are computed
@@ -21,6 +23,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +42,7 @@ from contracts.lag import (
     read_stored,
 )
 from contracts.lanes import Lane
+from contracts.shards import DEFAULT_SHARD
 from dashboard.settings import Settings
 from dashboard.trend import Sample, lag_alert, lag_growth_seconds, rates
 from dashboard.usage import overage_this_month
@@ -54,24 +58,39 @@ class LanePositions:
     committed: dict[int, int]
 
 
+Workers = tuple[str, Lane]  # (shard, lane): one consumer group
+
+
 @dataclass(frozen=True, slots=True)
 class KafkaReading:
-    lanes: dict[Lane, LanePositions]
+    lanes: dict[Workers, LanePositions]
     dead_lettered: int
+
+
+def every_group(settings: Settings) -> list[tuple[str, Lane, str, str]]:
+    """(shard, lane, consumer group, topic) of every shard's lanes, the default shard's first."""
+    return [
+        (shard, lane, group, topic)
+        for shard in settings.shards
+        for lane, group, topic in settings.lanes(shard)
+    ]
 
 
 async def read_kafka(settings: Settings) -> KafkaReading:
     bootstrap = settings.kafka_bootstrap
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    lanes: dict[Lane, LanePositions] = {}
+    lanes: dict[Workers, LanePositions] = {}
     try:
         await consumer.start()
         await admin.start()
-        for lane, group, topic in settings.lanes():
-            ends = await log_ends(consumer, topic)  # {}: no such topic (yet)
+        ends_of: dict[str, dict[int, int]] = {}
+        for shard, lane, group, topic in every_group(settings):
+            if topic not in ends_of:
+                ends_of[topic] = await log_ends(consumer, topic)  # {}: no such topic (yet)
+            ends = ends_of[topic]
             committed = await committed_offsets(admin, group, topic, sorted(ends))
-            lanes[lane] = LanePositions(ends, committed)
+            lanes[(shard, lane)] = LanePositions(ends, committed)
         dead = await log_ends(consumer, settings.dead_letter_topic)
     finally:
         # Closing a client that never started may fail too; the first error is the story.
@@ -86,9 +105,10 @@ def _failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def partition_body(lane: Lane, row: PartitionLag) -> dict[str, Any]:
+def partition_body(lane: Lane, row: PartitionLag, shard: str = DEFAULT_SHARD) -> dict[str, Any]:
     fresh = row.freshness_seconds
     return {
+        "shard": shard,
         "lane": lane.value,
         "topic": row.topic,
         "partition": row.partition,
@@ -104,9 +124,11 @@ def partition_body(lane: Lane, row: PartitionLag) -> dict[str, Any]:
 class OpsView:
     """One per app: the sample history and the last answer, shared by every viewer."""
 
-    def __init__(self, settings: Settings, pool: AsyncConnectionPool, redis: Redis) -> None:
+    def __init__(
+        self, settings: Settings, pools: Mapping[str, AsyncConnectionPool], redis: Redis
+    ) -> None:
         self._settings = settings
-        self._pool = pool
+        self._pools = pools  # each shard's by name; the default one's is the control database
         self._redis = redis
         self._history: deque[Sample] = deque()
         self._lock = asyncio.Lock()
@@ -131,21 +153,21 @@ class OpsView:
             kafka_task, pg_task, redis_task, return_exceptions=True
         )
         now = datetime.now(UTC)
-        stored: dict[Lane, dict[int, StoredPartition]] = {}
+        stored: dict[Workers, dict[int, StoredPartition]] = {}
         overage: int | None = None
         if not isinstance(pg, BaseException):
             stored, overage = pg
-        rows: list[tuple[Lane, PartitionLag]] = []
+        rows: list[tuple[Workers, PartitionLag]] = []
         dead_lettered: int | None = None
         if not isinstance(kafka, BaseException):
-            for lane, _, topic in s.lanes():
-                at_kafka = kafka.lanes[lane]
-                kept = stored.get(lane, {})
+            for shard, lane, _, topic in every_group(s):
+                at_kafka = kafka.lanes[(shard, lane)]
+                kept = stored.get((shard, lane), {})
                 received = {p: s.last_received_at for p, s in kept.items()}
                 lane_rows = compute_lag(
                     topic, at_kafka.ends, at_kafka.committed, received, now, kept
                 )
-                rows += [(lane, row) for row in lane_rows]
+                rows += [((shard, lane), row) for row in lane_rows]
             dead_lettered = kafka.dead_lettered
             self._remember(at, [row for _, row in rows])
         history = list(self._history)
@@ -158,15 +180,18 @@ class OpsView:
             "topic": main_topic,
             "lanes": [
                 {
+                    "shard": shard,
                     "lane": lane.value,
                     "group": group,
                     "topic": topic,
-                    **_figures([row for of, row in rows if of is lane]),
+                    **_figures([row for of, row in rows if of == (shard, lane)]),
                 }
-                for lane, group, topic in s.lanes()
+                for shard, lane, group, topic in every_group(s)
             ],
-            "partitions": [partition_body(lane, row) for lane, row in rows],
-            "held": [partition_body(lane, row) for lane, row in rows if row.inconsistency],
+            "partitions": [partition_body(lane, row, shard) for (shard, lane), row in rows],
+            "held": [
+                partition_body(lane, row, shard) for (shard, lane), row in rows if row.inconsistency
+            ],
             **_figures([row for _, row in rows]),
             "rates": {"inPerSecond": rate.in_per_second, "outPerSecond": rate.out_per_second},
             "deadLettered": dead_lettered,
@@ -194,12 +219,14 @@ class OpsView:
         while self._history and at - self._history[0].at > self._settings.history_seconds:
             self._history.popleft()
 
-    async def _read_postgres(self) -> tuple[dict[Lane, dict[int, StoredPartition]], int]:
-        stored: dict[Lane, dict[int, StoredPartition]] = {}
-        async with self._pool.connection() as conn:
-            for lane, group, topic in self._settings.lanes():
-                stored[lane] = await read_stored(conn, group, topic)
-            overage = await overage_this_month(conn)
+    async def _read_postgres(self) -> tuple[dict[Workers, dict[int, StoredPartition]], int]:
+        stored: dict[Workers, dict[int, StoredPartition]] = {}
+        for shard in self._settings.shards:
+            async with self._pools[shard].connection() as conn:
+                for lane, group, topic in self._settings.lanes(shard):
+                    stored[(shard, lane)] = await read_stored(conn, group, topic)
+        async with self._pools[DEFAULT_SHARD].connection() as conn:
+            overage = await overage_this_month(conn, self._pools)
         return stored, overage
 
 

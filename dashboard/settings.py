@@ -1,10 +1,11 @@
 """The dashboard's settings, read from the environment in one place."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from environs import Env
 
 from contracts.lanes import Lane, lane_group, lane_topic
+from contracts.shards import DEFAULT_SHARD, parse_shard_databases, shard_group
 from contracts.topics import Topic
 
 
@@ -30,17 +31,25 @@ class Settings:
     probe_timeout_seconds: float = 5.0
     # Wait this long for one of the two pooled connections, then answer 503 + Retry-After.
     db_pool_timeout_seconds: float = 5.0
+    # Every shard's database by name (contracts/shards.py): each shard's workers' lag and
+    # its projects' usage are read there; empty: one database, ``database_url``.
+    shard_databases: dict[str, str] = field(default_factory=dict)
 
-    def lanes(self) -> list[tuple[Lane, str, str]]:
-        """(lane, consumer group, topic) of every lane, main first."""
+    def lanes(self, shard: str = DEFAULT_SHARD) -> list[tuple[Lane, str, str]]:
+        """(lane, consumer group, topic) of every lane of ``shard``'s workers, main first."""
         return [
             (
                 lane,
-                lane_group(self.worker_group, lane),
+                lane_group(shard_group(self.worker_group, shard), lane),
                 lane_topic(lane, self.events_topic, self.overflow_topic),
             )
             for lane in Lane
         ]
+
+    @property
+    def shards(self) -> list[str]:
+        """Every shard's name, the default one first."""
+        return list(self.shard_databases) or [DEFAULT_SHARD]
 
 
 def load_settings(env: Env | None = None) -> Settings:
@@ -58,4 +67,7 @@ def load_settings(env: Env | None = None) -> Settings:
         sample_min_seconds=env.float("RA_OPS_SAMPLE_MIN_SECONDS", 1.0),
         history_seconds=env.float("RA_OPS_HISTORY_SECONDS", 120.0),
         lag_growth_alert_seconds=env.float("RA_OPS_LAG_GROWTH_ALERT_SECONDS", 10.0),
+        shard_databases=parse_shard_databases(
+            env.str("RA_SHARD_DATABASES", ""), env.str("RA_DATABASE_URL")
+        ),
     )

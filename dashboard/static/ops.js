@@ -47,8 +47,18 @@
     banner.hidden = !held.length;
     banner.textContent = held.length
       ? `${held.length} partition(s) held, inconsistent with Kafka — nothing is applied there until an operator recovers them (docs/operations.md, "Kafka was reset"). `
-        + held.map((p) => `${p.lane} ${p.partition}: ${p.inconsistency}`).join('; ')
+        + held.map((p) => `${workers(p)} ${p.partition}: ${p.inconsistency}`).join('; ')
       : '';
+  }
+
+  // A lane of the default shard is named as before; another shard's workers carry its
+  // name (contracts/shards.py: each shard has consumer groups of its own).
+  function workers(p) {
+    return p.shard && p.shard !== 'default' ? `${p.shard} ${p.lane}` : p.lane;
+  }
+
+  function workersKey(p) {
+    return p.shard && p.shard !== 'default' ? `${p.shard}-${p.lane}` : p.lane;
   }
 
   function render(ops) {
@@ -79,13 +89,13 @@
       // Each lane on its own: the overflow lane holds a hot project's events (its lag
       // there delays only that project).
       ...ops.lanes.flatMap((lane) => [
-        tile(`Lag, ${lane.lane} lane`, show(lane.totals.lag), { 'data-lane-figure': `${lane.lane}-lag` }),
-        tile(`Freshness, ${lane.lane} lane`, age(lane.freshnessSeconds), { 'data-lane-figure': `${lane.lane}-freshness` }),
+        tile(`Lag, ${workers(lane)} lane`, show(lane.totals.lag), { 'data-lane-figure': `${workersKey(lane)}-lag` }),
+        tile(`Freshness, ${workers(lane)} lane`, age(lane.freshnessSeconds), { 'data-lane-figure': `${workersKey(lane)}-freshness` }),
       ]),
     );
     $('partitions').tBodies[0].replaceChildren(...ops.partitions.map((p) =>
-      el('tr', { 'data-lane': p.lane, 'data-partition': p.partition, 'data-held': String(!!p.inconsistency) },
-        el('th', { scope: 'row', text: `${p.lane}` }),
+      el('tr', { 'data-lane': workersKey(p), 'data-partition': p.partition, 'data-held': String(!!p.inconsistency) },
+        el('th', { scope: 'row', text: workers(p) }),
         el('th', p.inconsistency
           ? { scope: 'row', text: `${p.partition} held`, title: p.inconsistency }
           : { scope: 'row', text: String(p.partition) }),

@@ -138,6 +138,7 @@ async def test_both_lanes_are_shown_each_with_its_lag_and_freshness(
     assert len(ops["partitions"]) == 24
     [hot] = [p for p in ops["partitions"] if p["lane"] == "overflow" and p["partition"] == 0]
     assert hot == {
+        "shard": "default",
         "lane": "overflow",
         "topic": overflow_topic,
         "partition": 0,
