@@ -60,6 +60,17 @@ _FINISH = (
     " lease_until = NULL, distinct_ids = '{}' WHERE id = %s"
 )
 
+# A person deleted before keeps their tombstone; it now counts for this request (from 0:
+# the earlier one's count is in its own row of person_deletions). This request's own
+# tombstones, written before a crash, keep their counts.
+_TOMBSTONES = """
+INSERT INTO person_tombstones AS t (project_id, person, deletion_id)
+SELECT %s, d, %s FROM unnest(%s::bytea[]) d
+ON CONFLICT (project_id, person) DO UPDATE SET
+    deletion_id = EXCLUDED.deletion_id,
+    events = CASE WHEN t.deletion_id = EXCLUDED.deletion_id THEN t.events ELSE 0 END
+"""
+
 _SLICES = (
     "SELECT DISTINCT event, date_bin('1 day', ts, %s) FROM events"
     " WHERE project_id = %s AND distinct_id = ANY(%s) ORDER BY 1, 2"
@@ -125,11 +136,7 @@ class Eraser:
         digests = [person_digest(d) for d in request.distinct_ids]
         async with db.transaction():
             await db.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
-            await db.execute(
-                "INSERT INTO person_tombstones (project_id, person, deletion_id)"
-                " SELECT %s, d, %s FROM unnest(%s::bytea[]) d ON CONFLICT DO NOTHING",
-                (request.project_id, request.id, digests),
-            )
+            await db.execute(_TOMBSTONES, (request.project_id, request.id, digests))
         cursor = await db.execute(_SLICES, (EPOCH, request.project_id, request.distinct_ids))
         for event, day in await cursor.fetchall():
             await self._rebuild_slice(db, lock, request, str(event), day)
