@@ -1,0 +1,81 @@
+"""Reading a project's raw events out of its shard's database, in bounded memory.
+
+A person's events (an access request) or a project's events of a time range (an
+export) are read through a server-side cursor, a batch of rows at a time, inside one
+read-only REPEATABLE READ transaction: the count given up front and the rows that follow
+come from the same snapshot, so they agree even while the workers keep writing.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, LiteralString
+
+from psycopg import AsyncConnection, AsyncServerCursor, sql
+
+from contracts.shards import DEFAULT_SHARD
+from control_plane.event_rows import COLUMNS, Row
+
+BATCH_ROWS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which events, as fixed SQL text and its parameters (never text from the caller)."""
+
+    where: LiteralString
+    params: tuple[Any, ...]
+    order: LiteralString
+
+
+def person_events(project_id: str, distinct_id: str) -> Selection:
+    """Every stored event of one person, in timestamp order (the per-user index's)."""
+    return Selection(
+        "project_id = %s AND distinct_id = %s", (project_id, distinct_id), " ORDER BY ts, id"
+    )
+
+
+def range_events(project_id: str, start: datetime, end: datetime) -> Selection:
+    """A project's events with ``start <= timestamp < end``, in storage order: the time
+    partitions in order, each in about arrival order. Sorting millions of rows would cost
+    the database a disk sort for an order no export format needs."""
+    return Selection("project_id = %s AND ts >= %s AND ts < %s", (project_id, start, end), "")
+
+
+async def project_shard(conn: AsyncConnection[Any], project_id: str) -> str:
+    """The shard that holds the project's events (contracts/shards.py)."""
+    cursor = await conn.execute("SELECT shard FROM projects WHERE id = %s", (project_id,))
+    row = await cursor.fetchone()
+    return str(row[0]) if row is not None else DEFAULT_SHARD
+
+
+@dataclass(slots=True)
+class EventStream:
+    count: int
+    cursor: AsyncServerCursor[Any]
+
+    async def batches(self, rows: int = BATCH_ROWS) -> AsyncIterator[list[Row]]:
+        while batch := await self.cursor.fetchmany(rows):
+            yield batch
+
+
+@asynccontextmanager
+async def open_stream(
+    conn: AsyncConnection[Any], selection: Selection
+) -> AsyncIterator[EventStream]:
+    """The selection's count and a cursor over its rows, both in one snapshot."""
+    async with conn.transaction():
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        where = sql.SQL(selection.where)
+        cursor = await conn.execute(
+            sql.SQL("SELECT count(*) FROM events WHERE {}").format(where), selection.params
+        )
+        counted = await cursor.fetchone()
+        assert counted is not None
+        async with conn.cursor(name="raw_events") as rows:
+            query = sql.SQL("SELECT {} FROM events WHERE {}{}").format(
+                sql.SQL(COLUMNS), where, sql.SQL(selection.order)
+            )
+            await rows.execute(query, selection.params)
+            yield EventStream(int(counted[0]), rows)
