@@ -19,6 +19,7 @@ from control_plane.cli_client import (
     save_credentials,
 )
 from control_plane.cli_context import Context, pass_context
+from control_plane.cli_exports import export, person_events
 from control_plane.cli_invitations import invitations
 from control_plane.cli_output import query_table, table
 from control_plane.cli_projects import projects
@@ -35,6 +36,8 @@ def main(ctx: click.Context, url: str | None) -> None:
 
 main.add_command(projects)
 main.add_command(invitations)
+main.add_command(export)
+main.add_command(person_events)
 
 
 def _store_access_token(context: Context, client: AppClient) -> None:
