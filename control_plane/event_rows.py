@@ -2,9 +2,11 @@
 
 One line per event, the fields of the ``events`` table in the contract's camelCase (the
 names the gateway's records use, ``contracts/events.py``), times in UTC ISO 8601 with
-microseconds and a ``Z``. ``properties`` and ``context`` are read as PostgreSQL's own JSON
-text and placed in the line unparsed: parsing and re-encoding them would cost the export
-more than the rest of the line, and the text is already valid JSON.
+microseconds and a ``Z`` (the topic's format). The database hands every column over as
+text, ready for the line: the times formatted by ``to_char`` (in C, about a tenth of what
+``format_time`` costs a row in Python), ``properties`` and ``context`` as its own JSON
+text, placed in the line unparsed (parsing and re-encoding them would cost more than the
+rest of the line, and the text is already valid JSON).
 """
 
 from collections.abc import Mapping
@@ -13,13 +15,16 @@ from typing import Any, LiteralString
 
 import orjson
 
-from contracts.events import format_time
 from control_plane.errors import ValidationFailed
 
 # The row shape every query of the raw store for a person or an export selects.
+_UTC_TEXT = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 COLUMNS: LiteralString = (
-    "id::text, event, ts, received_at, distinct_id, session_id,"
-    " properties::text, insert_id, context::text"
+    "id::text, event, "
+    + _UTC_TEXT.format("ts")
+    + ", "
+    + _UTC_TEXT.format("received_at")
+    + ", distinct_id, session_id, properties::text, insert_id, context::text"
 )
 FIELDS = (
     "id",
@@ -38,7 +43,7 @@ NDJSON = "application/x-ndjson"
 # that follow are exactly this many (the CLI's progress bar and completeness check).
 COUNT_HEADER = "X-Event-Count"
 
-Row = tuple[str, str, datetime, datetime, str, str, str, str | None, str]
+Row = tuple[str, str, str, str, str, str, str, str | None, str]
 
 
 def json_line(row: Row) -> bytes:
@@ -48,8 +53,8 @@ def json_line(row: Row) -> bytes:
         {
             "id": event_id,
             "event": event,
-            "timestamp": format_time(ts),
-            "receivedAt": format_time(received_at),
+            "timestamp": ts,
+            "receivedAt": received_at,
             "distinctId": distinct_id,
             "sessionId": session_id,
             "properties": orjson.Fragment(properties),

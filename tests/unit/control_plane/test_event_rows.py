@@ -3,7 +3,7 @@ the CLI's writers on a stream that completes or breaks off (no server)."""
 
 import io
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -14,12 +14,11 @@ from control_plane.errors import ValidationFailed
 from control_plane.event_rows import FIELDS, check_format, json_line, parse_range
 from control_plane.parquet_rows import SCHEMA, ColumnBuffer
 
-CET = timezone(timedelta(hours=1))
 ROW = (
     "0190a1b2-0000-7000-8000-000000000001",
     "signup",
-    datetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo=CET),
-    datetime(2026, 3, 1, 9, 0, 1, tzinfo=UTC),
+    "2026-03-01T09:00:00.123456Z",  # as the database formats them (event_rows.COLUMNS)
+    "2026-03-01T09:00:01.000000Z",
     'user "1"/é',
     "s1",
     '{"plan": "pro", "n": 3, "nested": {"a": [1, 2.5, null]}}',
@@ -34,7 +33,7 @@ def test_a_row_is_one_json_line_in_the_contract_s_camel_case() -> None:
     assert json.loads(line) == {
         "id": "0190a1b2-0000-7000-8000-000000000001",
         "event": "signup",
-        "timestamp": "2026-03-01T09:00:00.123456Z",  # UTC, whatever the session's zone
+        "timestamp": "2026-03-01T09:00:00.123456Z",
         "receivedAt": "2026-03-01T09:00:01.000000Z",
         "distinctId": 'user "1"/é',
         "sessionId": "s1",
