@@ -6,7 +6,8 @@ read-only REPEATABLE READ transaction: the count given up front and the rows tha
 come from the same snapshot, so they agree even while the workers keep writing.
 """
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,9 +56,22 @@ class EventStream:
     count: int
     cursor: AsyncServerCursor[Any]
 
-    async def batches(self, rows: int = BATCH_ROWS) -> AsyncIterator[list[Row]]:
-        while batch := await self.cursor.fetchmany(rows):
-            yield batch
+    async def batches(self, rows: int = BATCH_ROWS) -> AsyncGenerator[list[Row], None]:
+        """The rows, a batch at a time, the next batch fetched while the caller handles
+        this one: the database and the client then work at the same time, instead of
+        each waiting for the other (two batches in memory at most). Close it
+        (``contextlib.aclosing``) so that a fetch still running is waited for."""
+        pending = asyncio.ensure_future(self.cursor.fetchmany(rows))
+        try:
+            while batch := await pending:
+                pending = asyncio.ensure_future(self.cursor.fetchmany(rows))
+                await asyncio.sleep(0)  # let it send the FETCH before the caller's work
+                yield batch
+        finally:
+            if not pending.done():
+                await asyncio.wait([pending])  # the connection runs one command at a time
+            if not pending.cancelled():
+                pending.exception()  # seen, whatever it was: the caller has its own error
 
 
 @asynccontextmanager

@@ -5,6 +5,7 @@ Nothing here logs a distinct id or an event: only project ids and counts.
 """
 
 import logging
+from contextlib import aclosing
 
 from aiohttp import web
 
@@ -58,9 +59,10 @@ async def _stream(
             async with pool.connection() as conn, open_stream(conn, selection) as stream:
                 response.headers[COUNT_HEADER] = str(stream.count)
                 await response.prepare(request)
-                async for rows in stream.batches():
-                    await response.write(b"".join(json_line(row) for row in rows))
-                    sent += len(rows)
+                async with aclosing(stream.batches()) as batches:
+                    async for rows in batches:
+                        await response.write(b"".join(json_line(row) for row in rows))
+                        sent += len(rows)
         except ConnectionResetError:
             logger.info("client left the stream of project %s after %d events", project_id, sent)
             return response

@@ -5,10 +5,11 @@ The schema is fixed, whatever the events hold: the fields as strings, the two ti
 UTC timestamps in microseconds (the raw store's precision), ``properties`` and
 ``context`` as JSON text (a column per property key would change from file to file and
 cannot hold a key's mixed types; readers parse JSON columns, e.g. DuckDB's ``->>``).
-Lines are kept as columns of Python strings, never as parsed objects, so a batch of
-``rows`` lines costs a few hundred bytes a line.
+Lines are kept as tuples of strings (the two JSON fields re-encoded at once), never as
+parsed objects, so a batch costs a few hundred bytes a line.
 """
 
+import operator
 from typing import Any
 
 import orjson
@@ -30,28 +31,32 @@ _FIELDS: "list[pa.Field[Any]]" = [
 ]
 SCHEMA = pa.schema(_FIELDS)
 assert tuple(SCHEMA.names) == FIELDS
-_JSON_COLUMNS = frozenset({"properties", "context"})
+_FIELDS_OF = operator.itemgetter(*FIELDS)
 
 
 class ColumnBuffer:
-    """Lines gathered column by column until they make a record batch."""
+    """Lines gathered as rows of the schema's fields until they make a record batch."""
 
     def __init__(self) -> None:
-        self.columns: dict[str, list[Any]] = {name: [] for name in FIELDS}
+        self.rows: list[tuple[Any, ...]] = []
 
     def __len__(self) -> int:
-        return len(self.columns["id"])
+        return len(self.rows)
 
     def add(self, line: bytes) -> None:
         event = orjson.loads(line)
-        for name, values in self.columns.items():
-            value = event[name]
-            values.append(orjson.dumps(value).decode() if name in _JSON_COLUMNS else value)
+        # Kept as str: a kept ``bytes`` from orjson.dumps is an allocation of its own
+        # outside Python's small-object allocator, which made a row three times slower.
+        event["properties"] = orjson.dumps(event["properties"]).decode()
+        event["context"] = orjson.dumps(event["context"]).decode()
+        self.rows.append(_FIELDS_OF(event))
 
     def take(self) -> pa.RecordBatch:
         """The gathered lines as one batch of ``SCHEMA``; the buffer is empty afterwards."""
+        columns = zip(*self.rows, strict=True) if self.rows else ([] for _ in SCHEMA)
         arrays = [
-            pa.array(self.columns[field.name], pa.string()).cast(field.type) for field in SCHEMA
+            pa.array(values, pa.string()).cast(field.type)
+            for field, values in zip(SCHEMA, columns, strict=True)
         ]
-        self.columns = {name: [] for name in FIELDS}
+        self.rows = []
         return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
