@@ -353,25 +353,51 @@ async def test_an_export_round_trips_through_parquet_and_json_lines(
     assert [json.loads(x) for x in person.read_text().splitlines()] == [as_line(e) for e in mine]
 
 
-async def test_a_stream_that_breaks_off_never_looks_complete(
-    app_client: TestClient, database: str
-) -> None:
-    """The database connection dies mid-stream: the server drops the connection rather
-    than end the body, so the client sees a broken transfer, not a short export."""
-    await signup(app_client)
-    project = await new_project(app_client, "shop")
+EXPORT_MARCH = "/api/projects/shop/events/export?from=2026-03-01&to=2026-03-05"
+
+
+def fill(database: str, project: str, n: int) -> None:
+    """``n`` events of about 300 bytes a line, more than the sockets between server and
+    client hold: a stream of them stays open until the client reads it."""
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO events (id, project_id, event, ts, received_at, distinct_id,"
             " session_id, properties)"
             " SELECT gen_random_uuid(), %s, 'e', %s::timestamptz + g * interval '1 second',"
             " now(), 'u' || g %% 100, 's', jsonb_build_object('pad', repeat('x', 200))"
-            " FROM generate_series(1, 100000) g",
-            (project, START),
+            " FROM generate_series(1, %s) g",
+            (project, START, n),
         )
-    response = await app_client.get(
-        "/api/projects/shop/events/export?from=2026-03-01&to=2026-03-05"
-    )
+
+
+async def test_streams_at_once_are_limited_and_one_more_is_told_to_retry(
+    settings: Settings, database: str
+) -> None:
+    client = await start(dataclasses.replace(settings, export_concurrency=1))
+    try:
+        await signup(client)
+        fill(database, await new_project(client, "shop"), 100000)
+        first = await client.get(EXPORT_MARCH)
+        assert first.status == 200  # streaming, its client not reading
+        second = await person_lines(client, "shop", "u1")
+        assert (second.status, (await second.json())["code"]) == (503, "EXPORTS_BUSY")
+        assert second.headers["Retry-After"] == "5"
+        assert len((await first.read()).splitlines()) == 100000
+        third = await person_lines(client, "shop", "u1")
+        assert third.status == 200
+        assert len((await third.read()).splitlines()) == 1000  # once the first is done
+    finally:
+        await client.close()
+
+
+async def test_a_stream_that_breaks_off_never_looks_complete(
+    app_client: TestClient, database: str
+) -> None:
+    """The database connection dies mid-stream: the server drops the connection rather
+    than end the body, so the client sees a broken transfer, not a short export."""
+    await signup(app_client)
+    fill(database, await new_project(app_client, "shop"), 100000)
+    response = await app_client.get(EXPORT_MARCH)
     assert response.status == 200
     assert int(response.headers[COUNT_HEADER]) == 100000
     received = len(await response.content.read(64 * 1024))
