@@ -13,15 +13,18 @@ from aiohttp import web
 from common.database import DatabasePool
 from common.redis import create_redis
 from common.security_headers import API_POLICY, add_security_headers
+from contracts.shards import DEFAULT_SHARD
 from control_plane import account_handlers as accounts
 from control_plane import cli_token_handlers as cli_tokens
 from control_plane import deletion_handlers as deletions
 from control_plane import deploy_handlers as deploys
+from control_plane import export_handlers as exports
 from control_plane import invitation_handlers as invitations
 from control_plane import middleware, ops_handlers
 from control_plane import project_handlers as projects
 from control_plane import recovery_handlers as recovery
 from control_plane.keys import (
+    EXPORTS,
     MAILER,
     METRICS,
     PASSWORDS,
@@ -30,6 +33,7 @@ from control_plane.keys import (
     RELAY,
     SESSIONS,
     SETTINGS,
+    SHARD_POOLS,
     SPEC,
     THROTTLES,
 )
@@ -53,6 +57,7 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     app[PASSWORDS] = Passwords(settings)
     app[SPEC] = build_spec(MOUNT_PREFIX)
+    app[EXPORTS] = asyncio.Semaphore(settings.export_concurrency)
     app.cleanup_ctx.append(_resources)
     if settings.relay_enabled:
         app.cleanup_ctx.append(_relay)
@@ -82,6 +87,8 @@ def create_app(settings: Settings) -> web.Application:
     add.add_get("/projects/{ref}/deletions/{deletion_id}", deletions.show)
     add.add_get("/projects/{ref}/config", deploys.current)
     add.add_get("/projects/{ref}/configs", deploys.history)
+    add.add_get("/projects/{ref}/persons/{distinctId}/events", exports.person_events)
+    add.add_get("/projects/{ref}/events/export", exports.export_events)
     add.add_post("/deploy", deploys.deploy)
     add.add_post("/deploy/rollback", deploys.rollback)
     add.add_get("/openapi.json", ops_handlers.openapi)
@@ -108,9 +115,17 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         max_size=settings.db_pool_size,
         timeout=settings.db_pool_timeout_seconds,
     )
-    await pool.open(wait=False)
+    # Other shards' databases serve only raw-event streams: a pool as small as their limit.
+    shards = {
+        name: DatabasePool(url, max_size=settings.export_concurrency)
+        for name, url in settings.shard_databases.items()
+        if name != DEFAULT_SHARD
+    }
+    for each in (pool, *shards.values()):
+        await each.open(wait=False)
     app[REDIS] = redis
     app[POOL] = pool
+    app[SHARD_POOLS] = {DEFAULT_SHARD: pool, **shards}
     app[SESSIONS] = SessionStore(redis, settings.redis_prefix, settings.session_ttl_seconds)
     app[THROTTLES] = AccountThrottles(
         redis,
@@ -131,7 +146,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[MAILER] = mailer = Mailer(settings)
     yield
     await mailer.drain()
-    await pool.close()
+    for each in (pool, *shards.values()):
+        await each.close()
     await redis.aclose()
 
 

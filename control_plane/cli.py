@@ -20,6 +20,7 @@ from control_plane.cli_client import (
 )
 from control_plane.cli_context import Context, pass_context
 from control_plane.cli_deletions import delete_person
+from control_plane.cli_exports import export, person_events
 from control_plane.cli_invitations import invitations
 from control_plane.cli_output import query_table, table
 from control_plane.cli_projects import projects
@@ -37,6 +38,8 @@ def main(ctx: click.Context, url: str | None) -> None:
 main.add_command(projects)
 main.add_command(invitations)
 main.add_command(delete_person)
+main.add_command(export)
+main.add_command(person_events)
 
 
 def _store_access_token(context: Context, client: AppClient) -> None:

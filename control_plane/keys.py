@@ -1,5 +1,7 @@
 """Typed keys for the objects the control plane's app holds."""
 
+import asyncio
+
 from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
@@ -17,6 +19,10 @@ METRICS = web.AppKey("metrics", Metrics)
 PASSWORDS = web.AppKey("passwords", Passwords)
 REDIS = web.AppKey("redis", Redis)
 POOL = web.AppKey("pool", AsyncConnectionPool)
+# Each shard's pool by name (contracts/shards.py), the default shard's being ``POOL``.
+SHARD_POOLS = web.AppKey("shard_pools", dict)
+# Streams of raw events (access requests, exports) running at once.
+EXPORTS = web.AppKey("exports", asyncio.Semaphore)
 SESSIONS = web.AppKey("sessions", SessionStore)
 THROTTLES = web.AppKey("throttles", AccountThrottles)
 MAILER = web.AppKey("mailer", Mailer)

@@ -10,6 +10,7 @@ from marshmallow import Schema, fields
 
 from contracts.config import ConfigSchema
 from control_plane import validation
+from control_plane.event_rows import COUNT_HEADER, FORMATS, NDJSON
 
 
 class ErrorSchema(Schema):
@@ -171,6 +172,11 @@ _ERROR = "Error"
 _COMMON = {"400": ("ValidationError", "Invalid body"), "401": (_ERROR, "Not authenticated")}
 _MEMBER = {**_COMMON, "403": (_ERROR, "Not a member (or no such project), or foreign Origin")}
 _THROTTLED = {"429": (_ERROR, "Throttled (Retry-After)")}
+# Streams of raw events answer JSON lines, not a JSON document (see _responses).
+_EVENTS = "Events"
+_STREAM = {**_MEMBER, "403": (_ERROR, "Not an owner (or no such project), or foreign Origin"),
+           "503": (_ERROR, "Too many streams at once, or the project's shard not configured "
+                           "(Retry-After)")}  # fmt: skip
 Route = tuple[str, str, str, str | None, dict[str, tuple[str | None, str]]]
 ROUTES: list[Route] = [
     ("post", "/auth/signup", "Sign up; a code to confirm the address is mailed", "Signup",
@@ -231,6 +237,12 @@ ROUTES: list[Route] = [
      {"200": ("Version", "The current version"), **_MEMBER, "404": (_ERROR, "None yet")}),
     ("get", "/projects/{ref}/configs", "Every config version, newest first", None,
      {"200": ("History", "Versions"), **_MEMBER}),
+    ("get", "/projects/{ref}/persons/{distinctId}/events",
+     "Every stored event of one person, in timestamp order (access request; owners)", None,
+     {"200": (_EVENTS, "JSON lines"), **_STREAM}),
+    ("get", "/projects/{ref}/events/export",
+     "The project's events with from <= timestamp < to, as JSON lines (owners)", None,
+     {"200": (_EVENTS, "JSON lines"), **_STREAM}),
     ("post", "/deploy", "Deploy a compiled config (X-Secret-Key)", "Deploy",
      {"201": ("Version", "Stored, to be published"), **_MEMBER,
       "413": (_ERROR, "Config too large")}),
@@ -249,11 +261,48 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+# One event per line, the raw store's fields; the count of lines in a header.
+_EVENT_LINE = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "event": {"type": "string"},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "receivedAt": {"type": "string", "format": "date-time"},
+        "distinctId": {"type": "string"},
+        "sessionId": {"type": "string"},
+        "properties": {"type": "object"},
+        "insertId": {"type": "string", "nullable": True},
+        "context": {"type": "object"},
+    },
+}
+_EVENTS_ANSWER = {
+    "content": {NDJSON: {"schema": _EVENT_LINE}},
+    "headers": {
+        COUNT_HEADER: {
+            "description": "How many lines follow (counted in the stream's snapshot)",
+            "schema": {"type": "integer"},
+        }
+    },
+}
+_QUERY_PARAMETERS: dict[str, list[tuple[str, bool, dict[str, Any]]]] = {
+    "/projects/{ref}/persons/{distinctId}/events": [
+        ("format", False, {"type": "string", "enum": list(FORMATS), "default": FORMATS[0]}),
+    ],
+    "/projects/{ref}/events/export": [
+        ("from", True, {"type": "string", "description": "ISO 8601 time or date, inclusive"}),
+        ("to", True, {"type": "string", "description": "ISO 8601 time or date, exclusive"}),
+    ],
+}
+
+
 def _responses(answers: dict[str, tuple[str | None, str]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for status, (schema, description) in answers.items():
         out[status] = {"description": description}
-        if schema is not None:
+        if schema == _EVENTS:
+            out[status].update(_EVENTS_ANSWER)
+        elif schema is not None:
             out[status]["content"] = {"application/json": {"schema": _ref(schema)}}
     return out
 
@@ -274,8 +323,11 @@ def build_spec(prefix: str) -> dict[str, Any]:
             operation["requestBody"] = {"required": True, "content": content}
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in ("ref", "user_id", "invitation_id", "deletion_id")
+            for name in ("ref", "user_id", "invitation_id", "deletion_id", "distinctId")
             if "{" + name + "}" in path
+        ] + [
+            {"name": name, "in": "query", "required": required, "schema": schema}
+            for name, required, schema in _QUERY_PARAMETERS.get(path, [])
         ]
         if parameters:
             operation["parameters"] = parameters

@@ -30,6 +30,7 @@ from control_plane.projects import (
     rotate_keys,
     used_this_month,
 )
+from control_plane.shards import shard_pool
 
 _CREATE = validation.ProjectCreateSchema()
 _MEMBER = validation.MemberSchema()
@@ -150,6 +151,8 @@ async def show(request: web.Request) -> web.Response:
     async with request.app[POOL].connection() as conn:
         members = await list_members(conn, project.id)
         keys = await active_keys(conn, project.id)
+    # The workers count usage in the project's shard's database (contracts/shards.py).
+    async with (await shard_pool(request, project.id)).connection() as conn:
         month, used = await used_this_month(conn, project.id)
     body = project_body(project)
     body["members"] = [member_body(m) for m in members]

@@ -1,7 +1,7 @@
 """The control plane's settings, read from the environment in one place."""
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from environs import Env
 
@@ -43,8 +43,13 @@ class Settings:
     resets_per_email: int = 3
     # New projects start on this plan; only operators choose another or change it.
     default_plan: str = "free"
-    # The shards new projects are placed on (contracts/shards.py): the least loaded one.
-    shards: tuple[str, ...] = (DEFAULT_SHARD,)
+    # Every shard's database by name (contracts/shards.py): new projects are placed on the
+    # least loaded one; access requests, exports and usage read a project's rows from its
+    # shard's. Empty (tests, one database): the control database only.
+    shard_databases: dict[str, str] = field(default_factory=dict)
+    # Exports and access requests streaming at once (each holds a database connection for
+    # as long as it streams); one more is answered 503 + Retry-After.
+    export_concurrency: int = 2
     # Account e-mails (confirmations, password resets, invitations): sent over SMTP when
     # ``smtp_url`` is set, else written as files to ``mail_dir`` (development).
     smtp_url: str | None = None
@@ -68,6 +73,11 @@ class Settings:
     # at most ``password_hash_queue`` more waiting; beyond that a login or sign-up is 503.
     password_hash_concurrency: int = 2
     password_hash_queue: int = 32
+
+    @property
+    def shards(self) -> tuple[str, ...]:
+        """Every shard's name, the default one first."""
+        return tuple(self.shard_databases) or (DEFAULT_SHARD,)
 
 
 def load_settings(env: Env | None = None) -> Settings:
@@ -99,7 +109,10 @@ def load_settings(env: Env | None = None) -> Settings:
         resets_per_address=env.int("RA_RESETS_PER_ADDRESS", 10),
         resets_per_email=env.int("RA_RESETS_PER_EMAIL", 3),
         default_plan=env.str("RA_DEFAULT_PLAN", "free"),
-        shards=tuple(parse_shard_databases(env.str("RA_SHARD_DATABASES", ""), "")),
+        shard_databases=parse_shard_databases(
+            env.str("RA_SHARD_DATABASES", ""), env.str("RA_DATABASE_URL")
+        ),
+        export_concurrency=env.int("RA_EXPORT_CONCURRENCY", 2),
         smtp_url=env.str("RA_SMTP_URL", None),
         mail_dir=env.str("RA_MAIL_DIR", ".local/mail"),
         mail_from=env.str("RA_MAIL_FROM", "realanalytics <no-reply@localhost>"),

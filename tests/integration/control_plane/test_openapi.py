@@ -63,6 +63,12 @@ async def test_document_is_served_valid_and_the_answers_match_it(
     await call("post", "/projects/docs/keys/rotate", "/projects/{ref}/keys/rotate")
     await call("get", "/projects/docs/config", "/projects/{ref}/config")
     await call("get", "/projects/docs/configs", "/projects/{ref}/configs")
+    events = "/projects/{ref}/persons/{distinctId}/events"
+    await call("get", "/projects/docs/persons/u1/events?format=csv", events)
+    await call("get", "/projects/nope/persons/u1/events", events)
+    export = "/projects/{ref}/events/export"
+    await call("get", "/projects/docs/events/export?from=2026-01-02&to=2026-01-01", export)
+    await call("get", "/projects/nope/events/export?from=2026-01-01&to=2026-01-02", export)
     await call("post", "/cli/tokens", "/cli/tokens")
     await call("post", "/cli/validate", "/cli/validate", json={"token": "ra_once_x"})
     await call("post", "/auth/password-reset", "/auth/password-reset", json={"email": "a@b.co"})

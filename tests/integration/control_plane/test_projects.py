@@ -133,7 +133,8 @@ async def test_new_projects_are_spread_over_the_shards_least_loaded_first(
 ) -> None:
     """Sharded (contracts/shards.py): each new project goes to the shard with the fewest,
     and the gateway finds it there (the shard counting its usage)."""
-    client = await start(replace(settings, shards=("default", "eu", "us")))
+    shards = {"default": database, "eu": database, "us": database}  # placement only
+    client = await start(replace(settings, shard_databases=shards))
     try:
         await signup(client)
         with psycopg.connect(database, autocommit=True) as conn:
@@ -151,3 +152,41 @@ async def test_new_projects_are_spread_over_the_shards_least_loaded_first(
         projects = ProjectDirectory(pool, TtlCache(10))
         found = await projects.by_public_key(made[1]["publicKey"])
     assert found is not None and found.shard == "eu"
+
+
+async def test_a_sharded_projects_usage_is_read_from_its_shard(
+    settings, database: str, shard_database: str
+) -> None:
+    shards = {"default": database, "eu": shard_database}
+    client = await start(replace(settings, shard_databases=shards))
+    try:
+        await signup(client)
+        body = await create(client, "far")
+        project_id = body["project"]["id"]
+        with psycopg.connect(database, autocommit=True) as conn:
+            conn.execute("UPDATE projects SET shard = 'eu' WHERE id = %s", (project_id,))
+        with psycopg.connect(shard_database, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO usage_months (project_id, month, used) VALUES"
+                " (%s, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 42)",
+                (project_id,),
+            )
+        shown = await (await client.get("/api/projects/far")).json()
+        assert shown["project"]["usage"]["used"] == 42
+    finally:
+        await client.close()
+    # A control plane not given the shard: a clear 503, not another database's zero.
+    client = await start(settings)
+    try:
+        await signup(client)
+        with psycopg.connect(database, autocommit=True) as conn:
+            user = conn.execute("SELECT id FROM users ORDER BY created_at DESC LIMIT 1").fetchone()
+            assert user is not None
+            conn.execute(
+                "INSERT INTO project_members (project_id, user_id, role) VALUES (%s, %s, 'owner')",
+                (project_id, user[0]),
+            )
+        response = await client.get("/api/projects/far")
+        assert (response.status, (await response.json())["code"]) == (503, "SHARD_NOT_CONFIGURED")
+    finally:
+        await client.close()
