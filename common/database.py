@@ -21,11 +21,13 @@ connections. So this pool
 """
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Self
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from contracts.shards import DEFAULT_SHARD
 
 RECONNECT_SECONDS = 2.0
 # Above psycopg_pool's first reconnection delay (1 s, ±10 %), so that a request arriving
@@ -120,3 +122,26 @@ class DatabasePool(AsyncConnectionPool[AsyncConnection[Any]]):
             if self.reachability.down:
                 raise DatabaseUnreachable(str(exc)) from None
             raise
+
+
+READY_TIMEOUT_SECONDS = 2.0
+
+
+async def database_answers(pool: AsyncConnectionPool[Any]) -> bool:
+    """Whether the pool's database answers a ``SELECT 1`` within ``READY_TIMEOUT_SECONDS``
+    (readiness)."""
+    try:
+        async with pool.connection(timeout=READY_TIMEOUT_SECONDS) as conn:
+            await conn.execute("SELECT 1")
+    except Exception:  # any failure means "not answering"; the caller's body says which
+        return False
+    return True
+
+
+async def shards_answering(pools: Mapping[str, AsyncConnectionPool[Any]]) -> dict[str, bool]:
+    """Each further shard's database answering (contracts/shards.py), for a readiness body.
+    Informative only: a shard that is down holds back its own projects, so it must not take
+    a whole service out of its load balancer (every other project would go with it)."""
+    return {
+        name: await database_answers(pool) for name, pool in pools.items() if name != DEFAULT_SHARD
+    }

@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from psycopg import AsyncConnection
 from redis.exceptions import RedisError
 
+from common.database import database_answers, shards_answering
 from contracts.sessions import SESSION_COOKIE
 from contracts.shards import DEFAULT_SHARD, shard_group
 from query_api import answers, funnels
@@ -117,14 +118,12 @@ async def ready(request: web.Request) -> web.Response:
         redis = bool(await request.app[REDIS].ping())
     except Exception:  # any failure means "not ready"; the body says which
         redis = False
-    try:
-        for pool in request.app[SHARD_POOLS].values():  # the control database and every shard
-            async with pool.connection(timeout=2.0) as conn:
-                await conn.execute("SELECT 1")
-        database = True
-    except Exception:
-        database = False
-    return _json({"redis": redis, "database": database}, 200 if redis and database else 503)
+    database = await database_answers(request.app[SHARD_POOLS][DEFAULT_SHARD])
+    body: dict[str, Any] = {"redis": redis, "database": database}
+    pools = request.app[SHARD_POOLS]
+    if len(pools) > 1:  # a shard down holds back its own projects, not this service
+        body["shards"] = await shards_answering(pools)
+    return _json(body, 200 if redis and database else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -2,6 +2,7 @@
 invitations: test_members.py; who may choose plans: test_plans.py)."""
 
 import asyncio
+import socket
 from dataclasses import replace
 
 import psycopg
@@ -190,3 +191,22 @@ async def test_a_sharded_projects_usage_is_read_from_its_shard(
         assert (response.status, (await response.json())["code"]) == (503, "SHARD_NOT_CONFIGURED")
     finally:
         await client.close()
+
+
+async def test_a_shard_that_does_not_answer_keeps_the_control_plane_ready(
+    settings, database: str
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    down = f"postgresql://nobody@127.0.0.1:{closed}/none?connect_timeout=1"
+    client = await start(replace(settings, shard_databases={"default": database, "eu": down}))
+    try:
+        response = await client.get("/api/control/ready")
+        body = await response.json()
+    finally:
+        await client.close()
+    assert (response.status, body) == (
+        200,
+        {"redis": True, "database": True, "shards": {"eu": False}},
+    )

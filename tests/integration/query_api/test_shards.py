@@ -2,6 +2,7 @@
 freshness reads that shard's workers' offsets."""
 
 import dataclasses
+import socket
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,3 +106,36 @@ async def test_a_project_on_another_shard_is_answered_from_its_database(
         await client.close()
     assert (response.status, refused["code"]) == (503, "SHARD_NOT_CONFIGURED")
     assert "Retry-After" in response.headers
+
+
+async def test_a_shard_that_does_not_answer_keeps_the_service_ready(world, pg_schema):
+    """Readiness says which shard is down but stays 200: a load balancer that took every
+    query API out for one shard would stop every other project's queries too."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    down = f"postgresql://nobody@127.0.0.1:{closed}/none?connect_timeout=1"
+    sharded = dataclasses.replace(
+        world.settings(), shard_databases={"default": pg_schema, "eu": down}
+    )
+    client = await start_client(world, sharded)
+    try:
+        ready = await client.get("/api/query/ready")
+        body = await ready.json()
+        document = {
+            "type": "metric",
+            "event": "$pageview",
+            "metric": "count",
+            "projectId": "alpha",
+            "dateRange": RANGE,
+        }
+        response = await client.post(
+            "/api/query", json=document, cookies={"ra_session": world.cookie}
+        )
+    finally:
+        await client.close()
+    assert (ready.status, body) == (
+        200,
+        {"redis": True, "database": True, "shards": {"eu": False}},
+    )
+    assert response.status == 200  # alpha lives on the default shard
