@@ -155,8 +155,9 @@ class OpsView:
         now = datetime.now(UTC)
         stored: dict[Workers, dict[int, StoredPartition]] = {}
         overage: int | None = None
+        shards_up: dict[str, bool] = {}
         if not isinstance(pg, BaseException):
-            stored, overage = pg
+            stored, overage, shards_up = pg
         rows: list[tuple[Workers, PartitionLag]] = []
         dead_lettered: int | None = None
         if not isinstance(kafka, BaseException):
@@ -204,6 +205,9 @@ class OpsView:
             "services": {
                 "kafka": _state(kafka),
                 "postgres": _state(pg),
+                # Each further shard's database: one down leaves its lanes without stored
+                # offsets (their lag still comes from Kafka), not the whole view.
+                **({"shards": shards_up} if shards_up else {}),
                 "redis": _state(redis),
             },
         }
@@ -219,15 +223,31 @@ class OpsView:
         while self._history and at - self._history[0].at > self._settings.history_seconds:
             self._history.popleft()
 
-    async def _read_postgres(self) -> tuple[dict[Workers, dict[int, StoredPartition]], int]:
+    async def _read_postgres(
+        self,
+    ) -> tuple[dict[Workers, dict[int, StoredPartition]], int | None, dict[str, bool]]:
+        """Stored offsets of every shard's lanes, this month's overage, and which further
+        shards answered; the control database's failure is the whole read's."""
         stored: dict[Workers, dict[int, StoredPartition]] = {}
+        shards_up: dict[str, bool] = {}
         for shard in self._settings.shards:
-            async with self._pools[shard].connection() as conn:
-                for lane, group, topic in self._settings.lanes(shard):
-                    stored[(shard, lane)] = await read_stored(conn, group, topic)
-        async with self._pools[DEFAULT_SHARD].connection() as conn:
-            overage = await overage_this_month(conn, self._pools)
-        return stored, overage
+            try:
+                async with self._pools[shard].connection() as conn:
+                    for lane, group, topic in self._settings.lanes(shard):
+                        stored[(shard, lane)] = await read_stored(conn, group, topic)
+            except Exception as exc:
+                if shard == DEFAULT_SHARD:
+                    raise
+                logger.warning("ops probe of shard %s failed: %s", shard, _failure(exc))
+                shards_up[shard] = False
+                continue
+            if shard != DEFAULT_SHARD:
+                shards_up[shard] = True
+        overage: int | None = None
+        if all(shards_up.values()):  # a shard down: its projects' overage is not known
+            async with self._pools[DEFAULT_SHARD].connection() as conn:
+                overage = await overage_this_month(conn, self._pools)
+        return stored, overage, shards_up
 
 
 def _figures(rows: list[PartitionLag]) -> dict[str, Any]:

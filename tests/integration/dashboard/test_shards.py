@@ -2,6 +2,8 @@
 each shard from its own consumer group and its shard's database — and the project
 figures read a sharded project's usage where its workers count it."""
 
+import socket
+
 import psycopg
 import pytest
 from aiohttp.test_utils import TestClient
@@ -78,3 +80,46 @@ async def test_every_shards_workers_and_usage_are_shown(
     used = {p["slug"]: (p["used"], p["overage"]) for p in usage["projects"]}
     assert used == {"home": (150, 50), "away": (170, 70)}
     assert usage["overageThisMonth"] == 120
+
+
+async def test_a_shard_that_does_not_answer_is_shown_down_not_the_whole_view(
+    services: Services,
+    pg_schema: str,
+    kafka_topic: str,
+    unique_group: str,
+    redis_prefix: str,
+) -> None:
+    operator = log_in(services, pg_schema, redis_prefix, operator=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    settings = Settings(
+        database_url=pg_schema,
+        redis_url=services.redis_url,
+        kafka_bootstrap=services.kafka_bootstrap,
+        redis_prefix=redis_prefix,
+        worker_group=unique_group,
+        events_topic=kafka_topic,
+        dead_letter_topic=f"{kafka_topic}-dlq",
+        shard_databases={
+            "default": pg_schema,
+            "eu": f"postgresql://nobody@127.0.0.1:{closed}/none?connect_timeout=1",
+        },
+    )
+    client: TestClient = await client_for(settings)
+    try:
+        cookies = {SESSION_COOKIE: operator.session_id}
+        response = await client.get("/dashboard/api/ops", cookies=cookies)
+        ops = await response.json()
+    finally:
+        await client.close()
+    assert response.status == 200
+    assert ops["services"]["postgres"]["up"] is True
+    assert ops["services"]["shards"] == {"eu": False}
+    assert {(lane["shard"], lane["lane"]) for lane in ops["lanes"]} == {
+        ("default", "main"),
+        ("default", "overflow"),
+        ("eu", "main"),
+        ("eu", "overflow"),
+    }
+    assert ops["overageThisMonth"] is None  # the eu projects' is not known
