@@ -265,6 +265,21 @@ class Sink:
     ) -> tuple[BatchResult, list[UsageRow], dict[str, int], list[StoredOffset]]:
         conn = self._conn
         async with conn.transaction():
+            # Staged first, before any lock is taken: a worker frozen while it sends the
+            # COPY (its backend "active", reading from the client, which the idle-in-
+            # transaction timeout never ends) then holds nothing the worker that takes its
+            # partitions over waits for. Held at the COPY, the offset rows stalled that
+            # worker for as long as this one stayed frozen (the fault suite's SIGSTOP test,
+            # 1 run in 4). What the offsets then show was applied before is unstaged.
+            held_before = self.guard.held_partitions
+            staged = [
+                i
+                for i in batch
+                if i.item is not None
+                and i.raw.partition not in held_before
+                and (scope is None or scope.takes(i.project))
+            ]
+            await projections.stage(conn, [i.staged for i in staged])
             partitions = sorted({i.raw.partition for i in batch})
             rows = await store.lock_offsets(
                 conn, self._consumer, self._topic, partitions, self.guard.topic_id
@@ -285,9 +300,14 @@ class Sink:
             bad = [i for i in fresh if i.item is None]
             good = [i for i in fresh if i.item is not None]
             items = [i.item for i in good if i.item is not None]
+            taken = {position(i) for i in good}
+            done = {position(i) for i in staged}
+            if taken != done:
+                await projections.unstage(conn, sorted(done - taken))
+                # A partition held before and not any more (an operator's recovery): rare.
+                await projections.stage(conn, [i.staged for i in good if position(i) not in done])
             projects = {i.project_id for i in items}
             await store.share_projects(conn, projects)
-            await projections.stage(conn, [i.staged for i in good])
             gone = await store.buried(conn, projects)
             await projections.unstage(conn, sorted(gone))
             await store.lock_usage(conn, {(i.project_id, i.month) for i in items})
