@@ -22,10 +22,11 @@ from stream_workers.erasure import Eraser
 from stream_workers.fastdrain import RawBytes, WorkerApp
 from stream_workers.lag import group_lag
 from stream_workers.metrics import Metrics
+from stream_workers.received import RawRecord, Received, receive
 from stream_workers.retry import apply_until_done
 from stream_workers.settings import Settings
 from stream_workers.shards import directory_for
-from stream_workers.sink import RawRecord, Received, Sink, receive
+from stream_workers.sink import Sink
 from stream_workers.topic_identity import TopicReader
 
 logger = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from stream_workers.sink import RawRecord
+from stream_workers.received import RawRecord
 
 REASON_HEADER = "ra-error"
 SOURCE_HEADER = "ra-source"  # topic:partition:offset of the original record

@@ -33,9 +33,10 @@ from contracts.lanes import Lane
 from migrations.runner import apply_migrations
 from stream_workers.configs import BreakdownKeys
 from stream_workers.metrics import Metrics
+from stream_workers.received import RawRecord
 from stream_workers.settings import Settings
 from stream_workers.shards import directory_for
-from stream_workers.sink import RawRecord, Sink
+from stream_workers.sink import Sink
 from stream_workers.topic_identity import TopicReader
 
 logger = logging.getLogger(__name__)

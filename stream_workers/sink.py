@@ -17,16 +17,15 @@ a count backwards.
 import asyncio
 import logging
 import time
-from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 
 from psycopg import AsyncConnection, errors
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from contracts.events import RecordError
 from contracts.lanes import Lane
 from contracts.usage import SET_IF_NEWER_SCRIPT, USAGE_TTL_SECONDS, UsageRow, usage_key
 from stream_workers import projections, store
@@ -42,12 +41,24 @@ from stream_workers.decisions import (
     order_matters,
     select_new,
 )
-from stream_workers.decoding import decode_for_sink
-from stream_workers.failures import Failure
 from stream_workers.guard import OffsetGuard, Unchecked
 from stream_workers.isolation import apply_isolating
 from stream_workers.metrics import Metrics
 from stream_workers.partitions import Partitioner
+from stream_workers.received import (
+    BatchResult,
+    DeadLetter,
+    KeysFor,
+    RawRecord,
+    Received,
+    month_label,
+    offsets_by_partition,
+    position,
+    receive,
+    refuse,
+    refused,
+    total,
+)
 from stream_workers.shards import Directory, Scope
 from stream_workers.topic_identity import TopicReader
 
@@ -55,110 +66,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 
-
-@dataclass(frozen=True, slots=True)
-class RawRecord:
-    partition: int
-    offset: int
-    value: bytes
-
-
-DeadLetter = Callable[[Sequence[tuple[RawRecord, str]]], Awaitable[None]]
-KeysFor = Callable[[str], Sequence[str]]
 Reopen = Callable[[], Awaitable[AsyncConnection]]
-
-
-@dataclass(frozen=True, slots=True)
-class BatchResult:
-    applied: int
-    duplicates: int
-    dropped: int  # records of a project that no longer exists (deleted): not materialized
-    dead_lettered: int
-    redelivered: int
-    reasons: Mapping[str, int] = field(default_factory=dict)  # dead letters per reason
-    held: int = 0  # records of partitions held as inconsistent: not applied, not skipped
-    elsewhere: int = 0  # records of another shard's projects: passed over (contracts/shards.py)
-    erased: int = 0  # records of deleted persons (contracts/erasure.py): never applied
-
-
-def total(results: Iterable[BatchResult]) -> BatchResult:
-    """The results of a batch's pieces (``stream_workers.isolation``) as one."""
-    parts = list(results)
-    reasons: Counter[str] = Counter()
-    for part in parts:
-        reasons.update(part.reasons)
-    return BatchResult(
-        applied=sum(p.applied for p in parts),
-        duplicates=sum(p.duplicates for p in parts),
-        dropped=sum(p.dropped for p in parts),
-        dead_lettered=sum(p.dead_lettered for p in parts),
-        redelivered=sum(p.redelivered for p in parts),
-        reasons=dict(reasons),
-        held=sum(p.held for p in parts),
-        elsewhere=sum(p.elsewhere for p in parts),
-        erased=sum(p.erased for p in parts),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    """A record off the topic, decoded and formatted for the staging COPY as soon as it
-    arrives (while the previous batch is being written), or with the reason it goes to
-    the dead-letter topic."""
-
-    raw: RawRecord
-    item: Positioned | None
-    reason: str | None = None
-    staged: bytes = b""
-    code: str = "malformed"  # why it is dead-lettered, in a word: the metric's label
-
-    @property
-    def project(self) -> str | None:
-        """Whose record it is (None: unreadable)."""
-        return self.item.project_id if self.item else None
-
-
-def position(received: Received) -> tuple[int, int]:
-    """Where the record sits on the topic: (partition, offset)."""
-    return received.raw.partition, received.raw.offset
-
-
-def receive(raw: RawRecord) -> Received:
-    """Never raises: a record that cannot be read is dead-lettered, not a stalled fetch."""
-    try:
-        record = decode_for_sink(raw.value)
-        staged = projections.staged_row(raw.partition, raw.offset, record)
-        item = Positioned.of(raw.partition, raw.offset, record)
-    except RecordError as exc:
-        return Received(raw, None, str(exc))
-    except Exception as exc:  # a value past what Python's types hold (year 1 at +01:00)
-        reason = f"undecodable: {type(exc).__name__}: {exc}"
-        return Received(raw, None, reason, code="undecodable")
-    return Received(raw, item, None, staged)
-
-
-def refuse(received: Received, failure: Failure, detail: str) -> Received:
-    """A record the database refused, to apply as a dead letter."""
-    return Received(received.raw, None, detail, code=failure.code)
-
-
-def refused(items: Sequence[Positioned], accepted: Sequence[Positioned]) -> list[tuple[int, int]]:
-    """The (partition, offset) of the records not accepted (duplicates, deleted projects)."""
-    if len(accepted) == len(items):
-        return []
-    taken = {(i.partition, i.offset) for i in accepted}
-    return [(i.partition, i.offset) for i in items if (i.partition, i.offset) not in taken]
-
-
-def month_label(month: date) -> str:
-    return f"{month.year:04d}-{month.month:02d}"
-
-
-def offsets_by_partition(batch: Sequence[Received]) -> dict[int, list[int]]:
-    found: dict[int, list[int]] = defaultdict(list)
-    for i in batch:
-        found[i.raw.partition].append(i.raw.offset)
-    return found
 
 
 class Sink:

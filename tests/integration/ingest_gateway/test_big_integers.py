@@ -27,7 +27,8 @@ from query_api.parsing import parse_query
 from query_api.settings import DEFAULT_MAX_RANGE_SECONDS
 from query_api.settings import Settings as QuerySettings
 from stream_workers.metrics import Metrics
-from stream_workers.sink import RawRecord, Sink
+from stream_workers.received import RawRecord
+from stream_workers.sink import Sink
 from tests.integration.ingest_gateway.test_ingest import event, post
 from tests.support.kafka import read_topic
 

@@ -10,8 +10,9 @@ from contracts.events import EventRecord, encode_record
 from contracts.lanes import Lane, lane_group, lane_topic
 from migrations.runner import apply_migrations
 from stream_workers.metrics import Metrics
+from stream_workers.received import RawRecord
 from stream_workers.rollups import DEFAULT_BREAKDOWN_KEYS
-from stream_workers.sink import RawRecord, Sink
+from stream_workers.sink import Sink
 from tests.integration.stream_workers.workers import WorkerProcess
 from tests.support.projects import new_project
 from tests.support.testlogs import service_log

@@ -11,8 +11,8 @@ from redis.asyncio import Redis
 from contracts.events import encode_record
 from contracts.usage import in_flight, month_of, total_used, usage_key
 from ingest_gateway.quota import QuotaReserver
+from stream_workers.received import RawRecord
 from stream_workers.rollups import cover, local_day
-from stream_workers.sink import RawRecord
 from tests.integration.stream_workers.conftest import as_raw
 from tests.integration.stream_workers.truth import assert_projections, counted, generate, record
 

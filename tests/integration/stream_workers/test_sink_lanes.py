@@ -11,7 +11,7 @@ import redis
 from contracts.events import encode_record
 from contracts.lanes import Lane
 from contracts.usage import month_of, total_used, usage_key
-from stream_workers.sink import RawRecord
+from stream_workers.received import RawRecord
 from tests.integration.stream_workers.truth import record
 
 pytestmark = pytest.mark.integration

@@ -14,9 +14,10 @@ from redis.asyncio import Redis
 
 from contracts.usage import month_of, total_used, usage_key
 from stream_workers.metrics import Metrics
+from stream_workers.received import RawRecord
 from stream_workers.rollups import DEFAULT_BREAKDOWN_KEYS
 from stream_workers.shards import Directory
-from stream_workers.sink import RawRecord, Sink
+from stream_workers.sink import Sink
 from tests.integration.stream_workers.conftest import DeadLetters, as_raw
 from tests.integration.stream_workers.truth import assert_projections, counted, generate, record
 

@@ -1,7 +1,7 @@
 """Dead-letter records always fit the dead-letter topic, whatever the original held."""
 
 from stream_workers.deadletter import MAX_VALUE_BYTES, dead_letter
-from stream_workers.sink import RawRecord
+from stream_workers.received import RawRecord
 
 
 def test_a_dead_letter_carries_the_value_the_reason_and_the_source() -> None:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stream_workers.sink import RawRecord, receive
+from stream_workers.received import RawRecord, receive
 
 GOOD = {
     "id": str(uuid.uuid4()),
