@@ -76,6 +76,7 @@ def create_app(settings: Settings) -> web.Application:
     add.add_post("/projects", projects.create)
     add.add_get("/projects", projects.list_all)
     add.add_get("/projects/{ref}", projects.show)
+    add.add_patch("/projects/{ref}", projects.update)
     add.add_post("/projects/{ref}/members", projects.add)
     add.add_delete("/projects/{ref}/members/{user_id}", projects.remove)
     add.add_get("/projects/{ref}/invitations", invitations.list_open)

@@ -1,4 +1,4 @@
-"""``realanalytics projects …``: create, list, show, members, keys, plan."""
+"""``realanalytics projects …``: create, list, show, members, keys, plan, retention."""
 
 import json
 
@@ -11,7 +11,7 @@ from control_plane.cli_output import table
 
 @click.group()
 def projects() -> None:
-    """Projects: create, list, show, members, keys and plan."""
+    """Projects: create, list, show, members, keys, plan and raw retention."""
 
 
 @projects.command("create")
@@ -48,10 +48,18 @@ def projects_list(context: Context, as_json: bool) -> None:
         click.echo(json.dumps(body["projects"], indent=2))
         return
     rows = [
-        (p["slug"], p["name"], p["plan"], p["monthlyEventLimit"], p["role"], p["id"])
+        (
+            p["slug"],
+            p["name"],
+            p["plan"],
+            p["monthlyEventLimit"],
+            p["rawRetentionDays"],
+            p["role"],
+            p["id"],
+        )
         for p in body["projects"]
     ]
-    click.echo(table(["slug", "name", "plan", "limit", "role", "id"], rows))
+    click.echo(table(["slug", "name", "plan", "limit", "retention", "role", "id"], rows))
 
 
 @projects.command("show")
@@ -69,6 +77,7 @@ def projects_show(context: Context, project: str, as_json: bool) -> None:
         f"{shown['slug']} ({shown['id']}): {shown['name']}, plan {shown['plan']}"
         f" ({shown['monthlyEventLimit']} events/month), you are {shown['role']}"
     )
+    click.echo(f"raw events kept {shown['rawRetentionDays']} days")
     usage = shown.get("usage")
     if usage:
         click.echo(
@@ -151,3 +160,16 @@ def projects_plan(context: Context, project: str, plan: str) -> None:
     _, body = context.client().request("POST", f"/api/projects/{project}/plan", {"plan": plan})
     shown = body["project"]
     click.echo(f"{shown['slug']}: plan {shown['plan']}, {shown['monthlyEventLimit']} events/month")
+
+
+@projects.command("retention")
+@click.argument("project")
+@click.argument("days", type=int)
+@pass_context
+def projects_retention(context: Context, project: str, days: int) -> None:
+    """Keep PROJECT's raw events DAYS days (owners; at most the operators' maximum). Older
+    ones are dropped by the workers' next retention run; rollups stay."""
+    path = f"/api/projects/{project}"
+    _, body = context.client().request("PATCH", path, {"rawRetentionDays": days})
+    shown = body["project"]
+    click.echo(f"{shown['slug']}: raw events kept {shown['rawRetentionDays']} days")

@@ -51,6 +51,7 @@ class ProjectSchema(Schema):
     name = fields.String(required=True)
     plan = fields.String(required=True)
     monthlyEventLimit = fields.Integer(required=True)
+    rawRetentionDays = fields.Integer(required=True)
     role = fields.String(required=True, allow_none=True)
     createdAt = fields.String(required=True, metadata={"format": "date-time"})
     members = fields.List(fields.Dict())
@@ -160,6 +161,7 @@ SCHEMAS: dict[str, type[Schema]] = {
     "ResetRequest": validation.ResetRequestSchema,
     "ResetConfirm": validation.ResetConfirmSchema,
     "ProjectCreate": validation.ProjectCreateSchema,
+    "ProjectUpdate": validation.ProjectUpdateSchema,
     "Member": validation.MemberSchema,
     "Plan": validation.PlanSchema,
     "CliValidate": validation.CliValidateSchema,
@@ -208,6 +210,10 @@ ROUTES: list[Route] = [
      {"200": ("ProjectList", "Projects"), **_COMMON}),
     ("get", "/projects/{ref}", "A project, its members, key hints and this month's usage",
      None, {"200": ("ProjectAnswer", "The project"), **_MEMBER}),
+    ("patch", "/projects/{ref}", "Rename, or set the raw-event retention (owners; days, "
+     "1 to RA_MAX_RAW_RETENTION_DAYS)", "ProjectUpdate",
+     {"200": ("ProjectAnswer", "Changed"), **_MEMBER,
+      "403": (_ERROR, "Not an owner (or no such project), or foreign Origin")}),
     ("post", "/projects/{ref}/members", "Invite an address, or change a member's role",
      "Member", {"200": ("MemberAnswer", "Role changed"),
                 "201": ("InvitationAnswer", "Invitation mailed"), **_MEMBER,

@@ -28,13 +28,16 @@ from control_plane.projects import (
     list_projects,
     project_for_member,
     rotate_keys,
+    update_project,
     used_this_month,
 )
+from control_plane.retention import retention_problem
 from control_plane.shards import shard_pool
 
 _CREATE = validation.ProjectCreateSchema()
 _MEMBER = validation.MemberSchema()
 _PLAN = validation.PlanSchema()
+_UPDATE = validation.ProjectUpdateSchema()
 LAST_OWNER = "A project keeps at least one owner: make someone else owner first"
 OPERATORS_ONLY = "Only an operator can change a project's plan"
 
@@ -46,6 +49,7 @@ def project_body(project: ProjectView) -> dict[str, Any]:
         "name": project.name,
         "plan": project.plan,
         "monthlyEventLimit": project.monthly_event_limit,
+        "rawRetentionDays": project.raw_retention_days,
         "role": project.role or None,
         "createdAt": project.created_at.isoformat(),
     }
@@ -159,6 +163,24 @@ async def show(request: web.Request) -> web.Response:
     body["keys"] = keys
     body["usage"] = usage_body(month, used, project.monthly_event_limit)
     return web.json_response({"project": body})
+
+
+async def update(request: web.Request) -> web.Response:
+    """``PATCH …/{ref} {"name"?, "rawRetentionDays"?}`` (owners): 200 with the project.
+    A retention past the operators' maximum is a 400 naming it."""
+    principal = await authenticate(request)
+    project = await member_project(request, request.match_info["ref"], principal, owner=True)
+    body = await body_of(request, _UPDATE)
+    days = body.get("rawRetentionDays")
+    if days is not None:
+        problem = retention_problem(days, request.app[SETTINGS].max_raw_retention_days)
+        if problem is not None:
+            raise ValidationFailed([{"field": "rawRetentionDays", "message": problem}])
+    async with request.app[POOL].connection() as conn:
+        await update_project(conn, project.id, body.get("name"), days)
+        updated = await project_for_member(conn, project.id, principal.user_id)
+    assert updated is not None
+    return web.json_response({"project": project_body(updated)})
 
 
 async def add(request: web.Request) -> web.Response:

@@ -44,6 +44,7 @@ class ProjectView:
     monthly_event_limit: int
     role: str
     created_at: datetime
+    raw_retention_days: int  # raw events older than this are dropped by the workers
 
 
 async def create_project(
@@ -90,7 +91,8 @@ async def _plan_limit(conn: AsyncConnection, plan: str) -> int:
 
 
 _VIEW = """
-SELECT p.id::text, p.slug, p.name, p.plan, p.monthly_event_limit, m.role, p.created_at
+SELECT p.id::text, p.slug, p.name, p.plan, p.monthly_event_limit, m.role, p.created_at,
+    p.raw_retention_days
 FROM projects p JOIN project_members m ON m.project_id = p.id
 """
 
@@ -114,8 +116,8 @@ async def project_for_member(conn: AsyncConnection, ref: str, user_id: str) -> P
 async def find_project(conn: AsyncConnection, ref: str) -> ProjectView | None:
     """The project named by slug or id, whoever asks (operators); ``role`` is empty."""
     cursor = await conn.execute(
-        "SELECT id::text, slug, name, plan, monthly_event_limit, '', created_at FROM projects"
-        " WHERE slug = %s OR id::text = %s",
+        "SELECT id::text, slug, name, plan, monthly_event_limit, '', created_at,"
+        " raw_retention_days FROM projects WHERE slug = %s OR id::text = %s",
         (ref, ref.lower()),
     )
     row = await cursor.fetchone()
@@ -142,6 +144,22 @@ async def change_plan(
             (project_id, row[0] if row else None, plan, changed_by),
         )
     return limit
+
+
+async def update_project(
+    conn: AsyncConnection,
+    project_id: str,
+    name: str | None = None,
+    raw_retention_days: int | None = None,
+) -> None:
+    """Set what is given of the project's name and raw retention (the caller checked the
+    owner and the operators' maximum). A shorter retention takes effect at the workers'
+    next retention run, which reads it from this row."""
+    await conn.execute(
+        "UPDATE projects SET name = coalesce(%s, name),"
+        " raw_retention_days = coalesce(%s, raw_retention_days) WHERE id = %s",
+        (name, raw_retention_days, project_id),
+    )
 
 
 async def used_this_month(conn: AsyncConnection, project_id: str) -> tuple[str, int]:

@@ -4,12 +4,14 @@ import os
 from dataclasses import dataclass, field
 
 from environs import Env
+from marshmallow import validate
 
 from common.client_address import LOOPBACK, IpNetwork, parse_trusted_proxies
 from common.redis import MAX_CONNECTIONS, POOL_TIMEOUT_SECONDS
 from contracts.sessions import SESSION_TTL_SECONDS
 from contracts.shards import DEFAULT_SHARD, parse_shard_databases
 from contracts.topics import Topic
+from control_plane.retention import MAX_RAW_RETENTION_DAYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,9 @@ class Settings:
     # at most ``password_hash_queue`` more waiting; beyond that a login or sign-up is 503.
     password_hash_concurrency: int = 2
     password_hash_queue: int = 32
+    # The longest raw-event retention a project's owner may set (``rawRetentionDays``);
+    # at most the database's own bound (migrations/0038_raw_retention.sql).
+    max_raw_retention_days: int = 1825
 
     @property
     def shards(self) -> tuple[str, ...]:
@@ -125,4 +130,9 @@ def load_settings(env: Env | None = None) -> Settings:
         redis_pool_timeout_seconds=env.float("RA_REDIS_POOL_TIMEOUT_SECONDS", POOL_TIMEOUT_SECONDS),
         password_hash_concurrency=env.int("RA_PASSWORD_HASH_CONCURRENCY", os.cpu_count() or 2),
         password_hash_queue=env.int("RA_PASSWORD_HASH_QUEUE", 32),
+        max_raw_retention_days=env.int(
+            "RA_MAX_RAW_RETENTION_DAYS",
+            1825,
+            validate=validate.Range(1, MAX_RAW_RETENTION_DAYS),
+        ),
     )

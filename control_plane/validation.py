@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 import orjson
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from contracts.erasure import MAX_DISTINCT_ID_CHARS, MAX_DISTINCT_IDS
 from contracts.validation import flatten_messages
@@ -62,6 +62,20 @@ class ProjectCreateSchema(StrictSchema):
     )
     # Absent: the default plan. Only operators may name another (403 otherwise).
     plan = fields.String(load_default=None, validate=validate.Length(1, 50))
+
+
+class ProjectUpdateSchema(StrictSchema):
+    """``PATCH /api/projects/{ref}`` (owners): what is absent stays as it is. The operators'
+    maximum retention is checked by the handler (control_plane/retention.py), which knows
+    the settings."""
+
+    name = fields.String(validate=validate.Length(1, 200))
+    rawRetentionDays = fields.Integer(strict=True, validate=validate.Range(min=1))
+
+    @validates_schema
+    def _something(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("Nothing to change: give name or rawRetentionDays.")
 
 
 class MemberSchema(StrictSchema):

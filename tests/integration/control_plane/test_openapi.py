@@ -46,6 +46,9 @@ async def test_document_is_served_valid_and_the_answers_match_it(
     await call("get", "/projects", "/projects")
     await call("get", "/projects/docs", "/projects/{ref}")
     await call("get", "/projects/nope", "/projects/{ref}")
+    await call("patch", "/projects/docs", "/projects/{ref}", json={"rawRetentionDays": 30})
+    await call("patch", "/projects/docs", "/projects/{ref}", json={"rawRetentionDays": 0})
+    await call("patch", "/projects/nope", "/projects/{ref}", json={"rawRetentionDays": 30})
     invitation = await call(
         "post",
         "/projects/docs/members",
