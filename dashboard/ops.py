@@ -16,6 +16,9 @@ the workers' ``usage_months``). The per-project figures are ``dashboard.usage``'
 A partition the workers hold because its stored offsets contradict Kafka (the topic was
 recreated, Kafka's data wiped: ``contracts.lag``) carries why, and ``held`` lists them all
 for the page's banner: nothing is applied there until an operator recovers it.
+``retention`` is each shard's last raw-retention run (``dashboard.retention``: a shard that
+has not run yet is absent), read with the rest from the control database; ``null`` when
+that read failed, as the overage is.
 """
 
 import asyncio
@@ -43,6 +46,7 @@ from contracts.lag import (
 )
 from contracts.lanes import Lane
 from contracts.shards import DEFAULT_SHARD
+from dashboard.retention import RetentionRun, last_runs, retention_body
 from dashboard.settings import Settings
 from dashboard.trend import Sample, lag_alert, lag_growth_seconds, rates
 from dashboard.usage import overage_this_month
@@ -65,6 +69,14 @@ Workers = tuple[str, Lane]  # (shard, lane): one consumer group
 class KafkaReading:
     lanes: dict[Workers, LanePositions]
     dead_lettered: int
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresReading:
+    stored: dict[Workers, dict[int, StoredPartition]]
+    overage: int | None
+    shards_up: dict[str, bool]
+    retention: list[RetentionRun]
 
 
 def every_group(settings: Settings) -> list[tuple[str, Lane, str, str]]:
@@ -156,8 +168,10 @@ class OpsView:
         stored: dict[Workers, dict[int, StoredPartition]] = {}
         overage: int | None = None
         shards_up: dict[str, bool] = {}
+        retention: list[dict[str, Any]] | None = None
         if not isinstance(pg, BaseException):
-            stored, overage, shards_up = pg
+            stored, overage, shards_up = pg.stored, pg.overage, pg.shards_up
+            retention = retention_body(pg.retention)
         rows: list[tuple[Workers, PartitionLag]] = []
         dead_lettered: int | None = None
         if not isinstance(kafka, BaseException):
@@ -197,6 +211,7 @@ class OpsView:
             "rates": {"inPerSecond": rate.in_per_second, "outPerSecond": rate.out_per_second},
             "deadLettered": dead_lettered,
             "overageThisMonth": overage,
+            "retention": retention,
             "lagGrowth": {
                 "seconds": round(lag_growth_seconds(history, max_gap), 1),
                 "alert": lag_alert(history, s.lag_growth_alert_seconds, max_gap),
@@ -223,11 +238,10 @@ class OpsView:
         while self._history and at - self._history[0].at > self._settings.history_seconds:
             self._history.popleft()
 
-    async def _read_postgres(
-        self,
-    ) -> tuple[dict[Workers, dict[int, StoredPartition]], int | None, dict[str, bool]]:
-        """Stored offsets of every shard's lanes, this month's overage, and which further
-        shards answered; the control database's failure is the whole read's."""
+    async def _read_postgres(self) -> PostgresReading:
+        """Stored offsets of every shard's lanes, this month's overage, which further
+        shards answered and each shard's last retention run; the control database's
+        failure is the whole read's."""
         stored: dict[Workers, dict[int, StoredPartition]] = {}
         shards_up: dict[str, bool] = {}
         for shard in self._settings.shards:
@@ -244,10 +258,11 @@ class OpsView:
             if shard != DEFAULT_SHARD:
                 shards_up[shard] = True
         overage: int | None = None
-        if all(shards_up.values()):  # a shard down: its projects' overage is not known
-            async with self._pools[DEFAULT_SHARD].connection() as conn:
+        async with self._pools[DEFAULT_SHARD].connection() as conn:
+            if all(shards_up.values()):  # a shard down: its projects' overage is not known
                 overage = await overage_this_month(conn, self._pools)
-        return stored, overage, shards_up
+            retention = await last_runs(conn)
+        return PostgresReading(stored, overage, shards_up, retention)
 
 
 def _figures(rows: list[PartitionLag]) -> dict[str, Any]:

@@ -61,6 +61,26 @@
     return p.shard && p.shard !== 'default' ? `${p.shard}-${p.lane}` : p.lane;
   }
 
+  // Each shard's last raw-retention run (issue 17): a shard that has not run yet has no
+  // row; null when PostgreSQL could not be read (the services tile says why).
+  function renderRetention(runs) {
+    $('retention-hint').textContent = runs === null
+      ? 'Unknown: PostgreSQL could not be read.'
+      : (runs.length
+        ? 'Each shard\'s last run: raw-event partitions past their projects\' retention dropped whole.'
+        : 'No retention run yet.');
+    $('retention').tBodies[0].replaceChildren(...(runs || []).map((r) => {
+      const took = (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000;
+      return el('tr', { 'data-shard': r.shard, 'data-failed': String(r.error !== null) },
+        el('th', { scope: 'row', text: r.shard }),
+        el('td', { text: new Date(r.finishedAt).toLocaleString(), title: r.finishedAt, 'data-column': 'finished' }),
+        el('td', { text: age(took), 'data-column': 'took' }),
+        el('td', { text: show(r.partitionsDropped), 'data-column': 'dropped' }),
+        el('td', { text: show(r.strayRows), 'data-column': 'stray' }),
+        el('td', { text: r.error === null ? 'ok' : `failed: ${r.error}`, 'data-column': 'outcome' }));
+    }));
+  }
+
   function render(ops) {
     $('ops-view').hidden = false;
     $('ops-group').textContent = ops.lanes.map((lane) => lane.group).join(', ');
@@ -103,6 +123,7 @@
         el('td', { text: show(p.committed) }),
         el('td', { text: show(p.lag) }),
         el('td', { text: age(p.freshnessSeconds) }))));
+    renderRetention(ops.retention);
   }
 
   async function poll() {
