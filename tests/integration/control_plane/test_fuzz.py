@@ -46,10 +46,12 @@ ROUTES = [
     ("POST", "/api/projects/{ref}/members"),
     ("POST", "/api/projects/{ref}/plan"),
     ("GET", "/api/projects/{ref}"),
+    ("PATCH", "/api/projects/{ref}"),
     ("GET", "/api/projects/{ref}/configs"),
 ]
 FIELDS = ["email", "password", "name", "slug", "plan", "projectId", "config", "token"]
 FIELDS += ["version", "role", "trackingPlan", "breakdownKeys", "allowedOrigins", "dashboards"]
+FIELDS += ["rawRetentionDays"]
 
 
 def json_values() -> st.SearchStrategy[Any]:
