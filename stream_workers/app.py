@@ -23,6 +23,7 @@ from stream_workers.fastdrain import RawBytes, WorkerApp
 from stream_workers.lag import group_lag
 from stream_workers.metrics import Metrics
 from stream_workers.received import RawRecord, Received, receive
+from stream_workers.retention import Retainer
 from stream_workers.retry import apply_until_done
 from stream_workers.settings import Settings
 from stream_workers.shards import directory_for
@@ -54,6 +55,11 @@ class Runtime:
             functools.partial(autocommit, settings.database_url),
             functools.partial(autocommit, settings.control_database_url),
             settings.erasure_lease_seconds,
+        )
+        self.retainer = Retainer(
+            settings.shard,
+            functools.partial(autocommit, settings.database_url),
+            functools.partial(autocommit, settings.control_database_url),
         )
 
     @property
@@ -268,6 +274,11 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         async def erase_persons() -> None:
             if runtime.started:
                 await survive("person deletions", runtime.eraser.run_pending())
+
+        @app.timer(interval=settings.retention_seconds)  # type: ignore[untyped-decorator]
+        async def retain_raw_events() -> None:
+            if runtime.started:
+                await survive("raw retention", runtime.retainer.run())
 
     @app.page("/metrics")
     async def metrics(view: Any, request: Any) -> Any:

@@ -52,6 +52,8 @@ class Settings:
     # long one of them holds a request before another may take it over (issue 17).
     erasure_seconds: float = 2.0
     erasure_lease_seconds: float = 60.0
+    # How often the main lane's workers run raw retention (stream_workers/retention.py).
+    retention_seconds: float = 3600.0
     data_dir: str = ".local/stream_workers"  # Faust's own files (memory store: almost none)
     # The shard this worker applies (RA_WORKER_SHARD), and every shard's database by name
     # (RA_SHARD_DATABASES beside RA_DATABASE_URL, the default shard and control database).
@@ -120,6 +122,7 @@ def load_settings(env: Env | None = None) -> Settings:
         topic_check_seconds=env.float("RA_WORKER_TOPIC_CHECK_SECONDS", 5.0),
         erasure_seconds=env.float("RA_WORKER_ERASURE_SECONDS", 2.0),
         erasure_lease_seconds=env.float("RA_WORKER_ERASURE_LEASE_SECONDS", 60.0),
+        retention_seconds=env.float("RA_WORKER_RETENTION_SECONDS", 3600.0),
         data_dir=env.str("RA_WORKER_DATA_DIR", ".local/stream_workers"),
         shard=shard,
         shard_databases=shards,

@@ -44,7 +44,7 @@ from stream_workers.decisions import (
 from stream_workers.guard import OffsetGuard, Unchecked
 from stream_workers.isolation import apply_isolating
 from stream_workers.metrics import Metrics
-from stream_workers.partitions import Partitioner
+from stream_workers.partitions import Partitioner, missing_partition
 from stream_workers.received import (
     BatchResult,
     DeadLetter,
@@ -65,6 +65,12 @@ from stream_workers.topic_identity import TopicReader
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+
+
+class PartitionsChanging(Exception):
+    """The batch's raw tables were dropped again each time they were made (the retention
+    job at work): an infrastructure error, the whole batch retried, never a dead letter."""
+
 
 Reopen = Callable[[], Awaitable[AsyncConnection]]
 
@@ -142,8 +148,12 @@ class Sink:
             return BatchResult(0, 0, 0, 0, 0)
         started = time.perf_counter()
         arrived = time.monotonic()  # every record of the batch came before this
-        months = {i.item.partition_month for i in received if i.item}
-        await self._partitioner.ensure(self._conn, {m for m in months if m is not None})
+        slots = {
+            (i.item.partition_month, i.item.project_id)
+            for i in received
+            if i.item and i.item.partition_month is not None
+        }
+        await self._partitioner.ensure(self._conn, slots)
         scope = None
         if self._directory is not None:
             scope = await self._directory.scope(i.item.project_id for i in received if i.item)
@@ -156,6 +166,15 @@ class Sink:
                 break
             except Unchecked:
                 await self.guard.check(self._conn)  # begun after ``arrived``: the retry goes on
+            except errors.CheckViolation as exc:
+                if not missing_partition(exc):
+                    raise
+                if attempt == MAX_ATTEMPTS:  # not the records' fault: the batch is retried
+                    raise PartitionsChanging() from exc
+                self._partitioner.forget()
+                await self._partitioner.ensure(self._conn, slots)
+                logger.warning("a raw table was dropped under this batch; made again (%d)", attempt)
+                attempt += 1
             except (errors.DeadlockDetected, errors.SerializationFailure):
                 if attempt == MAX_ATTEMPTS:
                     raise
