@@ -18,6 +18,10 @@ advisory lock; the others skip that round). One run:
 5. records the run (``retention_runs``, control database) for the ops view.
 
 Running it again finds nothing more to do: idempotent. Rollups are never touched.
+
+With TimescaleDB (compose.yaml; decision 0004: not exercised by the suite) ``events`` is a
+hypertable whose chunks hold every project: a run drops the chunks past the longest
+retention (``drop_chunks``) and deletes, row by row, what a shorter retention leaves.
 """
 
 import logging
@@ -119,8 +123,8 @@ WHERE c.relkind IN ('r', 'p') AND c.relname LIKE 'events\\_%%'
 
 _PROJECTS = "SELECT id::text, raw_retention_days FROM projects WHERE shard = %s"
 
-_STRAYS = """
-DELETE FROM events_default d
+_PAST = """
+DELETE FROM {} d
 USING unnest(%s::uuid[], %s::timestamptz[]) AS r(project_id, cutoff)
 WHERE d.project_id = r.project_id AND d.ts < r.cutoff
 """
@@ -176,10 +180,14 @@ class Retainer:
                 strays = 0
                 error = None
                 try:
-                    for table in doomed(await list_tables(db), retention, today):
-                        if await drop(db, table):
-                            dropped.append(table.name)
-                    strays = await delete_strays(db, retention, today)
+                    if await hypertable(db):
+                        dropped = await drop_chunks(db, retention, today)
+                        strays = await delete_past(db, "events", retention, today)
+                    else:
+                        for table in doomed(await list_tables(db), retention, today):
+                            if await drop(db, table):
+                                dropped.append(table.name)
+                        strays = await delete_past(db, "events_default", retention, today)
                 except Exception as exc:
                     error = type(exc).__name__
                     raise
@@ -217,13 +225,40 @@ async def drop(db: AsyncConnection[Any], table: Table) -> bool:
     return True
 
 
-async def delete_strays(db: AsyncConnection[Any], retention: Mapping[str, int], today: date) -> int:
-    """Rows of ``events_default`` past their project's retention."""
+async def delete_past(
+    db: AsyncConnection[Any], table: str, retention: Mapping[str, int], today: date
+) -> int:
+    """Rows of ``table`` past their project's retention, deleted."""
     if not retention:
         return 0
     projects = sorted(retention)
     cutoffs = [
         datetime.combine(cutoff(retention[p], today), datetime.min.time(), UTC) for p in projects
     ]
-    cursor = await db.execute(_STRAYS, (projects, cutoffs))
+    cursor = await db.execute(sql.SQL(_PAST).format(sql.Identifier(table)), (projects, cutoffs))
     return max(cursor.rowcount, 0)
+
+
+async def hypertable(db: AsyncConnection[Any]) -> bool:
+    row = await (
+        await db.execute("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'")
+    ).fetchone()
+    if not (row and row[0]):
+        return False
+    row = await (
+        await db.execute(
+            "SELECT count(*) FROM timescaledb_information.hypertables"
+            " WHERE hypertable_name = 'events' AND hypertable_schema = current_schema()"
+        )
+    ).fetchone()
+    return bool(row and row[0])
+
+
+async def drop_chunks(
+    db: AsyncConnection[Any], retention: Mapping[str, int], today: date
+) -> list[str]:
+    """TimescaleDB: the chunks past the longest retention, dropped whole."""
+    longest = max(retention.values(), default=DEFAULT_DAYS)
+    older = datetime.combine(cutoff(longest, today), datetime.min.time(), UTC)
+    cursor = await db.execute("SELECT drop_chunks('events', older_than => %s)::text", (older,))
+    return [str(name) for (name,) in await cursor.fetchall()]

@@ -35,6 +35,14 @@ def used(database: str, project: str) -> int:
     return int(row[0]) if row else 0
 
 
+def retention_runs(database: str) -> int:
+    with psycopg.connect(database) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM retention_runs WHERE shard = 'default' AND error IS NULL"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 async def deletion_of(database: str, project: str) -> str:
     """A deletion of the ``GONE`` persons, requested by no user (as an operator's script)."""
     async with await psycopg.AsyncConnection.connect(database, autocommit=True) as conn:
@@ -98,6 +106,7 @@ async def test_the_worker_carries_a_requested_deletion_out_during_a_load(
         for r in generate([project], 10_000, seed=7, users=150, days=1)
     ]
     await produce(services.kafka_bootstrap, kafka_topic, first)
+    worker_env["RA_WORKER_RETENTION_SECONDS"] = "1"  # its other timer (issue 17's retention)
     worker = spawn("w1")
     worker.start()
     try:
@@ -121,6 +130,8 @@ async def test_the_worker_carries_a_requested_deletion_out_during_a_load(
         while await status() != "done":
             assert asyncio.get_running_loop().time() < deadline, "deletion not done in 60 s"
             await asyncio.sleep(0.5)
+        # The same workers run raw retention on their timer, each run recorded.
+        await wait_until(lambda: retention_runs(database) > 0, 30, "a retention run", [worker.log])
     finally:
         worker.stop()
     kept = [r for r in counted([*first, *second]) if r.distinct_id not in GONE]
