@@ -216,6 +216,8 @@ async def test_a_project_split_over_both_lanes_is_counted_exactly_once(
     assert total_used(state) == 2000
 
 
+# Long (about 45 s): `make faults`; the lanes' routing and exactness are tested above.
+@pytest.mark.long
 async def test_a_flood_waiting_on_the_overflow_lane_does_not_delay_a_quiet_project(
     services: Any,
     database: str,

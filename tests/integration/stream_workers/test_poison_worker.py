@@ -164,6 +164,8 @@ async def test_refused_records_are_dead_lettered_and_counted_per_reason(
     assert_projections(database, good)
 
 
+# Long (about 55 s): `make faults`; the isolation itself is tested in-process (test_sink_poison.py).
+@pytest.mark.long
 async def test_kill_9_while_isolating_applies_every_good_record_exactly_once(
     services, database, make_project, kafka_topic, unique_group, worker_env, spawn
 ):
