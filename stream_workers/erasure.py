@@ -3,7 +3,8 @@
 A request (``person_deletions``, in the control database) is claimed with a lease by one
 of the shard's main-lane workers, then, in the shard's database:
 
-1. **Tombstones**, in one short transaction holding the project's lock exclusively. From
+1. **Tombstones**, in one short transaction holding the project's lock exclusively, for
+   the named ids and every id merged with them (issue 18's identity: the same person). From
    its commit on, no batch applies an event of these persons: the sink reads the
    tombstones under the same lock, held shared (``stream_workers.store.buried``).
 2. **Slices**: each (event name, UTC day) that still has raw events of theirs, one
@@ -12,8 +13,9 @@ of the shard's main-lane workers, then, in the shard's database:
    events left, with the statement that applies a batch (``projections.aggregate``): the
    counts exact, the sketches as if their hashes had never been added. One slice at a
    time, so a batch of the project waits for one slice at most, not for the whole request.
-3. **Done**: the request's count (its tombstones' sum) and status written, its distinct
-   ids cleared (the tombstones keep digests only).
+3. **Done**: their aliases (``person_aliases``) removed, the request's count (its
+   tombstones' sum) and status written, its distinct ids cleared (the tombstones keep
+   digests only).
 
 Each step can be done again: a worker that dies midway leaves the request to another once
 its lease has passed, which finds only what is left. Usage counts are not touched (they
@@ -22,7 +24,7 @@ are what the project is billed for: docs/privacy.md).
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,7 +32,7 @@ from psycopg import AsyncConnection
 
 from contracts.buckets import EPOCH
 from contracts.erasure import DeletionStatus, person_digest, project_lock_key
-from stream_workers import projections
+from stream_workers import identity, projections
 
 logger = logging.getLogger(__name__)
 
@@ -133,9 +135,12 @@ class Eraser:
         """Steps 1 and 2 for one request; the raw events its tombstones count."""
         db = await self._shard_conn()
         lock = project_lock_key(request.project_id)
-        digests = [person_digest(d) for d in request.distinct_ids]
         async with db.transaction():
             await db.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+            # Every id merged with theirs (issue 18's identity) is the same person's.
+            ids = await identity.every_id(db, request.project_id, request.distinct_ids)
+            request = replace(request, distinct_ids=ids)
+            digests = [person_digest(d) for d in ids]
             await db.execute(_TOMBSTONES, (request.project_id, request.id, digests))
         cursor = await db.execute(_SLICES, (EPOCH, request.project_id, request.distinct_ids))
         for event, day in await cursor.fetchall():
@@ -143,6 +148,7 @@ class Eraser:
             await (await self._control_conn()).execute(
                 _RENEW, (self._lease, await self._counted(db, request), request.id)
             )
+        await identity.forget(db, request.project_id, request.distinct_ids)
         return await self._counted(db, request)
 
     async def _rebuild_slice(

@@ -39,8 +39,11 @@ logger = logging.getLogger(__name__)
 
 Connect = Callable[[], Awaitable[AsyncConnection[Any]]]
 
-# One run at a time per shard database: a session-level advisory lock of its own.
-RUN_LOCK = 0x52_41_72_65_74  # "RAret"
+# One run at a time per shard database and schema: a session-level advisory lock of its
+# own (two int4 keys: this class and the schema, so that deployments or tests sharing one
+# database in schemas of their own do not wait for each other).
+RUN_LOCK = 0x52_41_72_65  # "RAre"
+RUN_LOCK_SQL = "SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))"
 DEFAULT_DAYS = 365
 MONTH_LOCK_TIMEOUT = "5s"
 
@@ -167,9 +170,7 @@ class Retainer:
         started = datetime.now(UTC)
         today = today or started.date()
         async with await self._connect_shard() as db:
-            row = await (
-                await db.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,))
-            ).fetchone()
+            row = await (await db.execute(RUN_LOCK_SQL, (RUN_LOCK,))).fetchone()
             if not (row and row[0]):
                 return None
             async with await self._connect_control() as control:

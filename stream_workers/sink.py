@@ -28,7 +28,7 @@ from redis.exceptions import RedisError
 
 from contracts.lanes import Lane
 from contracts.usage import SET_IF_NEWER_SCRIPT, USAGE_TTL_SECONDS, UsageRow, usage_key
-from stream_workers import projections, store
+from stream_workers import identity, projections, store
 from stream_workers.consistency import StoredOffset, Verdict
 from stream_workers.decisions import (
     DedupKey,
@@ -249,6 +249,7 @@ class Sink:
             if outcome.accepted:
                 keys = {p: self._keys_for(p) for p in {i.project_id for i in kept}}
                 await projections.write_events(conn, keys)
+                await identity.merge_staged(conn)
             usage_rows = await store.save_usage(conn, outcome, self._lane) if outcome.parts else []
             await store.save_offsets(
                 conn, self._consumer, self._topic, self._positions(live, items, stored)

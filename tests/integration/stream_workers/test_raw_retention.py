@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from stream_workers.retention import RUN_LOCK, Retainer
+from stream_workers.retention import RUN_LOCK, RUN_LOCK_SQL, Retainer
 from tests.integration.stream_workers.conftest import as_raw
 from tests.integration.stream_workers.truth import record
 
@@ -116,7 +116,7 @@ async def test_unsplit_months_go_by_the_longest_retention_and_stray_rows_by_thei
 
 async def test_one_run_at_a_time_per_shard(make_project, database):
     with psycopg.connect(database, autocommit=True) as other:
-        other.execute("SELECT pg_advisory_lock(%s)", (RUN_LOCK,))
+        other.execute(RUN_LOCK_SQL, (RUN_LOCK,))  # another worker of the shard, running
         assert await retainer(database).run(TODAY) is None
     run = await retainer(database).run(TODAY)
     assert run is not None and run.dropped == ()
