@@ -113,19 +113,6 @@
     return Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
   }
 
-  /** A short browser name from a User-Agent string (order matters: Edge and Opera say
-   * "Chrome", Chrome says "Safari"). */
-  function browserName(userAgent) {
-    var ua = userAgent || '';
-    if (/Edg(e|A|iOS)?\//.test(ua)) return 'Edge';
-    if (/OPR\/|Opera/.test(ua)) return 'Opera';
-    if (/SamsungBrowser\//.test(ua)) return 'Samsung Internet';
-    if (/Firefox\/|FxiOS\//.test(ua)) return 'Firefox';
-    if (/Chrome\/|CriOS\/|Chromium\//.test(ua)) return 'Chrome';
-    if (/Safari\//.test(ua)) return 'Safari';
-    return 'Other';
-  }
-
   function uuid() {
     var c = typeof crypto !== 'undefined' ? crypto : null;
     if (c && typeof c.randomUUID === 'function') return c.randomUUID();
@@ -238,7 +225,9 @@
     }
     var now = Date.now();
     if (this.stoppedUntil > now) return false;
-    var props = { $pathname: location.pathname, $browser: browserName(navigator.userAgent) };
+    // Browser, OS, device, country and campaign are added by the workers from the
+    // request (docs/analytics.md): one parser for every SDK.
+    var props = { $pathname: location.pathname };
     for (var name in properties || {}) props[name] = properties[name];
     this.session = touchSession(this.session, now, this.config.sessionTimeout, uuid);
     this.storage.set('session', this.session);
@@ -260,12 +249,20 @@
     return true;
   };
 
+  /** The visitor is the user known as distinctId from now on. The first identify after
+   * an anonymous visit sends $identify, which merges the anonymous id into the known one
+   * for good (its earlier events count for the same person); switching between known ids
+   * merges nothing. */
   Client.prototype.identify = function (distinctId) {
     if (!distinctId) return;
-    this.distinctId = String(distinctId);
+    var known = String(distinctId);
+    if (known === this.distinctId) return;
+    var anonymous = this.identified ? null : this.distinctId;
+    this.distinctId = known;
     this.identified = true;
     this.storage.set('distinct_id', this.distinctId);
     this.storage.set('identified', true);
+    if (anonymous !== null) this.track('$identify', { $anonDistinctId: anonymous });
   };
 
   /** Forget the user (e.g. on logout): a new anonymous id and a new session. */
@@ -426,7 +423,6 @@
       removeSent: removeSent,
       beaconBodies: beaconBodies,
       nextMonthStart: nextMonthStart,
-      browserName: browserName,
       uuid: uuid,
     },
   };

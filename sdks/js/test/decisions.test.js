@@ -83,18 +83,6 @@ test('the monthly limit pauses until the first of next month, UTC', () => {
   assert.equal(ra.nextMonthStart(Date.UTC(2026, 11, 31, 23, 59)), Date.UTC(2027, 0, 1));
 });
 
-test('browser names from User-Agent strings', () => {
-  const chrome = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
-    'Chrome/126.0.0.0 Safari/537.36';
-  assert.equal(ra.browserName(chrome), 'Chrome');
-  assert.equal(ra.browserName(chrome + ' Edg/126.0.0.0'), 'Edge');
-  assert.equal(ra.browserName(chrome + ' OPR/110.0.0.0'), 'Opera');
-  assert.equal(ra.browserName('Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0'), 'Firefox');
-  assert.equal(ra.browserName('Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 ' +
-    '(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1'), 'Safari');
-  assert.equal(ra.browserName(''), 'Other');
-});
-
 test('ids are UUIDs, with or without crypto.randomUUID', () => {
   const pattern = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
   assert.match(ra.uuid(), pattern);

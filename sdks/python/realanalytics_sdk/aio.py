@@ -16,6 +16,7 @@ import aiohttp
 
 from realanalytics_sdk.client import DEFAULT_CONCURRENCY, DEFAULT_HOST
 from realanalytics_sdk.events import encode
+from realanalytics_sdk.identity import Identity
 from realanalytics_sdk.ledger import ErrorCallback, Stats
 from realanalytics_sdk.sender import MAX_BATCH_SIZE, Sender
 from realanalytics_sdk.transport import (
@@ -63,7 +64,7 @@ class AiohttpTransport:
             await self._session.close()
 
 
-class AsyncClient:
+class AsyncClient(Identity):
     """Use as ``async with AsyncClient(key, host) as client:`` or call ``start()`` on
     start-up and ``await aclose()`` on shutdown (e.g. in an aiohttp ``cleanup_ctx`` or a
     FastAPI lifespan). Events tracked before ``start()`` wait in the queue."""

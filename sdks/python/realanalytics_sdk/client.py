@@ -15,6 +15,7 @@ from typing import Any
 
 from realanalytics_sdk.connections import ConnectionPool
 from realanalytics_sdk.events import encode
+from realanalytics_sdk.identity import Identity
 from realanalytics_sdk.ledger import ErrorCallback, Stats
 from realanalytics_sdk.sender import MAX_BATCH_SIZE, Sender
 from realanalytics_sdk.transport import Transport, check_public_key, ingest_target
@@ -26,7 +27,7 @@ DEFAULT_CONCURRENCY = 16
 __all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_HOST", "MAX_BATCH_SIZE", "Client"]
 
 
-class Client:
+class Client(Identity):
     """Send events to realanalytics from a server, without ever blocking the caller.
 
     ``track`` validates the event, encodes it to JSON and appends it to a queue of at most

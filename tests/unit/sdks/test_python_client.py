@@ -1,6 +1,8 @@
 """The threaded Client's queue without a server: the full-queue policy, flush, close."""
 
 import asyncio
+import gzip
+import json
 import os
 import time
 
@@ -166,3 +168,37 @@ def test_flush_from_the_sender_thread_raises_instead_of_hanging() -> None:
     assert client.flush(5)
     client.close(5)
     assert len(errors) == 1 and "sender thread" in str(errors[0])
+
+
+class RecordingTransport:
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    async def send(self, body: bytes) -> Answer:
+        self.bodies.append(body)
+        return Answer(200, b'{"success": true}')
+
+    async def close(self) -> None:
+        pass
+
+
+def test_identify_and_alias_send_the_merge_the_workers_apply() -> None:
+    transport = RecordingTransport()
+    client = Client(
+        "pk_test", "http://127.0.0.1:1", flush_interval=60, transport_factory=lambda: transport
+    )
+    assert client.identify("user_1", "anon_1", {"plan": "pro"})
+    assert client.alias("backend_7", "user_1")
+    with pytest.raises(ValueError):
+        client.identify("user_1", "")
+    assert client.flush(5)
+    client.close(5)
+    sent = [e for body in transport.bodies for e in json.loads(gzip_or_plain(body))]
+    assert [(e["event"], e["distinctId"], e["properties"]) for e in sent] == [
+        ("$identify", "user_1", {"plan": "pro", "$anonDistinctId": "anon_1"}),
+        ("$identify", "user_1", {"$anonDistinctId": "backend_7"}),
+    ]
+
+
+def gzip_or_plain(body: bytes) -> bytes:
+    return gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
