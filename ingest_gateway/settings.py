@@ -7,6 +7,7 @@ from environs import Env
 from contracts.lanes import Lane, lane_topic
 from contracts.shards import parse_shard_databases
 from contracts.topics import Topic
+from ingest_gateway.client_address import DEFAULT_TRUSTED_PROXIES, Network, parse_networks
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,8 @@ class Settings:
     # by default, so a second copy started by mistake fails on the busy port instead of
     # joining silently.
     reuse_port: bool = False
+    # Proxies whose X-Forwarded-For is believed (ingest_gateway.client_address).
+    trusted_proxies: tuple[Network, ...] = parse_networks(DEFAULT_TRUSTED_PROXIES)
 
     def topic_of(self, lane: Lane) -> str:
         return lane_topic(lane, self.events_topic, self.overflow_topic)
@@ -87,4 +90,7 @@ def load_settings(env: Env | None = None) -> Settings:
         max_connections=env.int("RA_INGEST_MAX_CONNECTIONS", 4096),
         backlog=env.int("RA_INGEST_BACKLOG", 1024),
         reuse_port=env.bool("RA_INGEST_REUSE_PORT", False),
+        trusted_proxies=parse_networks(
+            env.list("RA_TRUSTED_PROXIES", list(DEFAULT_TRUSTED_PROXIES))
+        ),
     )
