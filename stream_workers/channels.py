@@ -16,7 +16,7 @@ referring domain, first match wins:
 """
 
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 MAX_TAG_CHARS = 200
@@ -43,38 +43,34 @@ SOCIAL_NETWORKS = frozenset(
 _SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "ne", "or", "go"})
 
 
-def host_of(url: Any) -> str | None:
-    """The lower-case host of an absolute URL, without port or ``www.``; None if none."""
+def _split(url: Any) -> SplitResult | None:
+    """An absolute URL's parts; None for anything else."""
     if type(url) is not str or "//" not in url:
         return None
     try:
-        host = urlsplit(url.strip()).hostname
+        parts = urlsplit(url.strip())
+        parts.hostname  # noqa: B018 - raises ValueError for a bad host ("http://[::1")
     except ValueError:
         return None
+    return parts
+
+
+def _host(parts: SplitResult | None) -> str | None:
+    """The lower-case host, without port or ``www.``; None if none."""
+    host = parts.hostname if parts is not None else None
     if not host:
         return None
     return host[4:] if host.startswith("www.") else host
 
 
-def utm_tags(url: Any) -> dict[str, str]:
+def host_of(url: Any) -> str | None:
+    """The lower-case host of an absolute URL, without port or ``www.``; None if none."""
+    return _host(_split(url))
+
+
+def utm_tags(query: dict[str, list[str]]) -> dict[str, str]:
     """The UTM tags of a page URL's query (each tag's first value, cut to MAX_TAG_CHARS)."""
-    if type(url) is not str or "utm_" not in url:
-        return {}
-    try:
-        query = parse_qs(urlsplit(url).query)
-    except ValueError:
-        return {}
     return {k: query[k][0][:MAX_TAG_CHARS] for k in UTM_KEYS if query.get(k) and query[k][0]}
-
-
-def click_id(url: Any) -> bool:
-    """Whether a page URL carries an ad network's click id."""
-    if type(url) is not str or ("clid" not in url and "braid" not in url):
-        return False
-    try:
-        return not CLICK_IDS.isdisjoint(parse_qs(urlsplit(url).query))
-    except ValueError:
-        return False
 
 
 def site_name(host: str) -> str:
@@ -114,12 +110,13 @@ def channel(tags: dict[str, str], referring: str | None, paid_click: bool = Fals
 def campaign_properties(properties: dict[str, Any]) -> dict[str, str]:
     """UTM tags, ``$referringDomain`` and ``$channel`` from ``$url`` and ``$referrer``. A
     referrer on the page's own host is not a referring domain (navigation inside the site)."""
-    url, referrer = properties.get("$url"), properties.get("$referrer")
-    found = utm_tags(url)
-    referring = host_of(referrer)
-    if referring is not None and referring == host_of(url):
+    page = _split(properties.get("$url"))
+    query = parse_qs(page.query) if page is not None and page.query else {}
+    found = utm_tags(query)
+    referring = host_of(properties.get("$referrer"))
+    if referring is not None and referring == _host(page):
         referring = None
     if referring is not None:
         found["$referringDomain"] = referring
-    found["$channel"] = channel(found, referring, click_id(url))
+    found["$channel"] = channel(found, referring, not CLICK_IDS.isdisjoint(query))
     return found

@@ -19,7 +19,6 @@ thousand agents repeat), as is an address's country.
 """
 
 import functools
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -83,13 +82,9 @@ class GeoDatabase:
     def _location(self, ip: str) -> Mapping[str, str]:
         """``$country`` (ISO 3166-1 alpha-2), ``$region``, ``$city`` of a public address;
         nothing for a private, reserved or unknown one."""
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
-            return {}
-        if not address.is_global:
-            return {}
-        found = self._db.lookup(str(address))
+        # geoip2fast answers "--" for private and reserved ranges and "" for what is not
+        # an address (the gateway wrote it: IPv4-mapped IPv6 already as IPv4).
+        found = self._db.lookup(ip)
         country = found.country_code
         if type(country) is not str or len(country) != 2 or not country.isalpha():
             return {}
