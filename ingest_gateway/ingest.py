@@ -25,9 +25,9 @@ import psycopg
 from multidict import CIMultiDictProxy
 from redis.exceptions import RedisError
 
+from common.client_address import UNKNOWN, IpNetwork, client_address, forwarded_chain
 from contracts.lanes import Lane
 from ingest_gateway.admission import Admission, Admitter, UsageUnknown
-from ingest_gateway.client_address import Network, client_address
 from ingest_gateway.errors import (
     EventLimitExceeded,
     IngestError,
@@ -65,7 +65,7 @@ class RequestContext:
     header_key: str | None
     user_agent: str | None
     origin: str | None
-    ip: str | None = None  # the client's (ingest_gateway.client_address); the workers drop it
+    ip: str | None = None  # the client's (common.client_address); the workers drop it
 
     def as_record_context(self) -> dict[str, str]:
         context = {"userAgent": self.user_agent, "origin": self.origin, "ip": self.ip}
@@ -75,7 +75,7 @@ class RequestContext:
 def request_context(
     headers: CIMultiDictProxy[str] | Mapping[str, str],
     peer: str | None = None,
-    proxies: Sequence[Network] = (),
+    proxies: Sequence[IpNetwork] = (),
 ) -> RequestContext:
     """The headers the gateway reads, and the client's address (the peer's, or the one a
     trusted proxy forwarded). A key that is not valid UTF-8 is refused; the others are only
@@ -88,16 +88,24 @@ def request_context(
         header_key=key,
         user_agent=None if user_agent is None else valid_text(user_agent),
         origin=None if origin is None else valid_text(origin),
-        ip=client_address(peer, forwarded_for(headers), proxies),
+        ip=_client(headers, peer, proxies),
     )
 
 
-def forwarded_for(headers: CIMultiDictProxy[str] | Mapping[str, str]) -> list[str]:
-    """Every ``X-Forwarded-For`` line, in order (a proxy may add its own line)."""
+def _client(
+    headers: CIMultiDictProxy[str] | Mapping[str, str],
+    peer: str | None,
+    proxies: Sequence[IpNetwork],
+) -> str | None:
+    """The peer's address, or the client a trusted proxy forwarded (every
+    ``X-Forwarded-For`` line, in order); None without one (a socket with no address)."""
     if isinstance(headers, CIMultiDictProxy):
-        return headers.getall("X-Forwarded-For", [])
-    line = headers.get("X-Forwarded-For")
-    return [] if line is None else [line]
+        lines = headers.getall("X-Forwarded-For", [])
+    else:
+        line = headers.get("X-Forwarded-For")
+        lines = [] if line is None else [line]
+    address = client_address(peer, forwarded_chain(lines), proxies)
+    return None if address == UNKNOWN else address
 
 
 class Ingestor:
