@@ -15,7 +15,7 @@ is added, by contract (docs/analytics.md):
 
 A property the client sent is kept (the client wins), except ``$bot``, which only the
 crawler list decides. A user agent is parsed once per worker (an LRU: the same few
-thousand agents repeat), as is an address's country.
+thousand agents repeat), as are an address's country and a page's campaign properties.
 """
 
 import functools
@@ -37,6 +37,7 @@ DEFAULT_GEOIP_DATABASE = os.path.join(
 )  # countries of IPv4 and IPv6 (GeoLite2 Country, as the package ships it)
 AGENT_CACHE = 8192
 ADDRESS_CACHE = 8192
+PAGE_CACHE = 8192  # (page URL, referrer) pairs
 
 # The first product token of a server-side client's user agent: these are never crawlers.
 SERVER_CLIENT = re.compile(
@@ -111,6 +112,11 @@ class Enricher:
         )
         self._crawlers = CrawlerDetect()
         self.agent = functools.lru_cache(maxsize=AGENT_CACHE)(self._agent)
+        self.campaign = functools.lru_cache(maxsize=PAGE_CACHE)(self._campaign)
+
+    @staticmethod
+    def _campaign(url: str | None, referrer: str | None) -> Mapping[str, str]:
+        return campaign_properties({"$url": url, "$referrer": referrer})
 
     def _agent(self, agent: str) -> tuple[Mapping[str, str], bool]:
         """The agent's browser, OS and device type, and whether it is a crawler."""
@@ -144,7 +150,11 @@ class Enricher:
         if ip:
             added.update(self.geo.location(ip))
         if "$url" in properties or "$referrer" in properties:
-            added.update(campaign_properties(properties))
+            url, referrer = properties.get("$url"), properties.get("$referrer")
+            if (url is None or type(url) is str) and (referrer is None or type(referrer) is str):
+                added.update(self.campaign(url, referrer))  # pages repeat: cached
+            else:
+                added.update(campaign_properties(properties))
         enriched = {**added, **properties}
         if bot:
             enriched["$bot"] = True
