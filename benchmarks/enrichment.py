@@ -11,6 +11,7 @@ package saves. Needs no service.
 """
 
 import argparse
+import os
 import random
 import time
 from collections.abc import Callable
@@ -81,6 +82,7 @@ def main() -> None:
     native_us = per_call(lambda n: native(unseen[n], ua_parser.Domain.ALL).complete(), fresh_count)
     pure_count = min(fresh_count, 300)  # ~1 ms each
     pure_us = per_call(lambda n: pure(unseen[n], ua_parser.Domain.ALL).complete(), pure_count)
+    print(f"load average {os.getloadavg()[0]:.2f}")
     print(f"tables loaded in {load:.2f} s (ua-parser, crawlerdetect, geolocation)")
     mix = f"{args.events} events, {args.agents} agents, {args.addresses} addresses"
     print(f"enrichment, {mix}, caches cold: {cold:8.1f} µs/event")
