@@ -25,7 +25,18 @@ GRANULARITIES: dict[str, timedelta] = {
     "day": timedelta(days=1),
 }
 
-DEFAULT_BREAKDOWN_KEYS: tuple[str, ...] = ("$pathname", "$referrer", "$browser", "$country")
+# Each key costs rollup rows (one per value, bucket and granularity): keep the list short.
+# Most come from the workers' enrichment (stream_workers/enrichment.py, decision 0017).
+DEFAULT_BREAKDOWN_KEYS: tuple[str, ...] = (
+    "$pathname",
+    "$referrer",
+    "$browser",
+    "$os",
+    "$deviceType",
+    "$country",
+    "$channel",
+    "utm_source",
+)
 MAX_VALUE_CHARS = 500  # a btree key must stay well under PostgreSQL's ~2.7 kB limit
 
 

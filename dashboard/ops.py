@@ -46,6 +46,7 @@ from contracts.lag import (
 )
 from contracts.lanes import Lane
 from contracts.shards import DEFAULT_SHARD
+from dashboard.bots import bot_events_this_month, bots_body
 from dashboard.retention import RetentionRun, last_runs, retention_body
 from dashboard.settings import Settings
 from dashboard.trend import Sample, lag_alert, lag_growth_seconds, rates
@@ -77,6 +78,7 @@ class PostgresReading:
     overage: int | None
     shards_up: dict[str, bool]
     retention: list[RetentionRun]
+    bots: list[dict[str, Any]]  # crawler events this month per project (dashboard.bots)
 
 
 def every_group(settings: Settings) -> list[tuple[str, Lane, str, str]]:
@@ -169,9 +171,11 @@ class OpsView:
         overage: int | None = None
         shards_up: dict[str, bool] = {}
         retention: list[dict[str, Any]] | None = None
+        bots: list[dict[str, Any]] | None = None
         if not isinstance(pg, BaseException):
             stored, overage, shards_up = pg.stored, pg.overage, pg.shards_up
             retention = retention_body(pg.retention)
+            bots = pg.bots
         rows: list[tuple[Workers, PartitionLag]] = []
         dead_lettered: int | None = None
         if not isinstance(kafka, BaseException):
@@ -212,6 +216,7 @@ class OpsView:
             "deadLettered": dead_lettered,
             "overageThisMonth": overage,
             "retention": retention,
+            "botEventsThisMonth": bots,
             "lagGrowth": {
                 "seconds": round(lag_growth_seconds(history, max_gap), 1),
                 "alert": lag_alert(history, s.lag_growth_alert_seconds, max_gap),
@@ -239,16 +244,18 @@ class OpsView:
             self._history.popleft()
 
     async def _read_postgres(self) -> PostgresReading:
-        """Stored offsets of every shard's lanes, this month's overage, which further
-        shards answered and each shard's last retention run; the control database's
-        failure is the whole read's."""
+        """Stored offsets of every shard's lanes, this month's overage and crawler events,
+        which further shards answered and each shard's last retention run; the control
+        database's failure is the whole read's."""
         stored: dict[Workers, dict[int, StoredPartition]] = {}
         shards_up: dict[str, bool] = {}
+        bots: dict[str, int] = {}
         for shard in self._settings.shards:
             try:
                 async with self._pools[shard].connection() as conn:
                     for lane, group, topic in self._settings.lanes(shard):
                         stored[(shard, lane)] = await read_stored(conn, group, topic)
+                    bots.update(await bot_events_this_month(conn))
             except Exception as exc:
                 if shard == DEFAULT_SHARD:
                     raise
@@ -262,7 +269,8 @@ class OpsView:
             if all(shards_up.values()):  # a shard down: its projects' overage is not known
                 overage = await overage_this_month(conn, self._pools)
             retention = await last_runs(conn)
-        return PostgresReading(stored, overage, shards_up, retention)
+            bot_rows = await bots_body(conn, bots)
+        return PostgresReading(stored, overage, shards_up, retention, bot_rows)
 
 
 def _figures(rows: list[PartitionLag]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from ingest_gateway.keys import APPENDER, INGESTOR, METRICS, OPENAPI, REDIS, SET
 
 async def ingest(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    context = request_context(request.headers)
+    context = request_context(request.headers, request.remote, settings.trusted_proxies)
     try:
         # A client that trickles its body holds a connection; it gets a bounded time.
         async with asyncio.timeout(settings.body_timeout_seconds):

@@ -16,14 +16,16 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
 import psycopg
+from multidict import CIMultiDictProxy
 from redis.exceptions import RedisError
 
+from common.client_address import UNKNOWN, IpNetwork, client_address, forwarded_chain
 from contracts.lanes import Lane
 from ingest_gateway.admission import Admission, Admitter, UsageUnknown
 from ingest_gateway.errors import (
@@ -63,15 +65,21 @@ class RequestContext:
     header_key: str | None
     user_agent: str | None
     origin: str | None
+    ip: str | None = None  # the client's (common.client_address); the workers drop it
 
     def as_record_context(self) -> dict[str, str]:
-        context = {"userAgent": self.user_agent, "origin": self.origin}
+        context = {"userAgent": self.user_agent, "origin": self.origin, "ip": self.ip}
         return {k: v[:_CONTEXT_MAX] for k, v in context.items() if v}
 
 
-def request_context(headers: Mapping[str, str]) -> RequestContext:
-    """The headers the gateway reads. A key that is not valid UTF-8 is refused; the others
-    are only recorded, so their undecodable bytes become U+FFFD."""
+def request_context(
+    headers: CIMultiDictProxy[str] | Mapping[str, str],
+    peer: str | None = None,
+    proxies: Sequence[IpNetwork] = (),
+) -> RequestContext:
+    """The headers the gateway reads, and the client's address (the peer's, or the one a
+    trusted proxy forwarded). A key that is not valid UTF-8 is refused; the others are only
+    recorded, so their undecodable bytes become U+FFFD."""
     key = headers.get("X-API-Key")
     if key is not None and valid_text(key) != key:
         raise body_error("Header is not valid UTF-8.", field="X-API-Key", reason="bad_header")
@@ -80,7 +88,24 @@ def request_context(headers: Mapping[str, str]) -> RequestContext:
         header_key=key,
         user_agent=None if user_agent is None else valid_text(user_agent),
         origin=None if origin is None else valid_text(origin),
+        ip=_client(headers, peer, proxies),
     )
+
+
+def _client(
+    headers: CIMultiDictProxy[str] | Mapping[str, str],
+    peer: str | None,
+    proxies: Sequence[IpNetwork],
+) -> str | None:
+    """The peer's address, or the client a trusted proxy forwarded (every
+    ``X-Forwarded-For`` line, in order); None without one (a socket with no address)."""
+    if isinstance(headers, CIMultiDictProxy):
+        lines = headers.getall("X-Forwarded-For", [])
+    else:
+        line = headers.get("X-Forwarded-For")
+        lines = [] if line is None else [line]
+    address = client_address(peer, forwarded_chain(lines), proxies)
+    return None if address == UNKNOWN else address
 
 
 class Ingestor:

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from environs import Env
 
+from common.client_address import LOOPBACK, IpNetwork, parse_trusted_proxies
 from contracts.lanes import Lane, lane_topic
 from contracts.shards import parse_shard_databases
 from contracts.topics import Topic
@@ -50,6 +51,9 @@ class Settings:
     # by default, so a second copy started by mistake fails on the busy port instead of
     # joining silently.
     reuse_port: bool = False
+    # Proxies whose X-Forwarded-For is believed: the client address recorded with each
+    # event (common.client_address; the workers turn it into a country and drop it).
+    trusted_proxies: tuple[IpNetwork, ...] = parse_trusted_proxies(LOOPBACK)
 
     def topic_of(self, lane: Lane) -> str:
         return lane_topic(lane, self.events_topic, self.overflow_topic)
@@ -87,4 +91,5 @@ def load_settings(env: Env | None = None) -> Settings:
         max_connections=env.int("RA_INGEST_MAX_CONNECTIONS", 4096),
         backlog=env.int("RA_INGEST_BACKLOG", 1024),
         reuse_port=env.bool("RA_INGEST_REUSE_PORT", False),
+        trusted_proxies=parse_trusted_proxies(env.str("RA_TRUSTED_PROXIES", LOOPBACK)),
     )

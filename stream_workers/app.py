@@ -18,6 +18,7 @@ from stream_workers.batcher import Batcher
 from stream_workers.configs import BreakdownKeys
 from stream_workers.deadletter import DeadLetterProducer
 from stream_workers.decisions import month_start
+from stream_workers.enrichment import load_enricher
 from stream_workers.erasure import Eraser
 from stream_workers.fastdrain import RawBytes, WorkerApp
 from stream_workers.lag import group_lag
@@ -94,6 +95,7 @@ class Runtime:
                 lane=s.lane,
                 topics=topics,
                 directory=directory_for(s),
+                enricher=load_enricher(s.geoip_database),
             )
             await self._sink.start()
             # Held partitions are reported from the start; a failed check is not fatal:
@@ -190,6 +192,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     runtime = Runtime(settings)
     runtime.metrics.lane.labels(settings.lane, settings.consumer_group, settings.topic).set(1)
     events = app.topic(settings.topic, schema=RawBytes())
+    enricher = load_enricher(settings.geoip_database)  # loaded before the first record
 
     # The running agent's batcher, which directly delivered records go to (see below).
     batchers: list[Batcher[Received, Any]] = []
@@ -198,7 +201,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     async def take(message: Any) -> None:
         if not batcher_ready.is_set():
             await batcher_ready.wait()
-        await batchers[0].add(receive(raw_record(message)), message)
+        await batchers[0].add(receive(raw_record(message), enricher), message)
 
     # The fetch loop hands the topic's records straight to the agent's batcher (faust's
     # per-record stream machinery bypassed: stream_workers/fastdrain.py); with faust's own
@@ -248,7 +251,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
                 await batcher.wait()
             else:
                 async for event in manual.events():
-                    await batcher.add(receive(raw_record(event.message)), event)
+                    await batcher.add(receive(raw_record(event.message), enricher), event)
         finally:
             batcher_ready.clear()
             await batcher.stop()

@@ -38,6 +38,7 @@ class Positioned(NamedTuple):
     month: date  # of receivedAt: the usage month
     partition_month: date | None  # of timestamp: the raw table's partition (None: DEFAULT)
     quota_reserved: bool  # the gateway reserved quota for it (contracts.events)
+    bot: bool = False  # a crawler's (``$bot``, stream_workers/enrichment.py): counted apart
 
     @classmethod
     def of(cls, partition: int, offset: int, record: EventRecord | Decoded) -> "Positioned":
@@ -52,6 +53,7 @@ class Positioned(NamedTuple):
             month_start(received),
             partition_month(record.timestamp, received),
             record.quota_reserved,
+            record.properties.get("$bot") is True,
         )
 
 
@@ -134,6 +136,16 @@ class UsageOutcome:
     accepted: list[Positioned] = field(default_factory=list)
     months: dict[MonthKey, UsageDelta] = field(default_factory=dict)
     parts: dict[PartMonthKey, UsageDelta] = field(default_factory=dict)
+
+
+def bot_counts(accepted: Iterable[Positioned]) -> dict[MonthKey, int]:
+    """The accepted crawler events per project-month (table ``bot_events``)."""
+    counts: dict[MonthKey, int] = {}
+    for item in accepted:
+        if item.bot:
+            key = (item.project_id, item.month)
+            counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def count_usage(

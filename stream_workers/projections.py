@@ -5,12 +5,13 @@ Each record is formatted as a line of the staging table's COPY as soon as it arr
 dedup and limits, removes the records it refused, and writes everything else set-based
 from the staging table.
 
-Rollups and breakdowns are one statement. Each row's HLL hashes are added once, into its
-minute's sketches; each coarser granularity (15 minutes, hour, day: epoch-aligned, each
-width dividing the next) is the union of the sketches one level finer. Adding a hash to an
-exact (explicit) sketch shifts its sorted array, so adding every row at all four levels
-(the previous form, one ``GROUP BY ROLLUP``) spent most of a live batch moving memory:
-see the README's Stream workers section. Rows are upserted in key order, so concurrent
+Rollups and breakdowns are one statement, which skips crawlers' events (``_NOT_BOT``).
+Each row's HLL hashes are added once, into its minute's sketches; each coarser
+granularity (15 minutes, hour, day: epoch-aligned, each width dividing the next) is the
+union of the sketches one level finer. Adding a hash to an exact (explicit) sketch shifts
+its sorted array, so adding every row at all four levels (the previous form, one
+``GROUP BY ROLLUP``) spent most of a live batch moving memory: see the README's Stream
+workers section. Rows are upserted in key order, so concurrent
 workers lock them in one order.
 """
 
@@ -125,6 +126,10 @@ def _cascade(name: str, keys: Sequence[str], rows: str) -> str:
     return ",\n".join([*levels, f"{name} AS (\n    {every})"])
 
 
+# Crawlers' events (``$bot``, stream_workers/enrichment.py) stay in the raw rows and in
+# usage, never in a rollup or breakdown: every rollup answer excludes them by construction.
+_NOT_BOT = """NOT b.properties @> '{"$bot": true}'"""
+
 _MERGE = """
     events = r.events + EXCLUDED.events,
     users = public.hll_union(r.users, EXCLUDED.users),
@@ -133,15 +138,17 @@ _MERGE = """
 _TOTALS = _cascade(
     "totals",
     ("project_id", "event"),
-    "SELECT b.project_id, b.event, b.ts, b.distinct_id, b.session_id FROM batch_events b",
+    f"SELECT b.project_id, b.event, b.ts, b.distinct_id, b.session_id FROM batch_events b"  # noqa: S608 - constant SQL text
+    f" WHERE {_NOT_BOT}",
 )
 _VALUED = _cascade(
     "valued",
     ("project_id", "event", "key", "value"),
-    """SELECT b.project_id, b.event, k.key, left(b.properties ->> k.key, %(max_chars)s) AS value,
+    f"""SELECT b.project_id, b.event, k.key, left(b.properties ->> k.key, %(max_chars)s) AS value,
            b.ts, b.distinct_id, b.session_id
         FROM batch_events b
-        JOIN present k ON k.project_id = b.project_id AND k.event = b.event""",
+        JOIN present k ON k.project_id = b.project_id AND k.event = b.event
+        WHERE {_NOT_BOT}""",  # noqa: S608 - constant SQL text
 )
 
 # Rollups and breakdowns in one statement. A (project, event, key) of the batch where no
@@ -158,7 +165,7 @@ WITH keys AS (
 present AS MATERIALIZED (
     SELECT DISTINCT b.project_id, b.event, k.key
     FROM batch_events b JOIN keys k ON k.project_id = b.project_id
-    WHERE b.properties ->> k.key IS NOT NULL
+    WHERE b.properties ->> k.key IS NOT NULL AND {_NOT_BOT}
 ),
 {_VALUED},
 absent AS (

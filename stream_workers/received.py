@@ -11,6 +11,7 @@ from contracts.events import RecordError
 from stream_workers import projections
 from stream_workers.decisions import Positioned
 from stream_workers.decoding import decode_for_sink
+from stream_workers.enrichment import Enricher, load_enricher
 from stream_workers.failures import Failure
 
 
@@ -80,10 +81,12 @@ def position(received: Received) -> tuple[int, int]:
     return received.raw.partition, received.raw.offset
 
 
-def receive(raw: RawRecord) -> Received:
-    """Never raises: a record that cannot be read is dead-lettered, not a stalled fetch."""
+def receive(raw: RawRecord, enricher: Enricher | None = None) -> Received:
+    """Never raises: a record that cannot be read is dead-lettered, not a stalled fetch.
+    Enriched here (``stream_workers.enrichment``; default: the package's geolocation
+    database), so every path that applies a record adds the same properties."""
     try:
-        record = decode_for_sink(raw.value)
+        record = (enricher or load_enricher()).apply(decode_for_sink(raw.value))
         staged = projections.staged_row(raw.partition, raw.offset, record)
         item = Positioned.of(raw.partition, raw.offset, record)
     except RecordError as exc:

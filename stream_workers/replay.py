@@ -32,6 +32,7 @@ from contracts.control_follower import ControlFollower
 from contracts.lanes import Lane
 from migrations.runner import apply_migrations
 from stream_workers.configs import BreakdownKeys
+from stream_workers.enrichment import load_enricher
 from stream_workers.metrics import Metrics
 from stream_workers.received import RawRecord
 from stream_workers.settings import Settings
@@ -143,6 +144,7 @@ async def replay(
             lane=lane.lane,
             topics=topics,
             directory=directory,
+            enricher=load_enricher(settings.geoip_database),
         )
 
     try:

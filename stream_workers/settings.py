@@ -59,6 +59,9 @@ class Settings:
     # (RA_SHARD_DATABASES beside RA_DATABASE_URL, the default shard and control database).
     shard: str = DEFAULT_SHARD
     shard_databases: dict[str, str] = field(default_factory=dict)
+    # The geolocation database file (geoip2fast's format; None: the one the package
+    # ships): replace the file and restart the workers to refresh it (decision 0017).
+    geoip_database: str | None = None
 
     @property
     def sharded(self) -> bool:
@@ -124,6 +127,7 @@ def load_settings(env: Env | None = None) -> Settings:
         erasure_lease_seconds=env.float("RA_WORKER_ERASURE_LEASE_SECONDS", 60.0),
         retention_seconds=env.float("RA_WORKER_RETENTION_SECONDS", 3600.0),
         data_dir=env.str("RA_WORKER_DATA_DIR", ".local/stream_workers"),
+        geoip_database=env.str("RA_GEOIP_DATABASE", None),
         shard=shard,
         shard_databases=shards,
     )

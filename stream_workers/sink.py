@@ -35,12 +35,14 @@ from stream_workers.decisions import (
     Positioned,
     UsageOutcome,
     arrival_order,
+    bot_counts,
     count_usage,
     dedup_keys,
     dedup_rewrites,
     order_matters,
     select_new,
 )
+from stream_workers.enrichment import Enricher
 from stream_workers.guard import OffsetGuard, Unchecked
 from stream_workers.isolation import apply_isolating
 from stream_workers.metrics import Metrics
@@ -91,8 +93,10 @@ class Sink:
         lane: Lane = Lane.MAIN,
         topics: TopicReader | None = None,
         directory: Directory | None = None,
+        enricher: Enricher | None = None,
     ) -> None:
         self._conn = conn
+        self._enricher = enricher  # None: the package's geolocation database
         # Sharded (contracts/shards.py): the control database says which records are this
         # shard's and their plan limits; None: one database, which has the projects.
         self._directory = directory
@@ -130,7 +134,7 @@ class Sink:
         logger.warning("database connection reopened")
 
     async def apply(self, batch: Sequence[RawRecord]) -> BatchResult:
-        return await self.apply_received([receive(raw) for raw in batch])
+        return await self.apply_received([receive(raw, self._enricher) for raw in batch])
 
     async def apply_received(self, received: Sequence[Received]) -> BatchResult:
         """Apply a batch; records the database refuses for a data reason are isolated and
@@ -251,6 +255,7 @@ class Sink:
                 await projections.write_events(conn, keys)
                 await identity.merge_staged(conn)
             usage_rows = await store.save_usage(conn, outcome, self._lane) if outcome.parts else []
+            await store.save_bot_events(conn, bot_counts(outcome.accepted))
             await store.save_offsets(
                 conn, self._consumer, self._topic, self._positions(live, items, stored)
             )

@@ -289,3 +289,17 @@ async def save_usage(
         ),
     )
     return [UsageRow(str(p), m, n, u, r, o) for p, m, n, u, r, o in await cursor.fetchall()]
+
+
+async def save_bot_events(conn: AsyncConnection, counts: Mapping[MonthKey, int]) -> None:
+    """Add the batch's crawler events to ``bot_events``. Their project-months' usage rows
+    are locked already (``lock_usage``), so concurrent batches add one after the other."""
+    keys = sorted(counts)
+    if not keys:
+        return
+    await conn.execute(
+        "INSERT INTO bot_events AS b (project_id, month, events)"
+        " SELECT * FROM unnest(%s::uuid[], %s::date[], %s::bigint[])"
+        " ON CONFLICT (project_id, month) DO UPDATE SET events = b.events + EXCLUDED.events",
+        ([k[0] for k in keys], [k[1] for k in keys], [counts[k] for k in keys]),
+    )

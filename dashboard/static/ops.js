@@ -81,6 +81,18 @@
     }));
   }
 
+  // Crawler events this month per project (issue 18): kept out of every chart, counted
+  // in usage; null when PostgreSQL could not be read.
+  function renderBots(bots) {
+    $('bots-hint').textContent = bots === null
+      ? 'Unknown: PostgreSQL could not be read.'
+      : (bots.length ? 'Kept out of every chart; counted as events in usage.' : 'None this month.');
+    $('bots').tBodies[0].replaceChildren(...(bots || []).map((b) =>
+      el('tr', { 'data-project': b.project },
+        el('th', { scope: 'row', text: b.slug || b.project }),
+        el('td', { text: show(b.events), 'data-column': 'events' }))));
+  }
+
   function render(ops) {
     $('ops-view').hidden = false;
     $('ops-group').textContent = ops.lanes.map((lane) => lane.group).join(', ');
@@ -124,6 +136,7 @@
         el('td', { text: show(p.lag) }),
         el('td', { text: age(p.freshnessSeconds) }))));
     renderRetention(ops.retention);
+    renderBots(ops.botEventsThisMonth);
   }
 
   async function poll() {

@@ -88,6 +88,7 @@ async def test_seed_curl_example_appends_the_event(
     assert record["properties"] == {"plan": "pro", "source": "pricing_page"}
     assert record["insertId"] is None
     assert record["context"]["userAgent"].startswith("curl/")
+    assert record["context"]["ip"] == "127.0.0.1"  # the peer (the workers drop it)
     assert record["_key"] == f"{project.id}:user_123"
     received = datetime.fromisoformat(str(record["receivedAt"]))
     assert before <= received <= datetime.now(UTC)
