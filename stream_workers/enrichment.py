@@ -26,10 +26,10 @@ from typing import Any
 
 import geoip2fast
 import ua_parser
-from crawlerdetect import CrawlerDetect
 from geoip2fast import GeoIP2Fast
 
 from stream_workers.channels import campaign_properties
+from stream_workers.crawlers import Crawlers
 from stream_workers.decoding import Decoded
 
 DEFAULT_GEOIP_DATABASE = os.path.join(
@@ -110,7 +110,7 @@ class Enricher:
             if ua_parser.RegexResolver is not None
             else ua_parser.load_builtins()
         )
-        self._crawlers = CrawlerDetect()
+        self._crawlers = Crawlers()
         self.agent = functools.lru_cache(maxsize=AGENT_CACHE)(self._agent)
         self.campaign = functools.lru_cache(maxsize=PAGE_CACHE)(self._campaign)
 
@@ -134,7 +134,7 @@ class Enricher:
         device = device_type(os_family, parsed.device.family if parsed.device else "", agent)
         if device is not None:
             found["$deviceType"] = device
-        bot = SERVER_CLIENT.match(agent) is None and self._crawlers.isCrawler(agent)
+        bot = SERVER_CLIENT.match(agent) is None and self._crawlers.match(agent)
         return found, bot
 
     def properties(self, properties: dict[str, Any], context: Mapping[str, str]) -> dict[str, Any]:
