@@ -31,12 +31,13 @@ the load average:
    that all N tables expire: seconds for the N detaches (``CONCURRENTLY``) and drops.
 
 It ends with one table, N as rows. With the defaults (N up to 1000) it takes about
-4 minutes on a quiet 2-core machine (6 with other work running). ``--projects 10000`` took 16 minutes more there (the machine
-shared with other work): making the tables slows as their number grows (50 ms each), and
-with the server's default ``max_locks_per_transaction`` (64) the inserts into ``events``
-and the planning of (b) fail ("out of shared memory": one statement touching 10,000 tables
-locks each of them and, writing, its two indexes, more than the shared lock table holds);
-those are shown as failed, the rest is measured.
+4 minutes on a quiet 2-core machine (6 with other work running). ``--projects 10000``
+took 16 minutes more there (the machine shared with other work): making the tables slows
+as their number grows (50 ms each), and with the server's default
+``max_locks_per_transaction`` (64) the inserts into ``events`` and the planning of (b)
+fail ("out of shared memory": one statement touching 10,000 tables locks each of them
+and, writing, its two indexes, more than the shared lock table holds); those are shown
+as failed, the rest is measured.
 """
 
 import argparse
