@@ -251,6 +251,10 @@ port = $PG_PORT
 unix_socket_directories = '$home'
 max_connections = 200
 shared_buffers = 256MB
+# A batch locks each (month, project) table of the raw store it writes, with its two
+# indexes (decision 0016): the default 64 a connection left ~12,800 slots in all, which a
+# batch of 4,000+ projects exhausted ("out of shared memory"). 1024 x 200: ~55 MB shared.
+max_locks_per_transaction = 1024
 EOF
 
   log "postgres: starting on 127.0.0.1:$PG_PORT"
