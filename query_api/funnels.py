@@ -1,5 +1,9 @@
 """Funnels in SQL over the raw events, with ClickHouse ``windowFunnel`` semantics.
 
+Users are persons (``persons.py``): a merged id's events count as its person's, so a
+person who did step 1 as anonymous and step 2 after logging in converts. Bots' events are
+left out unless the query includes them.
+
 A user reaches step k when, after one of their step-1 events at ``t1``, they did steps
 2..k in order, each strictly later than the previous and all at most the conversion window
 after ``t1``; the furthest step over all their step-1 events counts, and of those the
@@ -8,10 +12,10 @@ earliest ``t1`` gives the times to convert. Events outside the date range are no
 One statement, whose text depends only on the numbers of steps and of slices (every event
 name, key, value, bound and the window are bound parameters):
 
-1. Each user's events of the range come in (user, time) order — an index-only scan of
-   ``(project_id, distinct_id, ts) INCLUDE (event)`` (migration 0030) when the planner
-   finds it cheaper than sorting — and a sorted aggregation folds them into one array of
-   timestamps per step, in time order (the aggregate reads its sorted subquery in order).
+1. Each person's events of the range come in (person, time) order — sorted, as a
+   person's ids are not adjacent in any index — and a sorted aggregation folds them into
+   one array of timestamps per step, in time order (the aggregate reads its sorted
+   subquery in order).
 2. From every step-1 time the greedy chain follows: ``t_k`` is the first step-k time
    strictly after ``t_(k-1)`` (``width_bucket`` on the sorted array is the number of
    elements <= t, so the element after them is the first one strictly later). For a fixed
@@ -20,10 +24,10 @@ name, key, value, bound and the window are bound parameters):
 3. Per user, the chain with the highest level and then the earliest ``t1``: one ``min``
    over ``[level key, t1, ..., tn]``. A user without any step-2 event is at level 1 from
    any of their step-1 events, so only one of those is followed.
-4. Users are cut into slices by ranges of ``distinct_id`` (bounds are quantiles of a
-   small block sample); each slice is one branch of a ``UNION ALL``, which PostgreSQL runs
-   side by side in parallel workers (Parallel Append), each branch reading only its part
-   of the index. Any bounds give the same answer: the slices always partition the users.
+4. Persons are cut into slices by ranges of their id (bounds are quantiles of the
+   ``distinct_id`` of a small block sample); each slice is one branch of a ``UNION ALL``,
+   which PostgreSQL runs side by side in parallel workers (Parallel Append). Any bounds
+   give the same answer: the slices always partition the persons.
 
 Layers are subqueries with ``OFFSET NULL``: that keeps the planner from inlining one
 layer's expressions into the next (each ``t_k`` would be evaluated once per later use,
@@ -36,8 +40,9 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from query_api.conditions import raw_filters
+from query_api.conditions import conjunction, raw_filters
 from query_api.model import Funnel
+from query_api.persons import ALIASES, PERSON, bots_condition
 
 # Set for the funnel's own transaction only.
 FUNNEL_SETTINGS: tuple[tuple[str, str], ...] = (
@@ -56,9 +61,9 @@ _SAMPLE = (
     " WHERE project_id = %s AND ts >= %s AND ts < %s AND event = ANY(%s::text[])"
 )
 _FIRST, _MIDDLE, _LAST = (
-    "distinct_id < %s::text",
-    "distinct_id >= %s::text AND distinct_id < %s::text",
-    "distinct_id >= %s::text",
+    f"{PERSON} < %s::text",
+    f"{PERSON} >= %s::text AND {PERSON} < %s::text",
+    f"{PERSON} >= %s::text",
 )
 
 
@@ -72,9 +77,9 @@ def _branch(steps: int, slice_condition: str) -> str:
     """One slice's users: ``level`` and the seconds of each step of their best chain."""
     flags = ", ".join(f"(event = %s AND ({{f{k}}})) AS s{k}" for k in range(1, steps + 1))
     scan = (
-        f"SELECT distinct_id, ts, {flags} FROM events"  # noqa: S608 - step numbers only, values bound
-        " WHERE project_id = %s AND ts >= %s AND ts < %s AND event = ANY(%s::text[])"
-        f" AND ({{global_filters}}) AND {slice_condition} ORDER BY distinct_id, ts"
+        f"SELECT {PERSON} AS distinct_id, ts, {flags} FROM events e {ALIASES}"  # noqa: S608 - step numbers only, values bound
+        " WHERE e.project_id = %s AND ts >= %s AND ts < %s AND event = ANY(%s::text[])"
+        f" AND ({{global_filters}}) AND {slice_condition} ORDER BY 1, ts"
     )
     arrays = ", ".join(f"array_agg(ts) FILTER (WHERE s{k}) AS a{k}" for k in range(1, steps + 1))
     users = (
@@ -142,7 +147,9 @@ def funnel_statement(q: Funnel, project: str, bounds: Sequence[str] = ()) -> tup
         text, values = raw_filters(step.filters)
         step_texts[f"f{k}"] = text
         steps += [step.event, *values]
-    global_text, global_values = raw_filters(q.filters)
+    global_text, global_values = conjunction(
+        [raw_filters(q.filters), (bots_condition(q.include_bots), [])]
+    )
     scan = [*steps, project, q.range.start, q.range.end, _events(q), *global_values]
     params: list[Any] = []
     for index in range(len(bounds) + 1):
