@@ -33,31 +33,34 @@ from query_api.persons import ALIASES, PERSON, bots_condition
 from query_api.queries import edge_array
 from query_api.timebuckets import buckets, labels_in
 
-# Parts: 0 is the period before the range's first, 1..n the range's periods.
+# Bits of a person's mask: 0 is the period before the range's first, 1..n the range's
+# periods (n <= MAX_PERIODS, so they fit a bigint). Folded per distinct id first (one hash
+# aggregation over an index range scan of (project_id, event, ts)), then per person (the
+# ids joined to their aliases: few rows by then), then read bit by bit for each period.
 LIFECYCLE_SQL = f"""
-WITH ev AS MATERIALIZED (
-    SELECT {PERSON} AS person, ts FROM events e {ALIASES}
-    WHERE e.project_id = %s AND event = %s AND ts < %s AND {{bots}} AND ({{filters}})
-), earlier AS (
-    SELECT DISTINCT person FROM ev WHERE ts < %s
-), active AS (
-    SELECT DISTINCT person, width_bucket(ts, %s::timestamptz[]) - 1 AS part
-    FROM ev WHERE ts >= %s
-), marked AS (
-    SELECT a.person, a.part, lag(a.part) OVER w AS prev, lead(a.part) OVER w AS next,
-           earlier.person IS NOT NULL AS seen
-    FROM active a LEFT JOIN earlier USING (person)
-    WINDOW w AS (PARTITION BY a.person ORDER BY a.part)
-)
-SELECT part,
-       count(*) FILTER (WHERE prev IS NULL AND NOT seen),
-       count(*) FILTER (WHERE prev = part - 1),
-       count(*) FILTER (WHERE prev < part - 1 OR (prev IS NULL AND seen)),
-       0
-FROM marked WHERE part >= 1 GROUP BY part
-UNION ALL
-SELECT part + 1, 0, 0, 0, count(*) FROM marked
-WHERE (next IS NULL OR next > part + 1) AND part + 1 <= %s GROUP BY part
+SELECT i,
+       count(*) FILTER (WHERE act AND NOT seen AND mask & ((1::bigint << i) - 1) = 0),
+       count(*) FILTER (WHERE act AND was),
+       count(*) FILTER (
+           WHERE act AND NOT was AND (seen OR mask & ((1::bigint << i) - 1) <> 0)),
+       count(*) FILTER (WHERE was AND NOT act)
+FROM (
+    SELECT i, seen, mask, (mask >> i) & 1 = 1 AS act, (mask >> (i - 1)) & 1 = 1 AS was
+    FROM (
+        SELECT {PERSON} AS person, bool_or(e.seen) AS seen, bit_or(e.mask) AS mask
+        FROM (
+            SELECT distinct_id, project_id, bool_or(ts < %s) AS seen,
+                   coalesce(bit_or(1::bigint << (width_bucket(ts, %s::timestamptz[]) - 1))
+                       FILTER (WHERE ts >= %s), 0) AS mask
+            FROM events
+            WHERE project_id = %s AND event = %s AND ts < %s AND {{bots}} AND ({{filters}})
+            GROUP BY distinct_id, project_id
+        ) e {ALIASES}
+        GROUP BY 1
+    ) p, generate_series(1, %s) i
+) x
+WHERE act OR was
+GROUP BY i
 """  # noqa: S608 - constant SQL text, values bound
 
 STATES = ("new", "returning", "resurrecting", "dormant")
@@ -77,14 +80,14 @@ def lifecycle_statement(q: Lifecycle, project: str) -> tuple[str, list[Any], lis
     where, values = raw_filters(q.filters)
     sql = LIFECYCLE_SQL.replace("{bots}", bots_condition(q.include_bots))
     sql = sql.replace("{filters}", where)
-    params = [project, q.event, edges[-1], *values, before, edge_array([before, *edges]), before]
-    return sql, [*params, len(labels)], labels
+    params = [before, edge_array([before, *edges]), before, project, q.event, edges[-1]]
+    return sql, [*params, *values, len(labels)], labels
 
 
 def periods(
     labels: Sequence[datetime], timezone: str, rows: Sequence[Sequence[int]]
 ) -> list[dict[str, Any]]:
-    """One point per period from (part, new, returning, resurrecting, dormant) rows."""
+    """One point per period from (period 1..n, new, returning, resurrecting, dormant) rows."""
     counts = [[0] * len(STATES) for _ in labels]
     for part, *values in rows:
         counts[part - 1] = [a + b for a, b in zip(counts[part - 1], values, strict=True)]
