@@ -29,23 +29,46 @@ from query_api.conditions import raw_filters
 from query_api.model import Paths
 from query_api.persons import ALIASES, PERSON, bots_condition
 
+# Per person: the first start event's instant (folded per distinct id first, over an index
+# range scan of (project_id, event, ts)); then, for each of the person's ids, the few
+# events after (or before) it, read in order from (project_id, distinct_id, ts) with a
+# LIMIT; merged, numbered, and linked to the step before. Reading a few rows per id is
+# what keeps this from sorting every event of the range: (ts, event) is the order of the
+# per-user index (project_id, distinct_id, ts, event) (migration 0041), so each read stops
+# after a few entries (and their rows, for the bot flag).
 PATHS_SQL = f"""
-WITH ev AS MATERIALIZED (
-    SELECT {PERSON} AS person, ts, event FROM events e {ALIASES}
-    WHERE e.project_id = %s AND ts >= %s AND ts < %s AND {{bots}} AND ({{filters}})
-), starters AS (
-    SELECT DISTINCT person FROM ev WHERE event = %s
-), ordered AS (
-    SELECT person, event, row_number() OVER (PARTITION BY person ORDER BY ts, event) AS n
-    FROM ev WHERE person IN (SELECT person FROM starters)
-), origin AS (
-    SELECT person, min(n) AS s FROM ordered WHERE event = %s GROUP BY person
+WITH firsts AS (
+    SELECT {PERSON} AS person, min(e.first) AS first
+    FROM (
+        SELECT distinct_id, project_id, min(ts) AS first FROM events
+        WHERE project_id = %s AND event = %s AND ts >= %s AND ts < %s
+          AND {{bots}} AND ({{filters}})
+        GROUP BY distinct_id, project_id
+    ) e {ALIASES}
+    GROUP BY 1
+), ids AS (
+    SELECT person, first, person AS id FROM firsts
+    UNION ALL
+    SELECT f.person, f.first, a.distinct_id FROM firsts f
+    JOIN person_aliases a ON a.project_id = %s AND a.person = f.person
 ), walked AS (
-    SELECT o.person, (o.n - origin.s) * %s AS k, o.event
-    FROM ordered o JOIN origin USING (person)
-    WHERE (o.n - origin.s) * %s BETWEEN 0 AND %s
+    SELECT ids.person, x.ts, x.event FROM ids, LATERAL (
+        SELECT ts, event FROM events
+        WHERE project_id = %s AND distinct_id = ids.id AND ts >= %s AND ts < %s
+          AND {{window}} AND {{bots}} AND ({{filters}})
+        ORDER BY {{order}} LIMIT %s
+    ) x
+), numbered AS (
+    SELECT person, event,
+           row_number() OVER (PARTITION BY person ORDER BY {{order}}) - %s AS k
+    FROM walked
 ), linked AS (
-    SELECT k, lag(event) OVER (PARTITION BY person ORDER BY k) AS prev, event FROM walked
+    SELECT k, lag(event) OVER (PARTITION BY person ORDER BY k) AS prev, event
+    FROM (
+        SELECT person, k, event FROM numbered WHERE k BETWEEN 1 AND %s
+        UNION ALL
+        SELECT person, 0, %s FROM firsts
+    ) steps
 )
 SELECT k, prev, event, count(*) FROM linked GROUP BY 1, 2, 3
 """  # noqa: S608 - constant SQL text, values bound
@@ -54,13 +77,34 @@ Row = tuple[int, str | None, str, int]
 Node = tuple[int, str | None]  # (step, event); event None: the step's "Other"
 
 
+# Per direction: which of an id's rows follow (or precede) the person's start event, in
+# which order, how many to read per id, and what row_number() less is the step.
+_DIRECTIONS = {
+    # The start event itself is read too (it is the first of the rows from it on).
+    "next": {
+        "window": "ts >= ids.first AND (ts, event) >= (ids.first, %s::text)",
+        "order": "ts, event",
+    },
+    "previous": {
+        "window": "ts <= ids.first AND (ts, event) < (ids.first, %s::text)",
+        "order": "ts DESC, event DESC",
+    },
+}
+
+
 def paths_statement(q: Paths, project: str) -> tuple[str, list[Any]]:
     where, values = raw_filters(q.filters)
-    sql = PATHS_SQL.replace("{bots}", bots_condition(q.include_bots))
-    sql = sql.replace("{filters}", where)
-    sign = 1 if q.direction == "next" else -1
-    params = [project, q.range.start, q.range.end, *values, q.start_event, q.start_event]
-    return sql, [*params, sign, sign, q.steps]
+    sql = PATHS_SQL.replace("{bots}", bots_condition(q.include_bots)).replace("{filters}", where)
+    for name, text in _DIRECTIONS[q.direction].items():
+        sql = sql.replace("{" + name + "}", text)
+    # Rows read per id, and what row_number() less is the step: "next" reads the start
+    # event too (it is the first row from it on), "previous" only the rows before it.
+    reads, offset = (q.steps + 1, 1) if q.direction == "next" else (q.steps, 0)
+    span = [q.range.start, q.range.end]
+    firsts = [project, q.start_event, *span, *values]
+    rows = [project, *span, q.start_event, *values]
+    walked = [project, *rows, reads]
+    return sql, [*firsts, *walked, offset, q.steps, q.start_event]
 
 
 def kept_events(rows: Sequence[Row], limit: int) -> dict[int, list[tuple[str, int]]]:

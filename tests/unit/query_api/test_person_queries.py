@@ -65,7 +65,8 @@ def test_statements_bind_every_value_and_leave_bots_out_unless_included():
         assert HOSTILE in params and sql.count("%s") == len(params)
     assert BOT_FREE in statements[0][0] and BOT_FREE in statements[1][0]
     assert BOT_FREE not in statements[2][0]
-    assert statements[1][1][-3:] == [-1, -1, 3]  # walking back three steps
+    assert "ORDER BY ts DESC, event DESC LIMIT %s" in statements[1][0]  # walking back
+    assert statements[1][1][-3:] == [0, 3, HOSTILE]  # steps 1..3 from the start event
 
 
 def test_the_triangle_has_every_period_and_shrinks_by_one():
