@@ -59,18 +59,13 @@ WITH firsts AS (
         ORDER BY {{order}} LIMIT %s
     ) x
 ), numbered AS (
-    SELECT person, event,
-           row_number() OVER (PARTITION BY person ORDER BY {{order}}) - %s AS k
-    FROM walked
-), linked AS (
-    SELECT k, lag(event) OVER (PARTITION BY person ORDER BY k) AS prev, event
-    FROM (
-        SELECT person, k, event FROM numbered WHERE k BETWEEN 1 AND %s
-        UNION ALL
-        SELECT person, 0, %s FROM firsts
-    ) steps
+    SELECT row_number() OVER w - %s AS k, lag(event) OVER w AS prev, event FROM walked
+    WINDOW w AS (PARTITION BY person ORDER BY {{order}})
 )
-SELECT k, prev, event, count(*) FROM linked GROUP BY 1, 2, 3
+SELECT k, CASE WHEN k = 1 THEN %s ELSE prev END, event, count(*) FROM numbered
+WHERE k BETWEEN 1 AND %s GROUP BY 1, 2, 3
+UNION ALL
+SELECT 0, NULL, %s, count(*) FROM firsts
 """  # noqa: S608 - constant SQL text, values bound
 
 Row = tuple[int, str | None, str, int]
@@ -104,7 +99,7 @@ def paths_statement(q: Paths, project: str) -> tuple[str, list[Any]]:
     firsts = [project, q.start_event, *span, *values]
     rows = [project, *span, q.start_event, *values]
     walked = [project, *rows, reads]
-    return sql, [*firsts, *walked, offset, q.steps, q.start_event]
+    return sql, [*firsts, *walked, offset, q.start_event, q.steps, q.start_event]
 
 
 def kept_events(rows: Sequence[Row], limit: int) -> dict[int, list[tuple[str, int]]]:

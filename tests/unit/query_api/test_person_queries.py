@@ -66,7 +66,7 @@ def test_statements_bind_every_value_and_leave_bots_out_unless_included():
     assert BOT_FREE in statements[0][0] and BOT_FREE in statements[1][0]
     assert BOT_FREE not in statements[2][0]
     assert "ORDER BY ts DESC, event DESC LIMIT %s" in statements[1][0]  # walking back
-    assert statements[1][1][-3:] == [0, 3, HOSTILE]  # steps 1..3 from the start event
+    assert statements[1][1][-4:] == [0, HOSTILE, 3, HOSTILE]  # steps 1..3 from the start
 
 
 def test_the_triangle_has_every_period_and_shrinks_by_one():
