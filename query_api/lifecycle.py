@@ -28,6 +28,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from query_api.conditions import raw_filters
+from query_api.database import ANALYTICS_SETTINGS, set_local
 from query_api.model import Lifecycle, Period, Range
 from query_api.persons import ALIASES, PERSON, bots_condition
 from query_api.queries import edge_array
@@ -99,8 +100,11 @@ def periods(
 
 async def lifecycle(conn: AsyncConnection, project: str, q: Lifecycle) -> dict[str, Any]:
     sql, params, labels = lifecycle_statement(q, project)
-    cursor = await conn.execute(sql, params)
-    rows = [tuple(int(v) for v in row) for row in await cursor.fetchall()]
+    async with conn.transaction():
+        await set_local(conn, ANALYTICS_SETTINGS)
+        cursor = await conn.execute(sql, params)
+        found = await cursor.fetchall()
+    rows = [tuple(int(v) for v in row) for row in found]
     return {
         "type": "lifecycle",
         "event": q.event,

@@ -26,6 +26,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from query_api.conditions import raw_filters
+from query_api.database import ANALYTICS_SETTINGS, set_local
 from query_api.model import Paths
 from query_api.persons import ALIASES, PERSON, bots_condition
 
@@ -142,9 +143,12 @@ def sankey(rows: Sequence[Row], limit: int) -> tuple[list[dict[str, Any]], list[
 
 async def paths(conn: AsyncConnection, project: str, q: Paths) -> dict[str, Any]:
     sql, params = paths_statement(q, project)
-    cursor = await conn.execute(sql, params)
+    async with conn.transaction():
+        await set_local(conn, ANALYTICS_SETTINGS)
+        cursor = await conn.execute(sql, params)
+        found = await cursor.fetchall()
     # Steps count away from the start event in either direction ("previous" walks back).
-    rows: list[Row] = [(int(k), p, e, int(n)) for k, p, e, n in await cursor.fetchall()]
+    rows: list[Row] = [(int(k), p, e, int(n)) for k, p, e, n in found]
     nodes, links = sankey(rows, q.limit)
     return {
         "type": "paths",

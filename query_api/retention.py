@@ -26,6 +26,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from query_api.conditions import raw_filters
+from query_api.database import ANALYTICS_SETTINGS, set_local
 from query_api.model import Retention
 from query_api.persons import ALIASES, PERSON, bots_condition
 from query_api.queries import edge_array
@@ -84,8 +85,11 @@ def cohorts(
 
 async def retention(conn: AsyncConnection, project: str, q: Retention) -> dict[str, Any]:
     sql, params, labels = retention_statement(q, project)
-    cursor = await conn.execute(sql, params)
-    rows = [(int(c), int(k), int(n)) for c, k, n in await cursor.fetchall()]
+    async with conn.transaction():
+        await set_local(conn, ANALYTICS_SETTINGS)
+        cursor = await conn.execute(sql, params)
+        found = await cursor.fetchall()
+    rows = [(int(c), int(k), int(n)) for c, k, n in found]
     return {
         "type": "retention",
         "interval": q.interval,
