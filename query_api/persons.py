@@ -27,6 +27,9 @@ ALIASES = (
 # with ``jsonb_build_object``, which is stable, so evaluated per row). No braces: the
 # funnel's statement is a template whose placeholders are braces.
 BOT_FREE = "(properties -> '$bot') IS DISTINCT FROM 'true'::jsonb"
+# A bot's row: the predicate of the partial index of bots' rows (migration 0041), written
+# the same so the planner uses it.
+BOT_ROW = "(properties -> '$bot') = 'true'::jsonb"
 
 
 def bots_condition(include_bots: bool) -> str:
