@@ -29,7 +29,7 @@ from benchmarks.fuzzing import count_5xx
 from query_api.model import OPS
 
 PATH = "/api/query"
-KINDS = ("timeseries", "breakdown", "metric", "funnel")
+KINDS = ("timeseries", "breakdown", "metric", "funnel", "retention", "paths", "lifecycle")
 ZONES = ("UTC", "America/New_York", "Asia/Kolkata", "Pacific/Kiritimati", "Australia/Lord_Howe")
 
 # Text as clients send it, and as they should not: NUL, lone astral characters, long runs.
@@ -100,6 +100,8 @@ def good_documents(draw: st.DrawFn, projects: tuple[str, ...]) -> dict[str, Any]
         document["steps"] = draw(st.lists(steps, min_size=2, max_size=4))
         unit = draw(st.sampled_from(["second", "minute", "hour", "day", "week"]))
         document["conversionWindow"] = {"value": draw(st.integers(1, 50)), "unit": unit}
+    elif kind in ("retention", "paths", "lifecycle"):
+        document.update(draw(person_options(kind)))
     else:
         document["event"] = draw(EVENTS)
         document["metric"] = draw(st.sampled_from(["count", "unique_users", "sessions"]))
@@ -112,7 +114,27 @@ def good_documents(draw: st.DrawFn, projects: tuple[str, ...]) -> dict[str, Any]
         document["limit"] = draw(st.integers(1, 100))
     if draw(st.booleans()):
         document["filters"] = draw(st.lists(good_filters(), max_size=3))
+    if draw(st.booleans()):
+        document["includeBots"] = draw(st.booleans())
     return document
+
+
+@st.composite
+def person_options(draw: st.DrawFn, kind: str) -> dict[str, Any]:
+    """The fields of a retention, paths or lifecycle query (issue 18)."""
+    zone = {"timezone": draw(st.sampled_from(ZONES))}
+    if kind == "paths":
+        return {
+            "startEvent": draw(EVENTS),
+            "direction": draw(st.sampled_from(["next", "previous"])),
+            "steps": draw(st.integers(1, 5)),
+            "limit": draw(st.integers(1, 20)),
+            **zone,
+        }
+    interval = {"interval": draw(st.sampled_from(["day", "week", "month"])), **zone}
+    if kind == "lifecycle":
+        return {"event": draw(EVENTS), **interval}
+    return {"startEvent": draw(EVENTS), "returnEvent": draw(EVENTS), **interval}
 
 
 def hostile_values() -> st.SearchStrategy[Any]:

@@ -1,6 +1,7 @@
 """Each query type's answer (the contract's shapes), planned and then read from the store.
 
-``force_raw`` skips the rollups (tests and benchmarks compare the two sources).
+``force_raw`` skips the rollups (tests and benchmarks compare the two sources); so does a
+query's ``include_bots``, since rollups never hold bots' events.
 
 Every function returns the answer body without ``meta`` and the plan that produced it.
 """
@@ -27,8 +28,9 @@ async def _parts(
     edges: Sequence[datetime],
     filters: Sequence[Filter],
     force_raw: bool,
+    include_bots: bool,
 ) -> tuple[dict[int, int], Plan]:
-    chosen = RAW if force_raw else plan(edges, filters)
+    chosen = RAW if force_raw or include_bots else plan(edges, filters)
     grain, inner = chosen.granularity, chosen.rollup_edges
     if grain is not None and (
         chosen.key is None
@@ -43,14 +45,17 @@ async def _parts(
                 conn, project, event, metric, grain, edges, chosen.key, filters
             )
         return values, chosen
-    return await queries.raw_parts(conn, project, event, metric, edges, filters), RAW
+    values = await queries.raw_parts(conn, project, event, metric, edges, filters, include_bots)
+    return values, RAW
 
 
 async def timeseries(
     conn: AsyncConnection, project: str, q: Timeseries, force_raw: bool = False
 ) -> tuple[Answer, Plan]:
     labels, edges = buckets(q.range, q.interval, q.timezone)
-    values, used = await _parts(conn, project, q.event, q.metric, edges, q.filters, force_raw)
+    values, used = await _parts(
+        conn, project, q.event, q.metric, edges, q.filters, force_raw, q.include_bots
+    )
     data = [
         {"t": t, "value": values.get(i, 0)} for i, t in enumerate(labels_in(labels, q.timezone))
     ]
@@ -65,10 +70,16 @@ async def metric(
     previous = q.range.previous()
     args = (q.event, q.metric)
     now, used = await _parts(
-        conn, project, *args, [q.range.start, q.range.end], q.filters, force_raw
+        conn, project, *args, [q.range.start, q.range.end], q.filters, force_raw, q.include_bots
     )
     before, _ = await _parts(
-        conn, project, *args, [previous.start, previous.end], q.filters, force_raw
+        conn,
+        project,
+        *args,
+        [previous.start, previous.end],
+        q.filters,
+        force_raw,
+        q.include_bots,
     )
     return {"type": "metric", "value": now.get(0, 0), "previous": before.get(0, 0)}, used
 
@@ -83,7 +94,7 @@ async def breakdown(
     conn: AsyncConnection, project: str, q: Breakdown, force_raw: bool = False
 ) -> tuple[Answer, Plan]:
     edges = [q.range.start, q.range.end]
-    chosen = RAW if force_raw else plan(edges, q.filters, q.breakdown)
+    chosen = RAW if force_raw or q.include_bots else plan(edges, q.filters, q.breakdown)
     grain = chosen.granularity
     if grain is None or not await queries.rollup_covers(
         conn, project, q.event, q.breakdown, grain, edges
@@ -96,7 +107,15 @@ async def breakdown(
                 conn, project, q.event, q.metric, grain, edges, q.breakdown, q.filters, excluded
             )
         return await queries.raw_groups(
-            conn, project, q.event, q.metric, edges, q.breakdown, q.filters, excluded
+            conn,
+            project,
+            q.event,
+            q.metric,
+            edges,
+            q.breakdown,
+            q.filters,
+            excluded,
+            q.include_bots,
         )
 
     every = await groups(None)

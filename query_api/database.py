@@ -5,7 +5,7 @@ free within the pool's wait, or a database that cannot be reached, is a 503 as w
 (both with Retry-After). Anything else is a bug and stays a 500.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from psycopg import AsyncConnection, OperationalError
@@ -40,3 +40,15 @@ async def timed_transaction(
             "SELECT set_config('statement_timeout', %s, true)", (str(statement_timeout_ms),)
         )
         yield conn
+
+
+# Raw-event analytics (retention, paths, lifecycle) for their own transaction: their hash
+# aggregations and sorts fit in memory, and compiling their expressions costs more than
+# it saves (JIT starts above a cost these queries pass at a few hundred thousand rows).
+ANALYTICS_SETTINGS: tuple[tuple[str, str], ...] = (("work_mem", "64MB"), ("jit", "off"))
+
+
+async def set_local(conn: AsyncConnection, settings: Sequence[tuple[str, str]]) -> None:
+    """``SET LOCAL`` each setting: until the end of the current transaction."""
+    for name, value in settings:
+        await conn.execute("SELECT set_config(%s, %s, true)", (name, value))

@@ -1,5 +1,9 @@
 """Funnels in SQL over the raw events, with ClickHouse ``windowFunnel`` semantics.
 
+Users are persons (``persons.py``): a merged id's events count as its person's, so a
+person who did step 1 as anonymous and step 2 after logging in converts. Bots' events are
+left out unless the query includes them.
+
 A user reaches step k when, after one of their step-1 events at ``t1``, they did steps
 2..k in order, each strictly later than the previous and all at most the conversion window
 after ``t1``; the furthest step over all their step-1 events counts, and of those the
@@ -8,10 +12,11 @@ earliest ``t1`` gives the times to convert. Events outside the date range are no
 One statement, whose text depends only on the numbers of steps and of slices (every event
 name, key, value, bound and the window are bound parameters):
 
-1. Each user's events of the range come in (user, time) order — an index-only scan of
-   ``(project_id, distinct_id, ts) INCLUDE (event)`` (migration 0030) when the planner
-   finds it cheaper than sorting — and a sorted aggregation folds them into one array of
-   timestamps per step, in time order (the aggregate reads its sorted subquery in order).
+1. Each person's events of the range come in (person, time) order — for an id in no
+   merge (most), the order of the per-user index ``(project_id, distinct_id, ts, event)``
+   (migration 0041), for the ids in a merge (few) sorted by person — and a sorted
+   aggregation folds them into one array of timestamps per step, in time order (the
+   aggregate reads its sorted subquery in order).
 2. From every step-1 time the greedy chain follows: ``t_k`` is the first step-k time
    strictly after ``t_(k-1)`` (``width_bucket`` on the sorted array is the number of
    elements <= t, so the element after them is the first one strictly later). For a fixed
@@ -20,10 +25,11 @@ name, key, value, bound and the window are bound parameters):
 3. Per user, the chain with the highest level and then the earliest ``t1``: one ``min``
    over ``[level key, t1, ..., tn]``. A user without any step-2 event is at level 1 from
    any of their step-1 events, so only one of those is followed.
-4. Users are cut into slices by ranges of ``distinct_id`` (bounds are quantiles of a
-   small block sample); each slice is one branch of a ``UNION ALL``, which PostgreSQL runs
-   side by side in parallel workers (Parallel Append), each branch reading only its part
-   of the index. Any bounds give the same answer: the slices always partition the users.
+4. The ids in no merge are cut into slices by ranges of ``distinct_id`` (bounds are
+   quantiles of a small block sample); each slice is one branch of a ``UNION ALL``, and
+   the merged persons one more, which PostgreSQL runs side by side in parallel workers
+   (Parallel Append), each slice reading only its part of the index. Any bounds give the
+   same answer: the branches always partition the persons.
 
 Layers are subqueries with ``OFFSET NULL``: that keeps the planner from inlining one
 layer's expressions into the next (each ``t_k`` would be evaluated once per later use,
@@ -36,8 +42,9 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from query_api.conditions import raw_filters
+from query_api.conditions import conjunction, raw_filters
 from query_api.model import Funnel
+from query_api.persons import ALIASES, BOT_ROW, PERSON, bots_condition
 
 # Set for the funnel's own transaction only.
 FUNNEL_SETTINGS: tuple[tuple[str, str], ...] = (
@@ -60,6 +67,43 @@ _FIRST, _MIDDLE, _LAST = (
     "distinct_id >= %s::text AND distinct_id < %s::text",
     "distinct_id >= %s::text",
 )
+# Every id in a merge: merged ids and the persons they were merged into. Parameters:
+# project, project. NOT IN over it is a hashed subplan, a filter that keeps the slices'
+# rows in the index's (distinct_id, ts) order.
+_MERGED_IDS = (
+    "SELECT distinct_id FROM person_aliases WHERE project_id = %s"
+    " UNION ALL SELECT person FROM person_aliases WHERE project_id = %s"
+)
+# The same ids once each (a person is named by each id merged into it), to join events to.
+_MERGED = f"SELECT DISTINCT distinct_id AS id FROM ({_MERGED_IDS}) ids"  # noqa: S608 - constant
+_RANGE = "ts >= %s AND ts < %s AND event = ANY(%s::text[]) AND ({global_filters})"
+# A slice of the ids in no merge (each one a person of its own), read in the per-user
+# index's order; and every id in a merge, as its person, sorted (few rows).
+_SLICE_SCAN = (
+    "SELECT distinct_id, ts, {flags} FROM events WHERE project_id = %s AND "  # noqa: S608 - constant SQL text, values bound
+    f"{_RANGE} AND {{slice}} AND distinct_id NOT IN ({_MERGED_IDS})"
+    " AND {bots:distinct_id, ts, event} ORDER BY distinct_id, ts"
+)
+_MERGED_SCAN = (
+    f"SELECT {PERSON} AS distinct_id, ts, {{flags}} FROM ({_MERGED}) m"  # noqa: S608 - constant SQL text, values bound
+    f" JOIN events e ON e.project_id = %s AND e.distinct_id = m.id {ALIASES}"
+    f" WHERE {_RANGE} AND {{bots:merged}} ORDER BY 1, ts"
+)
+# Without filters a funnel needs only (distinct_id, ts, event) of a row, all in the
+# per-user index: reading each row's properties for the bot flag would cost it its
+# index-only scans (a 1M-event funnel: 1.1 s became 3 s). So bots are left out by key
+# instead: the (distinct_id, ts, event) of the range's bot rows (a partial index holds
+# them, migration 0041) whose every row is a bot's. Rows of one key are the same to a
+# funnel, so a key with a row of a person stays, and one with only bots' rows goes.
+# Parameters: project, range, events, project.
+# (A join, not a correlated subquery: that would keep the branches from parallel workers.)
+_BOT_ONLY_KEYS = (
+    "SELECT k.distinct_id, k.ts, k.event FROM (SELECT distinct_id, ts, event, count(*) AS n"  # noqa: S608 - constant SQL text
+    " FROM events b WHERE b.project_id = %s AND b.ts >= %s AND b.ts < %s"
+    f" AND b.event = ANY(%s::text[]) AND {BOT_ROW.replace('properties', 'b.properties')}"
+    " GROUP BY 1, 2, 3) k JOIN events o ON o.project_id = %s AND o.distinct_id = k.distinct_id"
+    " AND o.ts = k.ts AND o.event = k.event GROUP BY 1, 2, 3, k.n HAVING count(*) = k.n"
+)
 
 
 def _slice_conditions(slices: int) -> list[str]:
@@ -68,14 +112,14 @@ def _slice_conditions(slices: int) -> list[str]:
     return [_FIRST, *[_MIDDLE] * (slices - 2), _LAST]
 
 
-def _branch(steps: int, slice_condition: str) -> str:
-    """One slice's users: ``level`` and the seconds of each step of their best chain."""
+def _branch(steps: int, slice_condition: str | None) -> str:
+    """One slice's persons (``slice_condition`` None: the merged ones): ``level`` and the
+    seconds of each step of their best chain."""
     flags = ", ".join(f"(event = %s AND ({{f{k}}})) AS s{k}" for k in range(1, steps + 1))
-    scan = (
-        f"SELECT distinct_id, ts, {flags} FROM events"  # noqa: S608 - step numbers only, values bound
-        " WHERE project_id = %s AND ts >= %s AND ts < %s AND event = ANY(%s::text[])"
-        f" AND ({{global_filters}}) AND {slice_condition} ORDER BY distinct_id, ts"
-    )
+    if slice_condition is None:
+        scan = _MERGED_SCAN.replace("{flags}", flags)
+    else:
+        scan = _SLICE_SCAN.replace("{flags}", flags).replace("{slice}", slice_condition)
     arrays = ", ".join(f"array_agg(ts) FILTER (WHERE s{k}) AS a{k}" for k in range(1, steps + 1))
     users = (
         f"SELECT distinct_id, {arrays} FROM ({scan}) ev"  # noqa: S608 - step numbers only
@@ -112,9 +156,11 @@ def funnel_sql(steps: int, slices: int = 1) -> str:
     """The statement for ``steps`` steps (2..10) over ``slices`` slices of the users.
 
     Parameters in ``funnel_statement`` order: per branch, the window, the step events and
-    filters, project, range, events, global filters, then the branch's slice bounds.
+    filters, project, range, events, global filters, then the branch's slice bounds, and
+    the project twice (the merged ids); the last branch is the merged persons'.
     """
-    branches = " UNION ALL ".join(_branch(steps, c) for c in _slice_conditions(slices))
+    conditions: list[str | None] = [*_slice_conditions(slices), None]
+    branches = " UNION ALL ".join(_branch(steps, c) for c in conditions)
     counts = ", ".join(f"count(*) FILTER (WHERE level >= {k})" for k in range(1, steps + 1))
     medians = ", ".join(
         f"percentile_cont(0.5) WITHIN GROUP (ORDER BY d{k})" for k in range(2, steps + 1)
@@ -135,20 +181,32 @@ def _slice_params(bounds: Sequence[str], index: int) -> list[str]:
 def funnel_statement(q: Funnel, project: str, bounds: Sequence[str] = ()) -> tuple[str, list[Any]]:
     """SQL and parameters; ``bounds`` (ascending in the column's collation) cut the users
     into ``len(bounds) + 1`` slices."""
-    template = funnel_sql(len(q.steps), len(bounds) + 1)
+    sql = funnel_sql(len(q.steps), len(bounds) + 1)
     step_texts: dict[str, str] = {}
     steps: list[Any] = []
     for k, step in enumerate(q.steps, start=1):
         text, values = raw_filters(step.filters)
         step_texts[f"f{k}"] = text
         steps += [step.event, *values]
-    global_text, global_values = raw_filters(q.filters)
-    scan = [*steps, project, q.range.start, q.range.end, _events(q), *global_values]
+    filtered = bool(q.filters) or any(step.filters for step in q.steps)
+    by_key = not q.include_bots and not filtered
+    row_bots = bots_condition(q.include_bots or by_key)
+    global_text, global_values = conjunction([raw_filters(q.filters), (row_bots, [])])
+    rows = [q.range.start, q.range.end, _events(q), *global_values]
+    bots = [project, q.range.start, q.range.end, _events(q), project] if by_key else []
     params: list[Any] = []
     for index in range(len(bounds) + 1):
-        params += [q.window, *scan, *_slice_params(bounds, index)]
+        slice_bounds = _slice_params(bounds, index)
+        params += [q.window, *steps, project, *rows, *slice_bounds, project, project, *bots]
+    params += [q.window, *steps, project, project, project, *rows]
     # Only generated condition texts (constants with %s placeholders) are substituted.
-    sql = template.replace("{global_filters}", global_text)
+    # The merged persons' rows are few: read, their bot flag costs little (and a subplan
+    # over events there would keep the branches from parallel workers).
+    by_row = bots_condition(not by_key).replace("properties", "e.properties")
+    sql = sql.replace("{bots:merged}", by_row)
+    key_text = f"(distinct_id, ts, event) NOT IN ({_BOT_ONLY_KEYS})" if by_key else "true"
+    sql = sql.replace("{bots:distinct_id, ts, event}", key_text)
+    sql = sql.replace("{global_filters}", global_text)
     for name, text in step_texts.items():
         sql = sql.replace("{" + name + "}", text)
     return sql, params

@@ -18,14 +18,24 @@ from redis.exceptions import RedisError
 from common.database import database_answers, shards_answering
 from contracts.sessions import SESSION_COOKIE
 from contracts.shards import DEFAULT_SHARD, shard_group
-from query_api import answers, funnels
+from query_api import answers, funnels, lifecycle, paths, retention
 from query_api.auth import bearer_user, member_project, origin_allowed, session_user
 from query_api.database import connection, timed_transaction
 from query_api.errors import Forbidden, QueryApiError, Unavailable
 from query_api.freshness import freshness
 from query_api.keys import LIMITER, METRICS, PROJECT, REDIS, SETTINGS, SHARD_POOLS, SPEC
-from query_api.model import Breakdown, Funnel, MetricQuery, Query, Timeseries
+from query_api.model import (
+    Breakdown,
+    Funnel,
+    Lifecycle,
+    MetricQuery,
+    Paths,
+    Query,
+    Retention,
+    Timeseries,
+)
 from query_api.parsing import decode_json, parse_query
+from query_api.persons import UniqueBy, bots_meta
 from query_api.planner import Plan
 
 
@@ -70,8 +80,22 @@ async def _answer(
         return await answers.breakdown(conn, project, q)
     if isinstance(q, MetricQuery):
         return await answers.metric(conn, project, q)
+    if isinstance(q, Retention):
+        return await retention.retention(conn, project, q), None
+    if isinstance(q, Paths):
+        return await paths.paths(conn, project, q), None
+    if isinstance(q, Lifecycle):
+        return await lifecycle.lifecycle(conn, project, q), None
     assert isinstance(q, Funnel)
     return await funnels.funnel(conn, project, q, funnel_workers), None
+
+
+def unique_by(q: Query, source: str) -> UniqueBy | None:
+    """What the answer's unique counts count: persons (merged ids) from the raw store,
+    distinct ids from rollups (whose sketches cannot be re-keyed); None when it has none."""
+    if isinstance(q, Timeseries | Breakdown | MetricQuery) and q.metric != "unique_users":
+        return None
+    return "person" if source == "raw" else "distinctId"
 
 
 async def query(request: web.Request) -> web.Response:
@@ -98,6 +122,8 @@ async def query(request: web.Request) -> web.Response:
         "source": source,
         "rollup": plan.granularity if plan else None,
         "rawEdges": bool(plan and plan.raw_edges),
+        "bots": bots_meta(q.include_bots),
+        "uniqueBy": unique_by(q, source),
         "freshness": fresh,
     }
     metrics.requests.labels(kind, "200").inc()

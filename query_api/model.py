@@ -9,6 +9,10 @@ Interval = Literal["minute", "hour", "day", "week", "month"]
 
 METRICS: tuple[str, ...] = ("count", "unique_users", "sessions")
 INTERVALS: tuple[str, ...] = ("minute", "hour", "day", "week", "month")
+# The periods of retention and lifecycle: calendar periods of the query's timezone.
+Period = Literal["day", "week", "month"]
+PERIODS: tuple[str, ...] = ("day", "week", "month")
+DIRECTIONS: tuple[str, ...] = ("next", "previous")
 OPS: tuple[str, ...] = (
     "eq",
     "neq",
@@ -63,6 +67,8 @@ class Timeseries:
     interval: Interval
     timezone: str
     filters: tuple[Filter, ...]
+    # Raw rows flagged ``$bot`` count only when true (rollups never hold them).
+    include_bots: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +80,8 @@ class Breakdown:
     breakdown: str
     limit: int
     filters: tuple[Filter, ...]
+    # Raw rows flagged ``$bot`` count only when true (rollups never hold them).
+    include_bots: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +91,8 @@ class MetricQuery:
     range: Range
     metric: Metric
     filters: tuple[Filter, ...]
+    # Raw rows flagged ``$bot`` count only when true (rollups never hold them).
+    include_bots: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +108,51 @@ class Funnel:
     steps: tuple[Step, ...]
     window: timedelta
     filters: tuple[Filter, ...]
+    # Raw rows flagged ``$bot`` count only when true (rollups never hold them).
+    include_bots: bool = False
 
 
-Query = Timeseries | Breakdown | MetricQuery | Funnel
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """Persons cohorted by the period of their first ``start_event`` in the range; who of
+    them did ``return_event`` in each later period (``retention.py``)."""
+
+    project: str
+    range: Range
+    start_event: str
+    return_event: str
+    interval: Period
+    timezone: str
+    filters: tuple[Filter, ...]
+    include_bots: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Paths:
+    """The events persons did after (or before) their first ``start_event`` (``paths.py``)."""
+
+    project: str
+    range: Range
+    start_event: str
+    direction: Literal["next", "previous"]
+    steps: int
+    limit: int
+    timezone: str
+    filters: tuple[Filter, ...]
+    include_bots: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Lifecycle:
+    """New, returning, resurrecting and dormant persons of ``event`` per period."""
+
+    project: str
+    range: Range
+    event: str
+    interval: Period
+    timezone: str
+    filters: tuple[Filter, ...]
+    include_bots: bool = False
+
+
+Query = Timeseries | Breakdown | MetricQuery | Funnel | Retention | Paths | Lifecycle

@@ -11,7 +11,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields, validate
 
-from query_api.model import INTERVALS
+from query_api.model import DIRECTIONS, INTERVALS, PERIODS
 from query_api.schemas import REQUEST_SCHEMAS
 
 
@@ -29,6 +29,13 @@ class MetaSchema(Schema):
     )
     # The first/last part's sliver inside a minute was read from the raw store.
     rawEdges = fields.Boolean(required=True)
+    # Whether events flagged $bot were counted (only with includeBots: true).
+    bots = fields.String(required=True, validate=validate.OneOf(["excluded", "included"]))
+    # What unique counts count: persons (merged ids, from raw) or distinct ids (rollups);
+    # null when the answer counts no users.
+    uniqueBy = fields.String(
+        allow_none=True, required=True, validate=validate.OneOf(["person", "distinctId"])
+    )
     freshness = fields.Nested(FreshnessSchema, required=True)
 
 
@@ -79,6 +86,64 @@ class FunnelAnswerSchema(Schema):
     meta = fields.Nested(MetaSchema, required=True)
 
 
+class CohortSchema(Schema):
+    start = fields.String(required=True, metadata={"format": "date-time"})
+    size = fields.Integer(required=True)
+    # returned[k]: persons of the cohort who did the return event k + 1 periods later.
+    returned = fields.List(fields.Integer(), required=True)
+
+
+class RetentionAnswerSchema(Schema):
+    type = fields.String(required=True, validate=validate.Equal("retention"))
+    interval = fields.String(required=True, validate=validate.OneOf(PERIODS))
+    timezone = fields.String(required=True)
+    cohorts = fields.List(fields.Nested(CohortSchema), required=True)
+    meta = fields.Nested(MetaSchema, required=True)
+
+
+class PathNodeSchema(Schema):
+    step = fields.Integer(required=True)
+    # null for a step's "Other" node (every event past the step's top `limit`).
+    event = fields.String(allow_none=True, required=True)
+    other = fields.Boolean(required=True)
+    persons = fields.Integer(required=True)
+
+
+class PathLinkSchema(Schema):
+    # Indexes into nodes.
+    source = fields.Integer(required=True)
+    target = fields.Integer(required=True)
+    persons = fields.Integer(required=True)
+
+
+class PathsAnswerSchema(Schema):
+    type = fields.String(required=True, validate=validate.Equal("paths"))
+    startEvent = fields.String(required=True)
+    direction = fields.String(required=True, validate=validate.OneOf(DIRECTIONS))
+    timezone = fields.String(required=True)
+    nodes = fields.List(fields.Nested(PathNodeSchema), required=True)
+    links = fields.List(fields.Nested(PathLinkSchema), required=True)
+    meta = fields.Nested(MetaSchema, required=True)
+
+
+class LifecyclePointSchema(Schema):
+    t = fields.String(required=True, metadata={"format": "date-time"})
+    new = fields.Integer(required=True)
+    returning = fields.Integer(required=True)
+    resurrecting = fields.Integer(required=True)
+    # Active in the previous period, not in this one (a positive count).
+    dormant = fields.Integer(required=True)
+
+
+class LifecycleAnswerSchema(Schema):
+    type = fields.String(required=True, validate=validate.Equal("lifecycle"))
+    event = fields.String(required=True)
+    interval = fields.String(required=True, validate=validate.OneOf(PERIODS))
+    timezone = fields.String(required=True)
+    data = fields.List(fields.Nested(LifecyclePointSchema), required=True)
+    meta = fields.Nested(MetaSchema, required=True)
+
+
 class DetailSchema(Schema):
     field = fields.String(allow_none=True, required=True)
     message = fields.String(required=True)
@@ -99,6 +164,9 @@ ANSWER_SCHEMAS: dict[str, type[Schema]] = {
     "breakdown": BreakdownAnswerSchema,
     "metric": MetricAnswerSchema,
     "funnel": FunnelAnswerSchema,
+    "retention": RetentionAnswerSchema,
+    "paths": PathsAnswerSchema,
+    "lifecycle": LifecycleAnswerSchema,
 }
 
 
@@ -129,14 +197,16 @@ def build_spec(prefix: str) -> dict[str, Any]:
         path=prefix,
         operations={
             "post": {
-                "summary": "Answer a dashboard query (timeseries, breakdown, metric, funnel)",
+                "summary": "Answer a dashboard query (timeseries, breakdown, metric, funnel, "
+                "retention, paths, lifecycle)",
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": _one_of(REQUEST_SCHEMAS)}},
                 },
                 "responses": {
                     "200": {
-                        "description": "The answer, with meta (source, rollup, freshness)",
+                        "description": "The answer, with meta (source, rollup, bots, uniqueBy, "
+                        "freshness)",
                         "content": {"application/json": {"schema": _one_of(ANSWER_SCHEMAS)}},
                     },
                     "400": {"description": "Validation failed", "content": error},

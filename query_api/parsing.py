@@ -13,14 +13,17 @@ from query_api.model import (
     Breakdown,
     Filter,
     Funnel,
+    Lifecycle,
     MetricQuery,
+    Paths,
     Query,
     Range,
+    Retention,
     Step,
     Timeseries,
 )
-from query_api.schemas import REQUEST_SCHEMAS
-from query_api.timebuckets import default_interval
+from query_api.schemas import MAX_PERIODS, REQUEST_SCHEMAS
+from query_api.timebuckets import buckets, default_interval
 
 INCLUSIVE_END = timedelta(milliseconds=1)  # dateRange.end is the last millisecond counted
 # The deepest a query nests is a funnel step's filter's list value (5 levels).
@@ -82,7 +85,9 @@ def parse_query(document: Any, max_range_seconds: dict[str, int]) -> Query:
     except ValidationError as exc:
         raise ValidationFailed(flatten_messages(exc.messages)) from exc
     span = Range(data["dateRange"]["start"], data["dateRange"]["end"] + INCLUSIVE_END)
-    project, filters = data["projectId"], _filters(data)
+    project, filters, bots = data["projectId"], _filters(data), data["includeBots"]
+    if kind in ("retention", "paths", "lifecycle"):
+        return _person_query(kind, data, span, filters)
     if kind == "timeseries":
         interval = data.get("interval") or default_interval(span.length)
         limit = max_range_seconds.get(interval)
@@ -97,7 +102,7 @@ def parse_query(document: Any, max_range_seconds: dict[str, int]) -> Query:
                 ]
             )
         return Timeseries(
-            project, data["event"], span, data["metric"], interval, data["timezone"], filters
+            project, data["event"], span, data["metric"], interval, data["timezone"], filters, bots
         )
     if kind == "breakdown":
         return Breakdown(
@@ -108,9 +113,46 @@ def parse_query(document: Any, max_range_seconds: dict[str, int]) -> Query:
             data["breakdown"],
             data["limit"],
             filters,
+            bots,
         )
     if kind == "metric":
-        return MetricQuery(project, data["event"], span, data["metric"], filters)
+        return MetricQuery(project, data["event"], span, data["metric"], filters, bots)
     window = data["conversionWindow"]
     steps = tuple(Step(s["event"], _filters(s)) for s in data["steps"])
-    return Funnel(project, span, steps, window["value"] * WINDOW_UNITS[window["unit"]], filters)
+    within = window["value"] * WINDOW_UNITS[window["unit"]]
+    return Funnel(project, span, steps, within, filters, bots)
+
+
+def _person_query(
+    kind: str, data: dict[str, Any], span: Range, filters: tuple[Filter, ...]
+) -> Query:
+    project, bots, zone = data["projectId"], data["includeBots"], data["timezone"]
+    if kind == "paths":
+        return Paths(
+            project,
+            span,
+            data["startEvent"],
+            data["direction"],
+            data["steps"],
+            data["limit"],
+            zone,
+            filters,
+            bots,
+        )
+    interval = data["interval"]
+    periods = len(buckets(span, interval, zone)[0])
+    if periods > MAX_PERIODS:
+        raise ValidationFailed(
+            [
+                {
+                    "field": "dateRange",
+                    "message": f"The range holds {periods} {interval}s in {zone}; at most "
+                    f"{MAX_PERIODS} are answered: choose a shorter range or a longer interval.",
+                }
+            ]
+        )
+    if kind == "retention":
+        return Retention(
+            project, span, data["startEvent"], data["returnEvent"], interval, zone, filters, bots
+        )
+    return Lifecycle(project, span, data["event"], interval, zone, filters, bots)

@@ -15,15 +15,17 @@ from psycopg import AsyncConnection
 from contracts.buckets import MAX_VALUE_CHARS
 from query_api.conditions import raw_filters, value_filters
 from query_api.model import Filter
+from query_api.persons import ALIASES, PERSON, bots_condition
 
 _ROLLUP_AGG = {
     "count": "sum(r.events)",
     "unique_users": "public.hll_cardinality(public.hll_union_agg(r.users))",
     "sessions": "public.hll_cardinality(public.hll_union_agg(r.sessions))",
 }
+# Over the raw rows' ``_raw_rows``: unique users from raw count persons (merged ids).
 _RAW_AGG = {
     "count": "count(*)",
-    "unique_users": "count(DISTINCT distinct_id)",
+    "unique_users": "count(DISTINCT person)",
     "sessions": "count(DISTINCT session_id)",
 }
 # Parameters: project, event, granularity, first edge, last edge.
@@ -98,6 +100,18 @@ async def rollup_parts(
     return {int(part): as_number(v) for part, v in await _rows(conn, sql, params)}
 
 
+def _raw_rows(metric: str, columns: str, include_bots: bool) -> str:
+    """``FROM events e`` (with the person of each row when ``metric`` counts users) and the
+    start of a WHERE: project, event, range; then filters are ANDed. Parameters: project,
+    event, range start, range end."""
+    person, join = (PERSON, f" {ALIASES}") if metric == "unique_users" else ("NULL", "")
+    return (
+        f"SELECT {columns}, {person} AS person, session_id FROM events e{join}"  # noqa: S608 - constant SQL text, values bound
+        " WHERE e.project_id = %s AND event = %s AND ts >= %s AND ts < %s"
+        f" AND {bots_condition(include_bots)}"
+    )
+
+
 async def raw_parts(
     conn: AsyncConnection,
     project: str,
@@ -105,14 +119,12 @@ async def raw_parts(
     metric: str,
     edges: Sequence[datetime],
     filters: Sequence[Filter],
+    include_bots: bool = False,
 ) -> dict[int, int]:
     """Metric per part ``[edges[i], edges[i+1])`` from the raw events."""
     where, values = raw_filters(filters)
-    sql = (
-        f"SELECT width_bucket(ts, %s::timestamptz[]) - 1, {_RAW_AGG[metric]} FROM events"  # noqa: S608 - constant SQL text, values bound
-        f" WHERE project_id = %s AND event = %s AND ts >= %s AND ts < %s AND ({where})"
-        " GROUP BY 1"
-    )
+    rows = _raw_rows(metric, "width_bucket(ts, %s::timestamptz[]) - 1 AS part", include_bots)
+    sql = f"SELECT part, {_RAW_AGG[metric]} FROM ({rows} AND ({where})) r GROUP BY 1"  # noqa: S608 - constant SQL text, values bound
     params = [edge_array(edges), project, event, edges[0], edges[-1], *values]
     return {int(part): as_number(v) for part, v in await _rows(conn, sql, params)}
 
@@ -149,14 +161,14 @@ async def raw_groups(
     key: str,
     filters: Sequence[Filter],
     excluded: Sequence[str | None] | None = None,
+    include_bots: bool = False,
 ) -> list[tuple[str | None, int]]:
     """As ``rollup_groups``, from the raw events (values cut as the rollups store them)."""
     where, values = raw_filters(filters)
     group, rest = _grouping("value", excluded)
+    rows = _raw_rows(metric, "left(properties ->> %s::text, %s) AS value", include_bots)
     sql = (
-        f"SELECT {group}, {_RAW_AGG[metric]} FROM (SELECT left(properties ->> %s::text, %s)"  # noqa: S608 - constant SQL text, values bound
-        " AS value, distinct_id, session_id FROM events"
-        f" WHERE project_id = %s AND event = %s AND ts >= %s AND ts < %s AND ({where})) e"
+        f"SELECT {group}, {_RAW_AGG[metric]} FROM ({rows} AND ({where})) r"  # noqa: S608 - constant SQL text, values bound
         f" WHERE {rest[0]} GROUP BY 1"
     )
     params = [key, MAX_VALUE_CHARS, project, event, edges[0], edges[-1], *values, *rest[1]]
@@ -204,7 +216,8 @@ async def rollup_and_raw_parts(
     """Metric per part: rollups between the ``inner`` edges, raw events for the slivers
     ``[edges[0], inner[0])`` (first part) and ``[inner[-1], edges[-1])`` (last part).
     Unique counts merge raw rows into the rollups' sketch type (the sink's own hashing),
-    so they stay exact where the sketches are."""
+    so they stay exact where the sketches are, and count distinct ids as the rollups do;
+    the slivers leave bots out as the rollups do."""
     stored, fresh, final = _MERGE[metric]
     table, key_clause = ("rollups", "") if key is None else ("breakdown_rollups", "r.key = %s AND ")
     where, values = value_filters(filters) if key is not None else ("true", [])
@@ -215,7 +228,7 @@ async def rollup_and_raw_parts(
         f" UNION ALL SELECT CASE WHEN ts < %s THEN 0 ELSE %s END, {fresh} FROM events"
         " WHERE project_id = %s AND event = %s"
         " AND ((ts >= %s AND ts < %s) OR (ts >= %s AND ts < %s))"
-        f" AND ({raw_where}) GROUP BY 1) x GROUP BY part"
+        f" AND ({raw_where}) AND {bots_condition(False)} GROUP BY 1) x GROUP BY part"
     )
     params: list[Any] = [edge_array(inner), *([key] if key is not None else [])]
     params += [*_span(project, event, granularity, inner), *values]

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from query_api.model import INTERVALS, METRICS, OPS, WINDOW_UNITS
+from query_api.model import DIRECTIONS, INTERVALS, METRICS, OPS, PERIODS, WINDOW_UNITS
 
 MAX_FILTERS = 20
 MAX_IN_VALUES = 100
@@ -26,6 +26,11 @@ LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 # grows with the events it reads, and a year of them is what a funnel chart shows.
 MAX_RANGE = timedelta(days=20 * 366)
 MAX_FUNNEL_RANGE = timedelta(days=366)
+# Retention's and lifecycle's periods (the range cut by the interval in the timezone): a
+# triangle of 60 rows is past what a chart shows, and each period is one more group.
+MAX_PERIODS = 60
+MAX_PATH_STEPS = 5
+MAX_PATH_LIMIT = 20
 
 SCALAR_OPS = ("eq", "neq")
 TEXT_OPS = ("contains", "not_contains")
@@ -128,12 +133,23 @@ def _zones() -> set[str]:
     return _ZONES
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON ``true`` or ``false`` only: marshmallow's own takes ``"yes"``, ``1`` and ``"on"``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class QueryBase(StrictSchema):
     type = fields.String(required=True)
     projectId = fields.String(required=True, validate=validate.Length(1, 100))
     dateRange = fields.Nested(DateRangeSchema, required=True)
     filter = fields.Nested(FilterSchema)
     filters = fields.List(fields.Nested(FilterSchema), validate=validate.Length(max=MAX_FILTERS))
+    # Events flagged ``$bot`` by the workers count only when true (then read from raw).
+    includeBots = StrictBoolean(load_default=False)
 
 
 class EventQueryBase(QueryBase):
@@ -178,6 +194,19 @@ class WindowSchema(StrictSchema):
             )
 
 
+def _within(days: timedelta, what: str) -> Any:
+    """A schema check that the date range spans at most ``days``."""
+
+    def check(self: Schema, data: dict[str, Any], **kwargs: Any) -> None:
+        span = data.get("dateRange", {})
+        if "start" in span and "end" in span and span["end"] - span["start"] > days:
+            raise ValidationError(
+                f"A {what}'s range may span at most {days.days} days.", "dateRange"
+            )
+
+    return validates_schema(check)
+
+
 class FunnelSchema(QueryBase):
     type = fields.String(required=True, validate=validate.Equal("funnel"))
     steps = fields.List(fields.Nested(StepSchema), required=True, validate=validate.Length(2, 10))
@@ -192,9 +221,43 @@ class FunnelSchema(QueryBase):
             )
 
 
+class RetentionSchema(QueryBase):
+    """At most MAX_PERIODS periods (checked when parsed: it depends on the timezone)."""
+
+    type = fields.String(required=True, validate=validate.Equal("retention"))
+    startEvent = fields.String(required=True, validate=validate.Length(1, MAX_EVENT_CHARS))
+    returnEvent = fields.String(required=True, validate=validate.Length(1, MAX_EVENT_CHARS))
+    interval = fields.String(load_default="day", validate=validate.OneOf(PERIODS))
+    timezone = fields.String(load_default="UTC", validate=_known_zone)
+
+
+class PathsSchema(QueryBase):
+    type = fields.String(required=True, validate=validate.Equal("paths"))
+    startEvent = fields.String(required=True, validate=validate.Length(1, MAX_EVENT_CHARS))
+    direction = fields.String(load_default="next", validate=validate.OneOf(DIRECTIONS))
+    steps = fields.Integer(load_default=3, strict=True, validate=validate.Range(1, MAX_PATH_STEPS))
+    limit = fields.Integer(load_default=10, strict=True, validate=validate.Range(1, MAX_PATH_LIMIT))
+    # Paths do not depend on it (events are ordered by instant); accepted so one date
+    # picker's body fits every card, and echoed.
+    timezone = fields.String(load_default="UTC", validate=_known_zone)
+    _range = _within(MAX_FUNNEL_RANGE, "path query")
+
+
+class LifecycleSchema(QueryBase):
+    """At most MAX_PERIODS periods (checked when parsed: it depends on the timezone)."""
+
+    type = fields.String(required=True, validate=validate.Equal("lifecycle"))
+    event = fields.String(required=True, validate=validate.Length(1, MAX_EVENT_CHARS))
+    interval = fields.String(load_default="day", validate=validate.OneOf(PERIODS))
+    timezone = fields.String(load_default="UTC", validate=_known_zone)
+
+
 REQUEST_SCHEMAS: dict[str, type[QueryBase]] = {
     "timeseries": TimeseriesSchema,
     "breakdown": BreakdownSchema,
     "metric": MetricSchema,
     "funnel": FunnelSchema,
+    "retention": RetentionSchema,
+    "paths": PathsSchema,
+    "lifecycle": LifecycleSchema,
 }

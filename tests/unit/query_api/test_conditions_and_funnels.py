@@ -44,7 +44,8 @@ def test_funnel_statement_binds_events_filters_and_window():
     sql, params = funnel_statement(q, "project-id")
     assert HOSTILE not in sql and "{" not in sql
     assert sql.count("%s") == len(params)
-    assert params.count(timedelta(hours=1)) == 1
+    # One slice of the ids in no merge, and the merged persons' branch.
+    assert params.count(timedelta(hours=1)) == 2
 
 
 def test_each_slice_repeats_the_parameters_with_its_own_bounds():
@@ -58,19 +59,22 @@ def test_each_slice_repeats_the_parameters_with_its_own_bounds():
     one, one_params = funnel_statement(q, "project-id")
     sql, params = funnel_statement(q, "project-id", [HOSTILE, "u5"])
     assert HOSTILE not in sql and "{" not in sql
-    assert sql.count("%s") == len(params) == 3 * len(one_params) + 4
-    assert sql.count(" UNION ALL ") == 2 and " UNION ALL " not in one
-    # Branches in order, each ending with its bounds: < first; >= first and < second; >= second.
-    assert params[len(one_params)] == HOSTILE and params[-1] == "u5"
-    assert [p for p in params if p in (HOSTILE, "u5")] == [HOSTILE, HOSTILE, "u5", "u5"]
-    assert params.count(timedelta(hours=1)) == 3
+    # Per branch: the window, the step and global parameters, the bounds, and the project
+    # twice (the merged ids); the merged persons' branch last, without bounds.
+    branch = len(one_params) // 2  # a slice's and the merged branch's are as many
+    assert sql.count("%s") == len(params) == 4 * branch + 4
+    assert sql.count(" NOT IN ") == 3 and one.count(" NOT IN ") == 1  # merged ids out
+    slices = params[: len(params) - branch]
+    assert [p for p in slices if p in (HOSTILE, "u5")] == [HOSTILE, HOSTILE, "u5", "u5"]
+    assert slices[branch + 1 - 3] == HOSTILE and slices[-3] == "u5"
+    assert params.count(timedelta(hours=1)) == 4
 
 
 def test_statement_text_depends_only_on_the_numbers_of_steps_and_slices():
     assert funnel_sql(3, 2) == funnel_sql(3, 2)
     assert funnel_sql(3, 2) != funnel_sql(3, 1) != funnel_sql(4, 1)
     # Every later step's time is computed once, in a layer of its own.
-    assert funnel_sql(10).count("width_bucket") == 9
+    assert funnel_sql(10).count("width_bucket") == 2 * 9  # a slice, the merged persons
 
 
 def test_conversion_rates_and_medians():
