@@ -91,6 +91,7 @@
     return { text: `${formatSeconds(behind)} behind`, level: behind > 300 ? 'stale' : 'warn' };
   }
 
+  const UNIQUE_BY = { person: 'persons', distinctId: 'ids' };
   const number = new Intl.NumberFormat('en-US');
   const percent = new Intl.NumberFormat('en-US', { style: 'percent', maximumFractionDigits: 1 });
 
@@ -102,15 +103,16 @@
     const titleId = `card-title-${cardCount}`;
     const badge = el('span', { class: 'badge', 'data-level': 'unknown', text: '…' });
     const source = el('span', { class: 'source' });
+    const uniqueBy = el('span', { class: 'unique-by' });
     const body = el('div', { class: 'card-body' });
     const root = el(
       'section',
       { class: `card card-${kind}`, 'aria-labelledby': titleId, 'data-kind': kind },
       el('header', {}, el('h3', { id: titleId, text: title }), badge),
       body,
-      el('footer', {}, source),
+      el('footer', {}, source, uniqueBy),
     );
-    return { root, body, badge, source, plot: null, seq: 0 };
+    return { root, body, badge, source, uniqueBy, plot: null, seq: 0 };
   }
 
   function setMeta(c, meta) {
@@ -123,6 +125,14 @@
       : 'No event applied yet';
     const rollup = meta && meta.rollup ? ` (${meta.rollup} rollup)` : '';
     c.source.textContent = meta ? `from ${meta.source}${rollup}` : '';
+    // What a unique count counts (issue 18): merged persons when read raw, ids from rollups.
+    const by = meta && meta.uniqueBy ? UNIQUE_BY[meta.uniqueBy] || meta.uniqueBy : '';
+    c.uniqueBy.textContent = by ? ` · unique ${by}` : '';
+    if (by) c.uniqueBy.dataset.uniqueBy = meta.uniqueBy;
+    else delete c.uniqueBy.dataset.uniqueBy;
+    c.uniqueBy.title = meta && meta.uniqueBy === 'person'
+      ? 'Ids merged by $identify count as one person'
+      : by ? 'Rollups count distinct ids (an id merged later still counts apart)' : '';
   }
 
   function showError(c, error) {
@@ -256,6 +266,9 @@
     c.body.replaceChildren(el('ol', { class: 'funnel' }, ...steps));
   }
 
+  // Renderers of further types, registered by their own files (cards_*.js).
+  const renderers = {};
+
   function render(c, answer, seriesLabel) {
     c.root.removeAttribute('aria-busy');
     setMeta(c, answer.meta);
@@ -263,6 +276,7 @@
     else if (answer.type === 'metric') renderMetric(c, answer, seriesLabel);
     else if (answer.type === 'breakdown') renderBreakdown(c, answer);
     else if (answer.type === 'funnel') renderFunnel(c, answer);
+    else if (renderers[answer.type]) renderers[answer.type](c, answer, seriesLabel);
   }
 
   // Runs one query for a card; a slower, older answer never overwrites a newer one.
@@ -287,5 +301,8 @@
     }
   }
 
-  window.RA = { el, api, ApiError, errorText, freshness, formatSeconds, card, run, resize, number };
+  window.RA = {
+    el, api, ApiError, errorText, freshness, formatSeconds, card, run, resize, number, percent,
+    renderers, renderBreakdown,
+  };
 })();

@@ -7,7 +7,7 @@
 
   const PRESET_SECONDS = { '1h': 3600, '24h': 86400, '7d': 7 * 86400, '30d': 30 * 86400, '90d': 90 * 86400 };
   const METRIC_LABELS = { count: 'Count', unique_users: 'Unique users', sessions: 'Sessions' };
-  const state = { project: null, dashboards: [], cards: [] };
+  const state = { project: null, dashboards: [], cards: [], overview: null };
 
   const explore = {
     timeseries: card('Over time', 'timeseries'),
@@ -81,6 +81,9 @@
     const filter = filterFrom(form);
     const common = { projectId: state.project, dateRange };
     if (filter) common.filter = filter;
+    // Crawlers' events are left out unless asked for (read raw then: rollups never hold them).
+    const bots = form.includeBots.checked ? { includeBots: true } : {};
+    Object.assign(common, bots);
     const event = form.event.value.trim();
     const metric = form.metric.value;
     const timeseries = { ...common, type: 'timeseries', event, metric, timezone: form.timezone.value };
@@ -88,6 +91,7 @@
     const [windowValue, windowUnit] = form.window.value.split(' ');
     const steps = form.steps.value.split(',').map((s) => s.trim()).filter(Boolean).map((e) => ({ event: e }));
     return {
+      common,
       timeseries,
       metric: { ...common, type: 'metric', event, metric },
       breakdown: {
@@ -95,7 +99,7 @@
         breakdown: form.breakdown.value.trim(), limit: Number(form.limit.value) || 10,
       },
       funnel: {
-        projectId: state.project, dateRange, type: 'funnel', steps,
+        projectId: state.project, dateRange, ...bots, type: 'funnel', steps,
         conversionWindow: { value: Number(windowValue), unit: windowUnit },
       },
     };
@@ -118,6 +122,8 @@
     run(explore.metric, queries.metric, label);
     run(explore.breakdown, queries.breakdown, label);
     if (queries.funnel.steps.length >= 2) run(explore.funnel, queries.funnel, label);
+    const { event, metric } = queries.metric;
+    state.overview.runAll(queries.common, event, metric, queries.timeseries.timezone, label);
   }
 
   // --- saved dashboards (the deployed config's "dashboards") -----------------------------
@@ -127,7 +133,7 @@
     $('explore').hidden = Boolean(dashboard);
     $('saved').hidden = !dashboard;
     if (!dashboard) {
-      state.cards = Object.values(explore);
+      state.cards = [...Object.values(explore), ...state.overview.cards];
       runExplore();
       return;
     }
@@ -141,6 +147,7 @@
       grid.append(c.root);
       state.cards.push(c);
       const query = { ...q, projectId: state.project, dateRange: presetRange(chart.range || '7d') };
+      if ($('query-form').includeBots.checked) query.includeBots = true;
       const label = `${METRIC_LABELS[q.metric || 'count']} of ${q.event || ''}`;
       run(c, query, label);
     }
@@ -215,6 +222,7 @@
     $('q-timezone').replaceChildren(...[...new Set(zones)].map((z) => el('option', { value: z, text: z })));
     const grid = $('explore-grid');
     for (const c of Object.values(explore)) grid.append(c.root);
+    state.overview = window.RA.overview(grid);
 
     $('login-form').addEventListener('submit', async (event) => {
       event.preventDefault();
@@ -245,7 +253,7 @@
       runExplore();
     });
     // Choices in a list apply at once; typed fields wait for Run (or Enter).
-    for (const name of ['metric', 'interval', 'timezone', 'window']) {
+    for (const name of ['metric', 'interval', 'timezone', 'window', 'includeBots']) {
       form[name].addEventListener('change', runExplore);
     }
     form.range.addEventListener('change', () => {
