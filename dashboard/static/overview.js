@@ -56,6 +56,7 @@
       ...field('Paths from', 'p-start', input('startEvent', '$pageview')),
       ...field('Direction', 'p-direction', select('direction', ['next', 'previous'], 'next')),
       ...field('Steps', 'p-steps', select('steps', ['1', '2', '3', '4', '5'], '3')),
+      ...field('Events per step', 'p-limit', select('limit', ['2', '3', '5', '10', '20'], '5')),
     ], () => last && runPaths());
     const lifecycle = withForm('Lifecycle', 'lifecycle', 'Lifecycle', [
       ...field('Lifecycle period', 'l-interval', select('interval', PERIODS, 'day')),
@@ -73,7 +74,7 @@
       const f = paths.form;
       run(paths.c, {
         ...last.common, type: 'paths', timezone: last.timezone, startEvent: f.startEvent.value.trim(),
-        direction: f.direction.value, steps: Number(f.steps.value), limit: 5,
+        direction: f.direction.value, steps: Number(f.steps.value), limit: Number(f.limit.value),
       });
     }
 

@@ -285,6 +285,21 @@ async def test_paths_nodes_equal_brute_force(page: Page, cards: tuple[Stack, Loa
     assert await card.locator("path.path-link").count() == len(links)
     assert await card.locator(".unique-by").text_content() == " · unique persons"
 
+    # Two events per step: the rest of each step is one "Other" node, drawn grey.
+    async with page.expect_response(is_query("paths", limit=2)) as seen:
+        await page.get_by_label("Events per step").select_option("2")
+    start, end = span(await seen.value)
+    nodes, _ = person_truth.paths(load.stored, ALIASES, "$pageview", "next", 3, 2, start, end)
+    assert any(event is None for _, event, _ in nodes)
+    others = card.locator("g.path-node.other")
+    await others.first.wait_for()
+    shown = await card.locator("g.path-node").evaluate_all(
+        "gs => gs.map(g => [Number(g.dataset.step), g.dataset.other === 'true' ? null :"
+        " g.dataset.event, Number(g.dataset.persons)])"
+    )
+    assert {tuple(n) for n in shown} == nodes
+    assert "Other (" in (await others.first.text_content() or "")
+
 
 async def test_the_bots_toggle_counts_the_crawlers_events(
     page: Page, cards: tuple[Stack, Load]
