@@ -39,12 +39,16 @@ AGENT_CACHE = 8192
 ADDRESS_CACHE = 8192
 PAGE_CACHE = 8192  # (page URL, referrer) pairs
 
-# The first product token of a server-side client's user agent: these are never crawlers.
+# A product token of a server-side client (an HTTP library, a runtime, a command-line
+# tool, an analytics SDK): an agent naming one anywhere is never a crawler's, though
+# crawlerdetect's list matches many of them ("Python/3.11 aiohttp/3.9", "Wget/1.21").
 SERVER_CLIENT = re.compile(
-    r"\s*(python-requests|python-urllib|python-httpx|aiohttp|httpx|urllib3|curl|libcurl"
-    r"|okhttp|go-http-client|java|apache-httpclient|jersey|axios|node-fetch|undici|node"
-    r"|got|ruby|faraday|guzzlehttp|dart|realanalytics-[\w.-]+|posthog-[\w.-]+"
-    r"|analytics-[\w.-]+|segment[\w.-]*|mixpanel-[\w.-]+|amplitude-[\w.-]+|rudder[\w.-]*)/",
+    r"(?:^|[\s(;,])(?:python|python-requests|python-urllib3?|python-httpx|aiohttp|httpx"
+    r"|urllib3|curl|libcurl|wget|httpie|postmanruntime|insomnia|okhttp|go-http-client"
+    r"|java|java-http-client|apache-httpclient|jersey|axios|node-fetch|undici|node|deno|bun"
+    r"|got|ruby|faraday|guzzlehttp|php|dart|libwww-perl|realanalytics-[\w.-]+"
+    r"|posthog-[\w.-]+|analytics-[\w.-]+|segment[\w.-]*|mixpanel-[\w.-]+"
+    r"|amplitude-[\w.-]+|rudder[\w.-]*)(?:/|\s+v?\d)",
     re.IGNORECASE,
 )
 MOBILE_OS = frozenset(
@@ -134,7 +138,7 @@ class Enricher:
         device = device_type(os_family, parsed.device.family if parsed.device else "", agent)
         if device is not None:
             found["$deviceType"] = device
-        bot = SERVER_CLIENT.match(agent) is None and self._crawlers.match(agent)
+        bot = SERVER_CLIENT.search(agent) is None and self._crawlers.match(agent)
         return found, bot
 
     def properties(self, properties: dict[str, Any], context: Mapping[str, str]) -> dict[str, Any]:

@@ -54,6 +54,15 @@ SERVER_CLIENTS = [
     "posthog-python/3.5.0",
     "analytics-python/2.3.2",  # Segment's
     "mixpanel-python/4.10.1",
+    "Python/3.11 aiohttp/3.9.1",  # aiohttp's default: the library is the second token
+    "python-urllib3/2.0.7",
+    "Wget/1.21.3",
+    "PostmanRuntime/7.36.0",
+    "HTTPie/3.2.2",
+    "Faraday v2.7.4",
+    "PHP/8.2",
+    "libwww-perl/6.72",
+    "Apache-HttpClient/4.5.14 (Java/17.0.1)",
 ]
 
 
