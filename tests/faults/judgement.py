@@ -8,7 +8,7 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +17,7 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.events import EventRecord
-from tests.faults.load import EVENTS, HOURS, Load
+from tests.faults.load import EVENTS, HOURS, LOAD_AGENT, Load
 from tests.faults.stack import Stack
 from tests.integration.query_api import truth as query_truth
 from tests.integration.stream_workers import truth as worker_truth
@@ -155,21 +155,21 @@ async def drained(stack: Stack) -> None:
 
 
 def truth_records(load: Load, project_id: str) -> list[EventRecord]:
-    """The events answered 200, as the records the gateway appended for them."""
+    """The events answered 200, as the records the gateway appended for them (with the
+    load's user agent, which the workers' enrichment reads)."""
     out = []
     for insert_id in load.acknowledged_ids():
         body = load.events[insert_id]
-        out.append(
-            worker_truth.record(
-                project_id,
-                body["event"],
-                datetime.fromisoformat(body["timestamp"]),
-                body["distinctId"],
-                body["sessionId"],
-                body["properties"],
-                insert_id,
-            )
+        sent = worker_truth.record(
+            project_id,
+            body["event"],
+            datetime.fromisoformat(body["timestamp"]),
+            body["distinctId"],
+            body["sessionId"],
+            body["properties"],
+            insert_id,
         )
+        out.append(replace(sent, context={"userAgent": LOAD_AGENT}))
     return out
 
 

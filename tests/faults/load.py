@@ -14,6 +14,13 @@ from typing import Any
 
 import aiohttp
 
+# The load's own user agent: the workers enrich each event from it (a browser's, so the
+# truth's breakdowns by $browser, $os and $deviceType have values to match).
+LOAD_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
+    " Chrome/126.0.0.0 Safari/537.36"
+)
+
 USERS = 300
 HOURS = 3
 EVENTS = ("$pageview", "signup")
@@ -143,7 +150,8 @@ async def running(load: Load) -> AsyncIterator[Load]:
     finishes the batch in hand (resending it until 200, within ``FINISH_SECONDS``)."""
     stop = asyncio.Event()
     timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    headers = {"User-Agent": LOAD_AGENT}
+    async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
         tasks = [asyncio.create_task(load.sender(n, session, stop)) for n in range(load.senders)]
         try:
             yield load

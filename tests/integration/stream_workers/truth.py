@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from contracts.events import EventRecord
+from stream_workers.enrichment import load_enricher
 from stream_workers.rollups import DEFAULT_BREAKDOWN_KEYS, GRANULARITIES, bucket_start, value_text
 
 EXACT_BELOW = 10_000  # HLL(17, 5) keeps exact values up to ~10k distinct items
@@ -113,13 +114,23 @@ def rollups(records: Iterable[EventRecord]) -> dict[tuple[str, str, str, datetim
     return cells
 
 
+def enriched(r: EventRecord) -> dict[str, object]:
+    """The properties the workers store for a record: what the workers' enrichment adds
+    from its context (user agent, address, page) — nothing for the context-less records
+    most tests make. Its own rules are tested in tests/unit/stream_workers/test_enrichment.py."""
+    if not r.context:
+        return r.properties
+    return load_enricher().properties(dict(r.properties), r.context)
+
+
 def breakdowns(
     records: Iterable[EventRecord], keys: Sequence[str] = DEFAULT_BREAKDOWN_KEYS
 ) -> dict[tuple[str, str, str, str, datetime, str | None], Cell]:
     cells: dict[tuple[str, str, str, str, datetime, str | None], Cell] = defaultdict(Cell)
     for r in records:
+        properties = enriched(r)
         for key in keys:
-            value = value_text(r.properties.get(key))
+            value = value_text(properties.get(key))
             for g in GRANULARITIES:
                 bucket = bucket_start(r.timestamp, g)
                 cells[(r.project_id, r.event, key, g, bucket, value)].add(r)
