@@ -42,7 +42,6 @@ as failed, the rest is measured.
 
 import argparse
 import asyncio
-import json
 import math
 import random
 import statistics
@@ -56,6 +55,7 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection, errors, sql
 
+from benchmarks.partition_planning import measure_planning, scalar
 from benchmarks.query_api import load_average
 from benchmarks.query_load import schema_url
 from migrations.runner import apply_migrations
@@ -68,7 +68,6 @@ SCHEMA = "bench_partitions"
 MONTH = date(2026, 7, 1)
 PLAIN = "plain_events"  # not events_*: the retention job's names
 EVENTS = ("$pageview", "signup", "purchase", "$autocapture")
-COLD_PLANS = 5
 
 _COPY_EVENTS = f"COPY events ({COLUMNS}) FROM STDIN"
 _COPY_PLAIN = f"COPY {PLAIN} ({COLUMNS}) FROM STDIN"
@@ -92,16 +91,6 @@ _CATALOGUE_BYTES = """
 SELECT sum(pg_total_relation_size(c)) FROM unnest(ARRAY['pg_class', 'pg_attribute',
     'pg_index', 'pg_depend', 'pg_type', 'pg_inherits', 'pg_constraint']::regclass[]) c
 """
-
-_FUNNEL_SCAN = (
-    "EXPLAIN (SUMMARY, FORMAT JSON) SELECT distinct_id, ts, event FROM events"
-    " WHERE project_id = %s AND ts >= %s AND ts < %s AND event = ANY(%s::text[])"
-    " ORDER BY distinct_id, ts"
-)
-_WHOLE_MONTH = (
-    "EXPLAIN (SUMMARY, FORMAT JSON) SELECT count(*) FROM events WHERE ts >= %s AND ts < %s"
-)
-_BACKEND_BYTES = "SELECT sum(total_bytes) FROM pg_backend_memory_contexts"
 
 
 @dataclass(slots=True)
@@ -163,12 +152,6 @@ def fresh_schema(base_url: str, url: str, schema: str, projects: int) -> list[st
             sql.SQL("CREATE TABLE {} (LIKE events INCLUDING ALL)").format(sql.Identifier(PLAIN))
         )
     return ids
-
-
-async def scalar(conn: AsyncConnection[Any], statement: str, *params: Any) -> Any:
-    row = await (await conn.execute(statement, params or None)).fetchone()
-    assert row is not None
-    return row[0]
 
 
 async def attempt(label: str, call: Awaitable[float]) -> float:
@@ -274,64 +257,6 @@ async def load_events(conn: AsyncConnection[Any], data: bytes) -> float:
     return 0.0
 
 
-def relations_in(plan: Any) -> int:
-    """Tables a JSON plan reads."""
-    if isinstance(plan, dict):
-        own = 1 if "Relation Name" in plan else 0
-        return own + sum(relations_in(v) for v in plan.values())
-    if isinstance(plan, list):
-        return sum(relations_in(v) for v in plan)
-    return 0
-
-
-async def explain(conn: AsyncConnection[Any], statement: str, params: Sequence[Any]) -> Any:
-    plan = await scalar(conn, statement, *params)
-    return json.loads(plan) if isinstance(plan, str) else plan
-
-
-async def planning(
-    url: str, statement: str, params: Sequence[Any], runs: int
-) -> tuple[float, float, int, int]:
-    """Median planning ms warm and cold, tables in the plan, the warm backend's bytes."""
-    cold = []
-    for _ in range(COLD_PLANS):
-        async with await AsyncConnection.connect(url, autocommit=True) as conn:
-            cold.append(float((await explain(conn, statement, params))[0]["Planning Time"]))
-    async with await AsyncConnection.connect(url, autocommit=True) as conn:
-        plan = await explain(conn, statement, params)
-        warm = [
-            float((await explain(conn, statement, params))[0]["Planning Time"]) for _ in range(runs)
-        ]
-        memory = int(await scalar(conn, _BACKEND_BYTES))
-    return statistics.median(warm), statistics.median(cold), relations_in(plan), memory
-
-
-async def measure_planning(url: str, project: str, runs: int, figures: Figures) -> None:
-    start = datetime(MONTH.year, MONTH.month, 1, tzinfo=UTC)
-    end = start + timedelta(days=7)
-    funnel = (project, start, end, ["$pageview", "signup", "purchase"])
-    for label, statement, params in [
-        ("(a) one project's funnel scan, 7 days", _FUNNEL_SCAN, funnel),
-        ("(b) count(*) over the month, no project", _WHOLE_MONTH, (start, next_month(MONTH))),
-    ]:
-        try:
-            warm, cold, tables, memory = await planning(url, statement, params, runs)
-        except errors.OutOfMemory as exc:
-            print(f"  planning {label} failed: {str(exc).splitlines()[0]}", flush=True)
-            continue
-        if statement == _FUNNEL_SCAN:
-            figures.plan_one_ms = warm
-        else:
-            figures.plan_all_ms, figures.plan_all_cold_ms = warm, cold
-            figures.backend_mib = memory / 2**20
-        print(
-            f"  planning {label}: median {warm:.2f} ms of {runs}, first on a fresh connection"
-            f" {cold:.2f} ms (median of {COLD_PLANS}); {tables} table(s) in the plan; backend"
-            f" memory after {memory / 2**20:.1f} MiB; {load_average()}",
-            flush=True,
-        )
-
-
 async def measure_retention(url: str, projects: list[str], figures: Figures) -> None:
     async def connect() -> AsyncConnection[Any]:
         return await AsyncConnection.connect(url, autocommit=True)
@@ -356,7 +281,9 @@ async def measure(url: str, projects: list[str], args: argparse.Namespace) -> Fi
     async with await AsyncConnection.connect(url, autocommit=True) as conn:
         await make_tables(conn, projects, figures)
         await measure_inserts(conn, copy_lines(projects, args.rows), args.rounds, figures)
-    await measure_planning(url, projects[0], args.plans, figures)
+    plans = await measure_planning(url, projects[0], args.plans, MONTH)
+    figures.plan_one_ms, figures.plan_all_ms = plans.one_ms, plans.all_ms
+    figures.plan_all_cold_ms, figures.backend_mib = plans.all_cold_ms, plans.backend_mib
     await measure_retention(url, projects, figures)
     return figures
 

@@ -20,7 +20,6 @@ by day, and a 3-step funnel. Target: p95 < 1 s at 1M events on the reference mac
 
 import argparse
 import asyncio
-import os
 import statistics
 import time
 from datetime import timedelta
@@ -29,6 +28,7 @@ from typing import Any
 import psycopg
 from aiohttp.test_utils import TestClient, TestServer
 
+from benchmarks.query_api import load_average
 from benchmarks.query_load import PREFIX, START, create_schema, load_raw, member, schema_url, step
 from query_api.app import create_standalone_app
 from query_api.settings import load_settings
@@ -64,11 +64,6 @@ def load(url: str, base_url: str, events: int, days: int) -> None:
         step(f"bot rows {events // 100:,}", lambda: conn.execute(_BOTS, params))
         step(f"aliases {users // 20:,}", lambda: conn.execute(_ALIASES, params))
         step("vacuum analyze", lambda: conn.execute("VACUUM ANALYZE"))
-
-
-def load_average() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
 def p50_p95(samples: list[float]) -> tuple[float, float]:
