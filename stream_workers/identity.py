@@ -20,11 +20,10 @@ from dataclasses import dataclass
 
 from psycopg import AsyncConnection
 
-from contracts.erasure import project_lock_key
+from contracts.erasure import MAX_DISTINCT_ID_CHARS, project_lock_key
 
 IDENTIFY = "$identify"
 ANON_KEY = "$anonDistinctId"
-MAX_ID_CHARS = 200  # as a distinctId (contracts/validation.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +39,7 @@ def merges(rows: Iterable[tuple[str, str, object]]) -> list[Merge]:
     id itself, merges nothing."""
     out = []
     for project, known, anon in rows:
-        if isinstance(anon, str) and 0 < len(anon) <= MAX_ID_CHARS and anon != known:
+        if isinstance(anon, str) and 0 < len(anon) <= MAX_DISTINCT_ID_CHARS and anon != known:
             out.append(Merge(project, anon, known))
     return out
 
