@@ -17,7 +17,7 @@ from tests.faults.servers import Servers
 from tests.faults.stack import running_stack
 from tests.integration.stream_workers.workers import applied_total
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.long]
 
 SESSION_TIMEOUT = 8  # seconds; Kafka's group.min.session.timeout.ms is 6 s
 TAKEOVER_BOUND = 60.0

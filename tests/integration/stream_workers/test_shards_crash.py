@@ -26,7 +26,7 @@ from tests.integration.stream_workers.workers import (
 )
 from tests.support.testlogs import service_log
 
-pytestmark = [pytest.mark.integration, pytest.mark.faults]
+pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.long]
 
 
 @pytest.fixture(scope="module")
