@@ -12,6 +12,9 @@ from ingest_gateway import handlers, middleware
 from ingest_gateway.admission import Admitter
 from ingest_gateway.cache import TtlCache
 from ingest_gateway.configs import ConfigWatcher
+from ingest_gateway.dropin.formats import FORMATS
+from ingest_gateway.dropin.handler import add_routes
+from ingest_gateway.dropin.sessions import SessionDeriver
 from ingest_gateway.ingest import Ingestor
 from ingest_gateway.keys import APPENDER, INGESTOR, METRICS, OPENAPI, REDIS, SETTINGS
 from ingest_gateway.metrics import Metrics
@@ -41,6 +44,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/ready", handlers.ready)
     app.router.add_get("/metrics", handlers.metrics)
     app.router.add_get("/openapi.json", handlers.openapi)
+    add_routes(app, FORMATS)  # Segment's, PostHog's and Mixpanel's tracking calls
     return app
 
 
@@ -99,6 +103,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         retry_after_unavailable=settings.retry_after_unavailable_seconds,
         rate_limit_override=settings.rate_limit_override,
         topics={lane: settings.topic_of(lane) for lane in Lane},
+        sessions=SessionDeriver(redis, settings.redis_prefix, settings.redis_timeout_seconds),
     )
     yield
     await watcher.stop()

@@ -14,17 +14,22 @@ from ingest_gateway.keys import APPENDER, INGESTOR, METRICS, OPENAPI, REDIS, SET
 async def ingest(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     context = request_context(request.headers, request.remote, settings.trusted_proxies)
+    raw = await read_body(request)
+    body = decode_body(raw, request.headers.get("Content-Encoding"), settings.max_body_bytes)
+    accepted = await request.app[INGESTOR].ingest(body, context)
+    return web.json_response({"success": True, "events": accepted.count}, headers=accepted.headers)
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The raw body, within the size limit and the body timeout (a client that trickles its
+    body holds a connection; it gets a bounded time)."""
     try:
-        # A client that trickles its body holds a connection; it gets a bounded time.
-        async with asyncio.timeout(settings.body_timeout_seconds):
-            raw = await request.read()
+        async with asyncio.timeout(request.app[SETTINGS].body_timeout_seconds):
+            return await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise PayloadTooLarge() from exc
     except TimeoutError as exc:
         raise RequestTimeout() from exc
-    body = decode_body(raw, request.headers.get("Content-Encoding"), settings.max_body_bytes)
-    accepted = await request.app[INGESTOR].ingest(body, context)
-    return web.json_response({"success": True, "events": accepted.count}, headers=accepted.headers)
 
 
 async def preflight(request: web.Request) -> web.Response:

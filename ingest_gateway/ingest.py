@@ -28,6 +28,8 @@ from redis.exceptions import RedisError
 from common.client_address import UNKNOWN, IpNetwork, client_address, forwarded_chain
 from contracts.lanes import Lane
 from ingest_gateway.admission import Admission, Admitter, UsageUnknown
+from ingest_gateway.dropin.sessions import SessionDeriver
+from ingest_gateway.dropin.wire import Translated
 from ingest_gateway.errors import (
     EventLimitExceeded,
     IngestError,
@@ -123,6 +125,7 @@ class Ingestor:
         retry_after_unavailable: int,
         rate_limit_override: int | None = None,
         topics: Mapping[Lane, str] | None = None,
+        sessions: SessionDeriver | None = None,
     ) -> None:
         self._projects = projects
         self._admitter = admitter  # rate, quota and lane in one round trip
@@ -137,6 +140,7 @@ class Ingestor:
         self._retry_after = retry_after_unavailable
         self._rate_limit_override = rate_limit_override
         self._topics = dict(topics or {})
+        self._sessions = sessions  # drop-in events' session ids, when they carry none
 
     async def ingest(self, body: bytes, request: RequestContext) -> Accepted:
         # With the key in a header, a key this process saw refused by the rate limit is
@@ -149,6 +153,21 @@ class Ingestor:
             return await self._ingest_for(project, str(api_key), body, payload, request)
         except IngestError as exc:
             exc.project = project.slug  # the refusal is counted against its project
+            raise
+
+    async def ingest_translated(self, translated: Translated, request: RequestContext) -> Accepted:
+        """A drop-in format's request (``ingest_gateway.dropin``): the same path as ``POST /``
+        once its events without a session id have their derived one."""
+        project = await self._authenticate(translated.api_key)
+        try:
+            if self._sessions is not None:
+                fallbacks = await self._sessions.fill(project.id, translated.events)
+                if fallbacks:
+                    self._metrics.derived_sessions_fallback.inc(fallbacks)
+            payload = Payload(translated.api_key, translated.events, True, translated.max_events)
+            return await self._ingest_for(project, str(translated.api_key), b"", payload, request)
+        except IngestError as exc:
+            exc.project = project.slug
             raise
 
     async def _ingest_for(
@@ -201,7 +220,7 @@ class Ingestor:
         rules = self._rules.get(project.id)
         if rules is not None and not rules.origin_allowed(request.origin):
             raise OriginNotAllowed()
-        events = validate_events(payload.events, payload.may_hold_nul)
+        events = validate_events(payload.events, payload.may_hold_nul, payload.max_events)
         if rules is not None and (violations := plan_violations(events, rules)).total:
             raise ValidationFailed(violations.details, violations.total, reason="tracking_plan")
         return events

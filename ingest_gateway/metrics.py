@@ -11,6 +11,19 @@ class Metrics:
         self.requests = Counter(
             "ingest_requests_total", "Ingest requests by status", ["status"], registry=r
         )
+        self.dropin_requests = Counter(
+            "ingest_dropin_requests_total",
+            "Segment, PostHog and Mixpanel tracking calls (ingest_gateway.dropin), by format"
+            " and status",
+            ["format", "status"],
+            registry=r,
+        )
+        self.derived_sessions_fallback = Counter(
+            "ingest_derived_sessions_fallback_total",
+            "Drop-in events given a fixed 30-minute window's session id because Redis could"
+            " not be asked",
+            registry=r,
+        )
         self.events_accepted = Counter(
             "ingest_events_accepted_total", "Events appended and acknowledged", registry=r
         )

@@ -33,8 +33,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 def _refusal(request: web.Request, exc: IngestError) -> web.Response:
-    request.app[METRICS].refused.labels(exc.reason, exc.project or "").inc()
+    count_refusal(request, exc)
     return web.json_response(exc.body, status=exc.status, headers=exc.headers)
+
+
+def count_refusal(request: web.Request, exc: IngestError) -> None:
+    request.app[METRICS].refused.labels(exc.reason, exc.project or "").inc()
 
 
 def _keep(exc: web.HTTPException) -> dict[str, str]:

@@ -74,6 +74,7 @@ class Payload:
     api_key: str | None
     events: list[Any]
     may_hold_nul: bool = True  # False: no string in the body can hold U+0000
+    max_events: int = MAX_EVENTS_PER_REQUEST
 
 
 def body_error(
@@ -108,13 +109,16 @@ def parse_payload(body: bytes) -> Payload:
     return Payload(api_key=api_key, events=events, may_hold_nul=b"\\u0000" in body)
 
 
-def validate_events(events: list[Any], may_hold_nul: bool = True) -> list[dict[str, Any]]:
+def validate_events(
+    events: list[Any], may_hold_nul: bool = True, max_events: int = MAX_EVENTS_PER_REQUEST
+) -> list[dict[str, Any]]:
     """Every event valid, or ``ValidationFailed`` listing every problem of every event
-    (``may_hold_nul``: as ``Payload.may_hold_nul``)."""
+    (``may_hold_nul``: as ``Payload.may_hold_nul``; ``max_events``: the request's cap, ours
+    or a drop-in format's)."""
     if not events:
         raise body_error("At least one event is required.")
-    if len(events) > MAX_EVENTS_PER_REQUEST:
-        raise body_error(f"At most {MAX_EVENTS_PER_REQUEST} events per request.")
+    if len(events) > max_events:
+        raise body_error(f"At most {max_events} events per request.")
     fast = [_plainly_valid(event, may_hold_nul) for event in events]
     if None not in fast:
         return fast  # type: ignore[return-value]

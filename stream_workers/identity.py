@@ -1,7 +1,10 @@
-"""Identity merge (issue 18): an ``$identify`` event makes two distinct ids one person.
+"""Identity merge (issue 18): an event carrying ``$anonDistinctId`` makes two distinct ids one
+person.
 
 The event's ``distinctId`` is the known id and ``properties.$anonDistinctId`` the earlier
-one (the browser SDK's ``identify()``, the Python SDK's ``identify()``/``alias()``). The
+one: the ``$identify`` event of the browser SDK's ``identify()`` and the Python SDK's
+``identify()``/``alias()``, and any drop-in call that names both ids (a Segment call with
+both ``userId`` and ``anonymousId``, ingest_gateway.dropin). The
 sink applies the merges of a batch's applied records in its transaction, in topic order,
 so each is applied exactly once with the offsets that say so (a repeat is a no-op anyway).
 
@@ -22,7 +25,6 @@ from psycopg import AsyncConnection
 
 from contracts.erasure import MAX_DISTINCT_ID_CHARS, project_lock_key
 
-IDENTIFY = "$identify"
 ANON_KEY = "$anonDistinctId"
 
 
@@ -34,14 +36,14 @@ class Merge:
 
 
 def merges(rows: Iterable[tuple[str, str, object]]) -> list[Merge]:
-    """The merges of ``(project, distinctId, $anonDistinctId)`` rows, in their order; an
-    anonymous id that is not a non-empty string of at most 200 characters, or is the known
-    id itself, merges nothing."""
-    out = []
+    """The merges of ``(project, distinctId, $anonDistinctId)`` rows, in their order, each
+    pair once; an anonymous id that is not a non-empty string of at most 200 characters, or
+    is the known id itself, merges nothing."""
+    out: dict[Merge, None] = {}
     for project, known, anon in rows:
         if isinstance(anon, str) and 0 < len(anon) <= MAX_DISTINCT_ID_CHARS and anon != known:
-            out.append(Merge(project, anon, known))
-    return out
+            out.setdefault(Merge(project, anon, known))
+    return list(out)
 
 
 def identity_lock_key(project_id: str) -> int:
@@ -52,7 +54,7 @@ def identity_lock_key(project_id: str) -> int:
 _STAGED = """
 SELECT b.project_id::text, b.distinct_id, b.properties ->> %(key)s
 FROM batch_events b
-WHERE b.event = %(event)s AND jsonb_typeof(b.properties -> %(key)s) = 'string'
+WHERE jsonb_typeof(b.properties -> %(key)s) = 'string'
   -- A deleted person's id is never merged (and so never stored) again.
   AND NOT EXISTS (
     SELECT 1 FROM person_tombstones t WHERE t.project_id = b.project_id
@@ -75,7 +77,7 @@ ON CONFLICT (project_id, distinct_id) DO UPDATE SET person = EXCLUDED.person, me
 async def merge_staged(conn: AsyncConnection) -> int:
     """Apply the merges of the staged (applied) records of the batch; how many changed
     a person."""
-    cursor = await conn.execute(_STAGED, {"key": ANON_KEY, "event": IDENTIFY})
+    cursor = await conn.execute(_STAGED, {"key": ANON_KEY})
     found = merges(await cursor.fetchall())
     if not found:
         return 0

@@ -77,6 +77,27 @@ async def test_identify_merges_and_chains_end_at_one_root(sink, make_project, da
     assert aliases(database, p) == {"anon-1": "user-2", "anon-2": "user-2", "user-1": "user-2"}
 
 
+async def test_any_event_carrying_an_anonymous_id_merges_once_per_pair(
+    sink, make_project, database
+):
+    """A Segment call with both ``userId`` and ``anonymousId`` (ingest_gateway.dropin) is
+    stored with ``$anonDistinctId``: the ids merge whatever the event, once per pair."""
+    p = await make_project()
+    carrying = [
+        record(
+            p,
+            "checkout",
+            NOW + timedelta(seconds=n),
+            "user-9",
+            properties={"$anonDistinctId": "anon-9"},
+        )
+        for n in range(3)
+    ]
+    result = await sink.apply(as_raw(carrying, partitions=1))
+    assert result.applied == 3
+    assert aliases(database, p) == {"anon-9": "user-9"}
+
+
 async def test_concurrent_workers_and_any_order_end_with_the_same_persons(
     open_sink, make_project, database
 ):

@@ -1,0 +1,85 @@
+"""What every drop-in format shares: the request it reads, the events it makes, its answers.
+
+A format (``segment``, ``posthog``, ``mixpanel``) is a pure translation: a ``WireRequest``
+becomes a ``Translated`` (the key it carried and our events, one per message, in order, so
+a refusal's ``details[].index`` is the message's index in the product's own batch); an
+accepted count or a refusal becomes the body that product's clients expect. Everything in
+between (key look-up, origin and tracking-plan checks, validation, rate limit, quota,
+lanes, the acknowledged append) is ``ingest_gateway.ingest`` — the same path as ``POST /``.
+"""
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from ingest_gateway.errors import IngestError
+
+# Our event fields a translation fills (``sessionId`` may be left out: ``sessions`` derives it).
+EVENT = "event"
+TIMESTAMP = "timestamp"
+DISTINCT_ID = "distinctId"
+SESSION_ID = "sessionId"
+PROPERTIES = "properties"
+INSERT_ID = "insertId"
+ANON_ID = "$anonDistinctId"  # stream_workers.identity: an event carrying it merges two ids
+IDENTIFY = "$identify"
+
+
+@dataclass(frozen=True, slots=True)
+class WireRequest:
+    """One request as a format reads it; ``body`` is already inflated (Content-Encoding)."""
+
+    path: str
+    body: bytes
+    content_type: str = ""
+    query: Mapping[str, str] = field(default_factory=dict)
+    authorization: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Translated:
+    """The key the request carried (None: none) and our events, one per message."""
+
+    api_key: str | None
+    events: list[Any]
+    max_events: int
+
+
+class WireFormat(Protocol):
+    name: str  # the label of ingest_dropin_requests_total
+    paths: tuple[str, ...]  # the routes it answers on the ingest service
+    max_body_bytes: int  # inflated; over it, the format's 413
+
+    def translate(self, request: WireRequest) -> Translated: ...
+
+    def accepted(self, request: WireRequest, count: int) -> web.Response: ...
+
+    def refused(self, request: WireRequest, error: IngestError) -> web.Response: ...
+
+
+def basic_auth_user(authorization: str | None) -> str | None:
+    """The user of an HTTP Basic ``Authorization`` header (Segment's write key, Mixpanel's
+    /import credentials), or None when there is none or it is not Basic."""
+    if not authorization:
+        return None
+    scheme, _, encoded = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user = decoded.partition(":")[0]
+    return user or None
+
+
+def with_details(body: dict[str, Any], error: IngestError) -> dict[str, Any]:
+    """``body`` plus our refusal's ``details`` (and ``omittedDetails``) when it has them."""
+    for name in ("details", "omittedDetails"):
+        if name in error.body:
+            body[name] = error.body[name]
+    return body
