@@ -22,6 +22,7 @@ from ingest_gateway.app import create_app
 from ingest_gateway.settings import Settings
 from migrations.runner import apply_migrations
 from tests.fixtures.services import wait_for_leaders
+from tests.integration.ingest_gateway.pipeline import query_api  # noqa: F401 - a fixture
 from tests.support.projects import new_project
 from tests.support.testlogs import service_log
 

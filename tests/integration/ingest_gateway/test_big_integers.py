@@ -6,29 +6,19 @@ a breakdown's key, a filter); past 64 bits the JSON parser would make it a float
 gateway refuses it (docs/api.md).
 """
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import psycopg
 import pytest
-import redis
-from aiohttp.test_utils import TestClient, TestServer
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from redis.asyncio import Redis
+from aiohttp.test_utils import TestClient
 
-from contracts.sessions import Session, encode_session, new_token, session_key
 from control_plane.projects import CreatedProject
 from query_api import answers
-from query_api.app import create_standalone_app
 from query_api.parsing import parse_query
 from query_api.settings import DEFAULT_MAX_RANGE_SECONDS
-from query_api.settings import Settings as QuerySettings
-from stream_workers.metrics import Metrics
-from stream_workers.received import RawRecord
-from stream_workers.sink import Sink
+from tests.integration.ingest_gateway.pipeline import apply, raw_records
 from tests.integration.ingest_gateway.test_ingest import event, post
 from tests.support.kafka import read_topic
 
@@ -38,86 +28,6 @@ DAY = datetime(2026, 2, 3, tzinfo=UTC)
 WHEN = DAY + timedelta(hours=15, minutes=30)
 PAST_DOUBLE = 2**53 + 1  # the first integer a double cannot hold: it reads back as 2^53
 BIGS = [PAST_DOUBLE, 2**53, 2**63 - 1, 2**64 - 1, -(2**63)]
-ORIGIN = "http://app.test"
-
-
-async def raw_records(bootstrap: str, topic: str, expected: int) -> list[RawRecord]:
-    """The topic's records as the worker gets them: the bytes the gateway wrote."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        out: list[RawRecord] = []
-        for _ in range(50):
-            for tp, messages in (await consumer.getmany(timeout_ms=200)).items():
-                out += [RawRecord(tp.partition, m.offset, m.value) for m in messages]
-            if len(out) >= expected:
-                return out
-        raise AssertionError(f"{len(out)} records on {topic}, expected {expected}")
-    finally:
-        await consumer.stop()
-
-
-async def apply(database: str, redis_url: str, prefix: str, raws: list[RawRecord]) -> None:
-    """As a stream worker applies them: raw rows, rollups (with a breakdown on ``big``)."""
-    conn = await psycopg.AsyncConnection.connect(database, autocommit=True)
-    client = Redis.from_url(redis_url)
-
-    async def nowhere(items: object) -> None:
-        raise AssertionError(f"dead-lettered: {items}")
-
-    try:
-        sink = Sink(
-            conn,
-            client,
-            consumer="big-integers",
-            topic="events",
-            redis_prefix=prefix,
-            dead_letter=nowhere,
-            keys_for=lambda _: ("big",),
-            metrics=Metrics(),
-        )
-        await sink.start()
-        result = await sink.apply(raws)
-        assert result.applied == len(raws)
-    finally:
-        await conn.close()
-        await client.aclose()
-
-
-@pytest.fixture
-async def query_api(
-    database: str, services: Any, redis_prefix: str, project: CreatedProject
-) -> AsyncIterator[tuple[TestClient, str]]:
-    """The query API and the session cookie of a member of ``project``."""
-    user = str(uuid.uuid4())
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO users (id, email, password_hash) VALUES (%s, %s, 'x')",
-            (user, f"{user}@example.test"),
-        )
-        conn.execute(
-            "INSERT INTO project_members (project_id, user_id, role) VALUES (%s, %s, 'member')",
-            (project.id, user),
-        )
-    cookie = new_token()
-    with redis.Redis.from_url(services.redis_url) as client:
-        session = Session(user, f"{user}@example.test", datetime.now(UTC))
-        client.set(session_key(redis_prefix, cookie), encode_session(session), ex=600)
-    settings = QuerySettings(
-        database_url=database,
-        redis_url=services.redis_url,
-        redis_prefix=redis_prefix,
-        worker_group="big-integers",
-        app_origins=(ORIGIN,),
-    )
-    api = TestClient(TestServer(create_standalone_app(settings), host="127.0.0.1"))
-    await api.start_server()
-    yield api, cookie
-    await api.close()
 
 
 def breakdown(slug: str, **extra: Any) -> dict[str, Any]:
@@ -158,7 +68,7 @@ async def test_integers_within_64_bits_are_exact_from_gateway_to_query_api(
     on_topic = sorted(orjson.loads(r.value)["properties"]["big"] for r in raws)
     assert on_topic == sorted(BIGS)
 
-    await apply(database, services.redis_url, redis_prefix, raws)
+    await apply(database, services.redis_url, redis_prefix, raws, breakdown_keys=("big",))
     with psycopg.connect(database) as conn:
         stored = conn.execute(
             "SELECT properties ->> 'big', properties #>> '{nested,big,0}' FROM events"
