@@ -165,7 +165,9 @@ class Ingestor:
                 if fallbacks:
                     self._metrics.derived_sessions_fallback.inc(fallbacks)
             payload = Payload(translated.api_key, translated.events, True, translated.max_events)
-            return await self._ingest_for(project, str(translated.api_key), b"", payload, request)
+            return await self._ingest_for(
+                project, str(translated.api_key), b"", payload, request, translated.contexts
+            )
         except IngestError as exc:
             exc.project = project.slug
             raise
@@ -177,6 +179,7 @@ class Ingestor:
         body: bytes,
         payload: Payload | None,
         request: RequestContext,
+        own_contexts: list[dict[str, str]] | None = None,
     ) -> Accepted:
         key_id = hashlib.sha256(api_key.encode()).hexdigest()[:32]
         standing = self._refused.refused(key_id, time.monotonic())
@@ -192,7 +195,12 @@ class Ingestor:
         reservation = admission.reservation if admission else None
         context = request.as_record_context()
         messages = build_records(
-            project.id, events, now, context, quota_reserved=reservation is not None
+            project.id,
+            events,
+            now,
+            context,
+            quota_reserved=reservation is not None,
+            own_contexts=own_contexts,
         )
         lane = admission.lane.lane if admission else Lane.MAIN
         started = time.perf_counter()

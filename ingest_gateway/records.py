@@ -13,10 +13,15 @@ def build_records(
     received_at: datetime,
     context: dict[str, str],
     quota_reserved: bool = False,
+    own_contexts: list[dict[str, str]] | None = None,
 ) -> list[tuple[bytes, bytes]]:
-    """One record per event: a fresh UUIDv7, the request's receive time and context, and
-    whether the request's quota was reserved (``contracts.usage``)."""
+    """One record per event: a fresh UUIDv7, the request's receive time and context (with
+    ``own_contexts``, each event's own on top: a drop-in message's end user), and whether
+    the request's quota was reserved (``contracts.usage``)."""
     ids = uuid7_batch(len(events), int(received_at.timestamp() * 1000))
+    contexts = (
+        [{**context, **own} for own in own_contexts] if own_contexts else [context] * len(events)
+    )
     return [
         (
             record_key(project_id, event["distinctId"]),
@@ -31,10 +36,10 @@ def build_records(
                     session_id=event["sessionId"],
                     properties=event["properties"],
                     insert_id=event["insertId"],
-                    context=context,
+                    context=event_context,
                     quota_reserved=quota_reserved,
                 )
             ),
         )
-        for event, event_id in zip(events, ids, strict=True)
+        for event, event_id, event_context in zip(events, ids, contexts, strict=True)
     ]

@@ -10,6 +10,8 @@ lanes, the acknowledged append) is ``ingest_gateway.ingest`` — the same path a
 
 import base64
 import binascii
+import contextlib
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -42,11 +44,35 @@ class WireRequest:
 
 @dataclass(frozen=True, slots=True)
 class Translated:
-    """The key the request carried (None: none) and our events, one per message."""
+    """The key the request carried (None: none) and our events, one per message; with
+    ``contexts`` (one per event, or none at all), what the message said of its end user
+    (``end_user``), which the workers' enrichment reads instead of the HTTP request's."""
 
     api_key: str | None
     events: list[Any]
     max_events: int
+    contexts: list[dict[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.contexts and len(self.contexts) != len(self.events):
+            raise ValueError("a context per event, or none")  # a format's bug, not input
+
+
+CONTEXT_MAX = 512  # characters of a user agent, as the gateway keeps the request's
+
+
+def end_user(user_agent: Any, ip: Any) -> dict[str, str]:
+    """A message's own account of its end user (a server-side library sends the browser's
+    agent and address in the body: Segment's ``context.userAgent``/``context.ip``,
+    PostHog's ``$raw_user_agent``/``$ip``, Mixpanel's ``ip``), as record context: the agent
+    when it is a string, the address only when it is one."""
+    context: dict[str, str] = {}
+    if isinstance(user_agent, str) and user_agent:
+        context["userAgent"] = user_agent[:CONTEXT_MAX]
+    if isinstance(ip, str):
+        with contextlib.suppress(ValueError):
+            context["ip"] = str(ipaddress.ip_address(ip.strip()))
+    return context
 
 
 class WireFormat(Protocol):
