@@ -84,8 +84,9 @@ def bare_records(project_id: str) -> list[tuple[bytes, bytes]]:
 
 _WRK_SCRIPT = """
 wrk.method = "POST"
+wrk.path = "{path}"
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-API-Key"] = "{key}"
+{key_header}
 wrk.body = {body}
 
 local threads = {{}}
@@ -136,10 +137,17 @@ def lua_string(text: str) -> str:
     return f'"{escaped}"'
 
 
-def write_wrk_script(directory: Path, name: str, body: bytes, api_key: str) -> Path:
-    path = directory / f"{name}.lua"
-    path.write_text(_WRK_SCRIPT.format(key=api_key, body=lua_string(body.decode())))
-    return path
+def write_wrk_script(
+    directory: Path, name: str, body: bytes, api_key: str | None, path: str = "/"
+) -> Path:
+    """wrk's script POSTing ``body`` to ``path``, with ``api_key`` as X-API-Key (None: the
+    body carries its key, as a drop-in format's does)."""
+    key_header = f'wrk.headers["X-API-Key"] = "{api_key}"' if api_key else ""
+    script = directory / f"{name}.lua"
+    script.write_text(
+        _WRK_SCRIPT.format(path=path, key_header=key_header, body=lua_string(body.decode()))
+    )
+    return script
 
 
 def parse_wrk(output: str, cpu: CpuUse) -> WrkResult:

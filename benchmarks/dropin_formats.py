@@ -1,0 +1,151 @@
+"""Throughput of the drop-in formats (issue 19) next to our own ``POST /``, one gateway
+process, in one run.
+
+Run from the repository root, with the services up and ``wrk`` installed::
+
+    python -m benchmarks.dropin_formats [--seconds 10] [--connections 64] [--rounds 2]
+
+Each format sends the same 100 page views per request (Segment ``/v1/batch`` of ``page``
+calls, PostHog ``/batch/``, Mixpanel ``/import``), through wrk, closed loop, only 200s
+counted; the formats take turns for ``--rounds`` rounds (so a drift of the machine hits
+them alike) and each figure is the sum over its rounds. It prints events/s per format and
+its ratio to native (target: at least 0.8).
+"""
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import orjson
+
+from benchmarks.ingest_gateway import Setup, bench_setup
+from benchmarks.loads import batch_body, run_wrk, sample_events, write_wrk_script
+from benchmarks.stack import BATCH_SIZE, WARMUP_SECONDS, Options, parse_options, read_services
+
+TARGET_RATIO = 0.8
+
+
+def segment_body(key: str) -> bytes:
+    batch = [
+        {
+            "type": "page",
+            "name": "Pricing",
+            "anonymousId": event["distinctId"],
+            "messageId": f"msg-{i}",
+            "timestamp": event["timestamp"],
+            "properties": {
+                "path": event["properties"]["$pathname"],
+                "referrer": event["properties"]["$referrer"],
+                **{k: v for k, v in event["properties"].items() if not k.startswith("$")},
+            },
+            "context": {"library": {"name": "analytics-python", "version": "2.4.0"}},
+        }
+        for i, event in enumerate(sample_events(BATCH_SIZE))
+    ]
+    return orjson.dumps({"batch": batch, "writeKey": key})
+
+
+def posthog_body(key: str) -> bytes:
+    batch = [
+        {
+            "event": "$pageview",
+            "distinct_id": event["distinctId"],
+            "uuid": f"0190c6a0-0000-7000-8000-{i:012d}",
+            "timestamp": event["timestamp"],
+            "properties": {**event["properties"], "$session_id": event["sessionId"]},
+        }
+        for i, event in enumerate(sample_events(BATCH_SIZE))
+    ]
+    return orjson.dumps({"api_key": key, "batch": batch})
+
+
+def mixpanel_body(key: str) -> bytes:
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    batch = [
+        {
+            "event": "$pageview",
+            "properties": {
+                **event["properties"],
+                "token": key,
+                "distinct_id": event["distinctId"],
+                "time": now_ms,
+                "$insert_id": f"ins-{i}",
+            },
+        }
+        for i, event in enumerate(sample_events(BATCH_SIZE))
+    ]
+    return orjson.dumps(batch)
+
+
+def formats(key: str) -> list[tuple[str, str, bytes, str | None]]:
+    """``(name, path, body, X-API-Key)`` per format, native first."""
+    return [
+        ("native POST /", "/", batch_body(), key),
+        ("Segment /v1/batch", "/v1/batch", segment_body(key), None),
+        ("PostHog /batch/", "/batch/", posthog_body(key), None),
+        ("Mixpanel /import", "/import", mixpanel_body(key), None),
+    ]
+
+
+async def measure(setup: Setup, rounds: int) -> dict[str, tuple[int, float, dict[int, int]]]:
+    """Per format: 200s, seconds, and every status seen, summed over the rounds."""
+    gateway, options = setup.gateway, setup.options
+    scripts = [
+        (name, write_wrk_script(setup.scripts, f"f{i}", body, key, path))
+        for i, (name, path, body, key) in enumerate(formats(setup.api_key))
+    ]
+    for _, script in scripts:  # each format's path warmed up (and checked to answer 200)
+        warm = await run_wrk(gateway.url, script, WARMUP_SECONDS, options, gateway.pid)
+        if not warm.ok:
+            raise RuntimeError(f"{script.name}: no 200 in the warm-up: {warm.statuses}")
+    totals: dict[str, tuple[int, float, dict[int, int]]] = {}
+    for round_ in range(rounds):
+        for name, script in scripts:
+            result = await run_wrk(gateway.url, script, options.seconds, options, gateway.pid)
+            ok, seconds, statuses = totals.get(name, (0, 0.0, {}))
+            for status, count in result.statuses.items():
+                statuses[status] = statuses.get(status, 0) + count
+            totals[name] = (ok + result.ok, seconds + result.seconds, statuses)
+            print(
+                f"round {round_ + 1} {name:<20} {result.ok_per_second * BATCH_SIZE:>10,.0f} ev/s"
+                f"  (statuses {dict(sorted(result.statuses.items()))})"
+            )
+    return totals
+
+
+def print_summary(totals: dict[str, tuple[int, float, dict[int, int]]], options: Options) -> None:
+    rates = {name: ok * BATCH_SIZE / seconds for name, (ok, seconds, _) in totals.items()}
+    native = rates["native POST /"]
+    print(
+        f"\n== summary: one gateway process, {BATCH_SIZE} events per request, wrk "
+        f"-t{options.threads} -c{options.connections}, {options.seconds}s x rounds per format"
+    )
+    print(f"   {'format':<20} {'ev/s':>10}  {'/ native':>8}  target")
+    for name, rate in rates.items():
+        ratio = rate / native if native else 0.0
+        target = (
+            "-"
+            if name.startswith("native")
+            else f">= {TARGET_RATIO} " + ("PASS" if ratio >= TARGET_RATIO else "MISS")
+        )
+        print(f"   {name:<20} {rate:>10,.0f}  {ratio:>8.2f}  {target}")
+
+
+async def run(options: Options, rounds: int) -> None:
+    async with bench_setup(read_services(), options) as setup:
+        totals = await measure(setup, rounds)
+    print_summary(totals, options)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--rounds", type=int, default=2)
+    known, rest = parser.parse_known_args(argv)
+    asyncio.run(run(parse_options(rest), known.rounds))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
