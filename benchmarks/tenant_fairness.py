@@ -56,7 +56,7 @@ from benchmarks.stack import (
     running_gateway,
 )
 from benchmarks.stream_workers import load_average, percentile
-from contracts.lag import kafka_positions
+from common.lag import kafka_positions
 from tests.integration.stream_workers.workers import WorkerProcess
 
 TICK = 0.1  # seconds

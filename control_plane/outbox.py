@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import (
     CorruptRecordException,
     InvalidTimestampError,
@@ -28,6 +28,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 
+from common.kafka import topic_partitions
 from control_plane.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -191,11 +192,7 @@ class OutboxRelay:
         consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
         try:
             await consumer.start()
-            partitions = consumer.partitions_for_topic(self._topic)
-            if not partitions:
-                await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(self._topic) or set()
-            tps = [TopicPartition(self._topic, p) for p in partitions]
+            tps = await topic_partitions(consumer, self._topic)
             if not tps:
                 return 0
             consumer.assign(tps)

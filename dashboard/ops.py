@@ -14,7 +14,7 @@ dead-lettered = the dead-letter topic's log-end offsets summed; overage = this m
 events counted past each project's limit, summed over projects (``dashboard.usage``, from
 the workers' ``usage_months``). The per-project figures are ``dashboard.usage``'s answer.
 A partition the workers hold because its stored offsets contradict Kafka (the topic was
-recreated, Kafka's data wiped: ``contracts.lag``) carries why, and ``held`` lists them all
+recreated, Kafka's data wiped: ``common.lag``) carries why, and ``held`` lists them all
 for the page's banner: nothing is applied there until an operator recovers it.
 ``retention`` is each shard's last raw-retention run (``dashboard.retention``: a shard that
 has not run yet is absent), read with the rest from the control database; ``null`` when
@@ -36,7 +36,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
-from contracts.lag import (
+from common.lag import (
     PartitionLag,
     StoredPartition,
     committed_offsets,

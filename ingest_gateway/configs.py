@@ -7,7 +7,7 @@ import logging
 
 from aiokafka.errors import KafkaError
 
-from contracts.control_follower import ControlFollower
+from common.control_follower import ControlFollower
 from ingest_gateway.rules import ProjectRules
 
 logger = logging.getLogger(__name__)

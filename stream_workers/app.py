@@ -12,7 +12,7 @@ import psycopg
 from prometheus_client import generate_latest
 from redis.asyncio import Redis
 
-from contracts.control_follower import ControlFollower
+from common.control_follower import ControlFollower
 from contracts.lanes import Lane
 from stream_workers.batcher import Batcher
 from stream_workers.configs import BreakdownKeys

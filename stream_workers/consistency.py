@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from contracts.lag import Inconsistency
+from common.lag import Inconsistency
 from stream_workers.topic_identity import TopicState
 
 

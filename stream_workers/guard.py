@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from psycopg import AsyncConnection
 
-from contracts.lag import Inconsistency, describe_inconsistency
+from common.lag import Inconsistency, describe_inconsistency
 from stream_workers import store
 from stream_workers.consistency import StoredOffset, Verdict, delivery, judge
 from stream_workers.metrics import Metrics

@@ -1,6 +1,6 @@
 """Consumer lag per partition, as the ``lag`` command prints it.
 
-The computation lives in ``contracts.lag`` (the dashboard's ops view shows the same
+The computation lives in ``common.lag`` (the dashboard's ops view shows the same
 figures) and is re-exported here.
 
 The numbers come from where Kafka's own ``kafka-consumer-groups --describe`` takes them
@@ -10,7 +10,7 @@ that partition (from ``consumer_offsets`` in PostgreSQL). Beside them, PostgreSQ
 next offset and the state: ``ok``, or why the workers hold the partition.
 """
 
-from contracts.lag import (
+from common.lag import (
     PartitionLag,
     applied_received_at,
     compute_lag,

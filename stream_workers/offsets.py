@@ -19,7 +19,7 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from contracts.lag import describe_inconsistency
+from common.lag import describe_inconsistency
 from stream_workers import store
 from stream_workers.consistency import StoredOffset
 from stream_workers.topic_identity import TopicReader, TopicState

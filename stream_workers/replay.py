@@ -28,7 +28,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from redis.asyncio import Redis
 
-from contracts.control_follower import ControlFollower
+from common.control_follower import ControlFollower
+from common.kafka import topic_partitions
 from contracts.lanes import Lane
 from migrations.runner import apply_migrations
 from stream_workers.configs import BreakdownKeys
@@ -84,11 +85,7 @@ async def _positions(
     consumer: AIOKafkaConsumer, topic: str, since: datetime | None
 ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
     """Where each partition starts and ends (its log-end offset now)."""
-    partitions = consumer.partitions_for_topic(topic)
-    if not partitions:  # a consumer without a subscription has no metadata for it yet
-        await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(topic) or set()
-    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    tps = await topic_partitions(consumer, topic)
     if not tps:
         return {}, {}
     ends = await consumer.end_offsets(tps)

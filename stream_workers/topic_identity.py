@@ -27,6 +27,8 @@ from aiokafka.protocol.types import (
     TaggedFields,
 )
 
+from common.kafka import kafka_client
+
 UNKNOWN_TOPIC_OR_PARTITION = 3
 NO_ID = uuid.UUID(int=0)
 
@@ -167,7 +169,7 @@ class TopicReader:
         return await asyncio.wait_for(self._read(topic), self._timeout)
 
     async def _read(self, topic: str) -> TopicState | None:
-        client = self._consumer._client  # aiokafka's own connection, as contracts.lag uses
+        client = kafka_client(self._consumer)
         response = await client.send(client.get_random_node(), TopicIdRequest([topic]))
         found = topic_id_of(response, topic)
         if found is None:

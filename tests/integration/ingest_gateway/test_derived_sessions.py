@@ -54,7 +54,6 @@ async def test_thirty_idle_minutes_make_a_new_session(
     assert later[2] == first[2]  # "b" at 20 minutes: still its session
 
 
-
 async def test_an_event_kept_its_session_id_and_a_late_one_gets_its_window(
     redis: Redis, redis_prefix: str
 ) -> None:

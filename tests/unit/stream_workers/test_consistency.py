@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from contracts.lag import Inconsistency
+from common.lag import Inconsistency
 from stream_workers.consistency import Delivery, StoredOffset, Verdict, delivery, judge
 from stream_workers.topic_identity import TopicState
 

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import pytest
 
-from contracts.lag import Inconsistency
+from common.lag import Inconsistency
 from stream_workers.consistency import StoredOffset
 from stream_workers.guard import OffsetGuard, Unchecked
 from stream_workers.metrics import Metrics

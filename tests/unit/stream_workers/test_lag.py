@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contracts.lag import Inconsistency, StoredPartition, describe_inconsistency
+from common.lag import Inconsistency, StoredPartition, describe_inconsistency
 from stream_workers.lag import PartitionLag, compute_lag, format_table
 
 NOW = datetime(2026, 2, 1, tzinfo=UTC)

@@ -3,7 +3,7 @@ before it is confirmed."""
 
 import uuid
 
-from contracts.lag import Inconsistency
+from common.lag import Inconsistency
 from stream_workers.consistency import StoredOffset
 from stream_workers.offsets import PartitionReset, format_plan, plan_reset
 from stream_workers.topic_identity import TopicState

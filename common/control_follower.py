@@ -11,8 +11,9 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
+from common.kafka import topic_partitions
 from contracts.control import ConfigDeployed, ControlError, decode_control
 
 logger = logging.getLogger(__name__)
@@ -38,11 +39,7 @@ class ControlFollower:
         """Read the topic to its current end, then keep following in the background."""
         consumer = self._consumer
         await consumer.start()
-        partitions = consumer.partitions_for_topic(self._topic)
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(self._topic) or set()
-        tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+        tps = await topic_partitions(consumer, self._topic)
         if not tps:
             logger.warning("control topic %s not found; default configs only", self._topic)
             return

@@ -21,6 +21,8 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from common.kafka import topic_partitions
+
 _APPLIED_SQL = (
     "SELECT partition, last_received_at FROM consumer_offsets"
     " WHERE consumer = %s AND topic = %s AND last_received_at IS NOT NULL"
@@ -118,11 +120,7 @@ def compute_lag(
 async def log_ends(consumer: AIOKafkaConsumer, topic: str) -> dict[int, int]:
     """Log-end offset per partition of ``topic`` ({} when it does not exist), on a started
     consumer."""
-    partitions = consumer.partitions_for_topic(topic)
-    if not partitions:
-        await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(topic) or set()
-    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    tps = await topic_partitions(consumer, topic)
     ends = await consumer.end_offsets(tps) if tps else {}
     return {tp.partition: int(end) for tp, end in ends.items()}
 
