@@ -22,7 +22,8 @@ _TOKENS = re.compile(
     r"(?P<number>\d[\w.]*)|(?P<variable>\$\w+)|(?P<name>[A-Za-z_:][\w:]*)(?P<call>\s*\()?"
 )
 _KEYWORDS = frozenset(
-    "and or unless by without on ignoring group_left group_right bool offset inf nan".split()
+    {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right"}
+    | {"bool", "offset", "inf", "nan"}
 )
 _SUFFIXES = {
     "histogram": ("_bucket", "_sum", "_count", "_created"),

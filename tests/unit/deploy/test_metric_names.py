@@ -15,12 +15,12 @@ from tests.support.metric_names import (
     [
         ("worker_consumer_lag", {"worker_consumer_lag"}),
         (
-            'sum by (topic, partition) (rate(ingest_refused_total{reason!="x", project=~"a|b"}[5m]))',
+            'sum by (topic, partition) (rate(ingest_refused_total{reason!="x", p=~"a|b"}[5m]))',
             {"ingest_refused_total"},
         ),
         (
-            "histogram_quantile(0.95, sum by (le) (rate(ingest_append_seconds_bucket[$__rate_interval])))",
-            {"ingest_append_seconds_bucket"},
+            "histogram_quantile(0.95, sum by (le) (rate(append_seconds_bucket[$__rate_interval])))",
+            {"append_seconds_bucket"},
         ),
         (
             "sum(rate(a_total[5m] offset 1h)) / ignoring (reason) group_left sum(b_total) > 1e3",
