@@ -6,7 +6,8 @@
 # Usage: scripts/system_packages.sh [servers|tools|all]   (default: all)
 #   servers  PostgreSQL 15 (+ postgresql-hll), Redis, Java 17 and Maven (the Kafka jars)
 #   tools    what only tests and checks use: docker-compose (compose.yaml checks),
-#            Node.js (the browser SDK's unit tests), Chromium (browser tests)
+#            Node.js (the browser SDK's unit tests), Chromium (browser tests),
+#            promtool from Prometheus (the alerting rules' checks)
 #
 # As root (or with passwordless sudo) missing packages are installed and a failed
 # install fails the script. Without either, the servers are required (they cannot run
@@ -28,6 +29,7 @@ TOOLS=(
   "docker-compose|command -v docker-compose|docker-compose"
   "node|command -v node|nodejs"
   "chromium|test -x /usr/bin/chromium|chromium"
+  "promtool|command -v promtool|prometheus"
 )
 
 missing_of() {
@@ -62,7 +64,7 @@ case "${1:-all}" in
   servers) required=("${SERVERS[@]}") optional=() ;;
   tools) required=() optional=("${TOOLS[@]}") ;;
   all) required=("${SERVERS[@]}") optional=("${TOOLS[@]}") ;;
-  *) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
 
 mapfile -t need < <(missing_of "${required[@]}")

@@ -16,6 +16,7 @@ COMPOSE_FILE = REPO / "compose.yaml"
 
 INFRA_SERVICES = {"kafka", "kafka-init", "timescaledb", "redis"}
 APP_SERVICES = {"migrate", "ingest_gateway", "stream_workers", "stream_workers_overflow"}
+OPS_SERVICES = {"prometheus", "grafana"}
 APP_ENV_KEYS = {
     "RA_DATABASE_URL",
     "RA_REDIS_URL",
@@ -70,7 +71,7 @@ def env_names_read_by_code() -> set[str]:
 
 
 def test_the_stack_has_its_services(services: dict[str, dict[str, Any]]) -> None:
-    assert services.keys() >= INFRA_SERVICES | APP_SERVICES
+    assert services.keys() >= INFRA_SERVICES | APP_SERVICES | OPS_SERVICES
     assert app_services(services).keys() >= APP_SERVICES
 
 
@@ -129,3 +130,47 @@ def test_each_lane_has_its_workers(services: dict[str, dict[str, Any]]) -> None:
         if "stream_workers" in str(svc["command"])
     }
     assert sorted(lanes.values()) == ["main", "overflow"], lanes
+
+
+def mounts(service: dict[str, Any]) -> dict[str, Path]:
+    """A service's bind mounts of the repository's files: target -> file in the repo."""
+    found = {}
+    for volume in service.get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if source.startswith("/"):
+            found[target] = Path(source)
+    return found
+
+
+def test_prometheus_runs_with_the_repositorys_config_and_rules(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    prometheus = services["prometheus"]
+    assert mounts(prometheus)["/etc/prometheus"] == REPO / "deploy" / "prometheus"
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    for rules in config["rule_files"]:
+        assert (REPO / "deploy" / "prometheus" / rules).is_file(), rules
+
+
+def test_grafana_is_provisioned_with_the_datasource_and_the_dashboard(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    grafana = REPO / "deploy" / "grafana"
+    mounted = mounts(services["grafana"])
+    provisioning = "/etc/grafana/provisioning"
+    assert mounted[f"{provisioning}/datasources"] == grafana / "provisioning" / "datasources"
+    assert mounted[f"{provisioning}/dashboards"] == grafana / "provisioning" / "dashboards"
+    providers = yaml.safe_load((grafana / "provisioning/dashboards/realanalytics.yml").read_text())
+    folder = providers["providers"][0]["options"]["path"]
+    assert mounted[f"{folder}/realanalytics.json"] == grafana / "realanalytics.json"
+    sources = yaml.safe_load((grafana / "provisioning/datasources/prometheus.yml").read_text())
+    prometheus_port = services["prometheus"]["ports"][0].split(":")[-1].split("/")[0]
+    assert sources["datasources"][0]["url"] == f"http://prometheus:{prometheus_port}"
+
+
+def test_workers_serve_their_metrics_to_prometheus(services: dict[str, dict[str, Any]]) -> None:
+    """Faust's web server binds 127.0.0.1 by default: unreachable from another container."""
+    workers = [svc for svc in app_services(services).values() if "stream_workers" in svc["command"]]
+    assert workers
+    assert all(w["environment"]["RA_WORKER_HOST"] == "0.0.0.0" for w in workers)
