@@ -15,6 +15,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, val
 MAX_EVENT_NAME = 100
 MAX_PROPERTIES = 100
 MAX_INSERT_ID = 64
+# The Kafka header naming the request that appended a record (common/request_ids.py).
+REQUEST_ID_HEADER = "ra-request-id"
 
 
 class RecordError(ValueError):

@@ -6,6 +6,7 @@ from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from common.database import DatabasePool
+from common.request_ids import request_ids
 from contracts.lanes import Lane
 from contracts.shards import DEFAULT_SHARD
 from ingest_gateway import handlers, middleware
@@ -29,9 +30,9 @@ from ingest_gateway.usage_rebuild import UsageRebuilder
 
 
 def create_app(settings: Settings) -> web.Application:
-    # middlewares run outside-in: CORS headers go on error answers too.
+    # middlewares run outside-in: the request id and CORS headers go on error answers too.
     app = web.Application(
-        middlewares=[middleware.cors, middleware.errors],
+        middlewares=[request_ids, middleware.cors, middleware.errors],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings

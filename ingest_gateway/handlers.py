@@ -5,6 +5,7 @@ import asyncio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from common.request_ids import REQUEST_ID
 from ingest_gateway.body import decode_body
 from ingest_gateway.errors import PayloadTooLarge, RequestTimeout
 from ingest_gateway.ingest import request_context
@@ -13,7 +14,9 @@ from ingest_gateway.keys import APPENDER, INGESTOR, METRICS, OPENAPI, REDIS, SET
 
 async def ingest(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    context = request_context(request.headers, request.remote, settings.trusted_proxies)
+    context = request_context(
+        request.headers, request.remote, settings.trusted_proxies, request.get(REQUEST_ID)
+    )
     raw = await read_body(request)
     body = decode_body(raw, request.headers.get("Content-Encoding"), settings.max_body_bytes)
     accepted = await request.app[INGESTOR].ingest(body, context)

@@ -68,6 +68,7 @@ class RequestContext:
     user_agent: str | None
     origin: str | None
     ip: str | None = None  # the client's (common.client_address); the workers drop it
+    request_id: str | None = None  # common.request_ids: a Kafka header on each record
 
     def as_record_context(self) -> dict[str, str]:
         context = {"userAgent": self.user_agent, "origin": self.origin, "ip": self.ip}
@@ -78,6 +79,7 @@ def request_context(
     headers: CIMultiDictProxy[str] | Mapping[str, str],
     peer: str | None = None,
     proxies: Sequence[IpNetwork] = (),
+    request_id: str | None = None,
 ) -> RequestContext:
     """The headers the gateway reads, and the client's address (the peer's, or the one a
     trusted proxy forwarded). A key that is not valid UTF-8 is refused; the others are only
@@ -91,6 +93,7 @@ def request_context(
         user_agent=None if user_agent is None else valid_text(user_agent),
         origin=None if origin is None else valid_text(origin),
         ip=_client(headers, peer, proxies),
+        request_id=request_id,
     )
 
 
@@ -205,7 +208,7 @@ class Ingestor:
         lane = admission.lane.lane if admission else Lane.MAIN
         started = time.perf_counter()
         try:
-            await self._appender.append(messages, self._topics.get(lane))
+            await self._appender.append(messages, self._topics.get(lane), request.request_id)
         except AppendFailed as exc:
             logger.warning("append failed for project %s: %s", project.id, exc)
             if reservation is not None:

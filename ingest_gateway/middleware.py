@@ -11,7 +11,9 @@ from ingest_gateway.keys import METRICS, SETTINGS
 logger = logging.getLogger(__name__)
 
 _ALLOW_HEADERS = "Content-Type, Content-Encoding, X-API-Key"
-_EXPOSE_HEADERS = "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"
+_EXPOSE_HEADERS = (
+    "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-Id"
+)
 
 
 @web.middleware

@@ -29,6 +29,7 @@ from aiokafka.errors import (
     UnknownTopicOrPartitionError,
 )
 
+from contracts.events import REQUEST_ID_HEADER
 from ingest_gateway.partitioner import partition_for
 
 logger = logging.getLogger(__name__)
@@ -179,11 +180,15 @@ class EventAppender:
             await asyncio.gather(*stuck, return_exceptions=True)
 
     async def append(
-        self, messages: Sequence[tuple[bytes, bytes]], topic: str | None = None
+        self,
+        messages: Sequence[tuple[bytes, bytes]],
+        topic: str | None = None,
+        request_id: str | None = None,
     ) -> None:
-        """Append ``(key, value)`` records to ``topic`` (default: the events topic); return
-        once all are acknowledged."""
+        """Append ``(key, value)`` records to ``topic`` (default: the events topic), each
+        with the request's id as a header; return once all are acknowledged."""
         topic = topic or self._topic
+        headers = [(REQUEST_ID_HEADER, request_id.encode())] if request_id else None
         producer = self._producer
         if producer is None:
             raise AppendFailed("not connected to kafka")
@@ -193,7 +198,7 @@ class EventAppender:
         try:
             async with asyncio.timeout_at(deadline):
                 for key, value in messages:
-                    ack = await producer.send(topic, value=value, key=key)
+                    ack = await producer.send(topic, value=value, key=key, headers=headers)
                     ack.add_done_callback(partial(self._watch_delivery, producer))
                     acks.append(ack)
             # wait, not gather: a timeout must not cancel aiokafka's own delivery futures.

@@ -14,6 +14,7 @@ import psycopg
 import uvloop
 
 from common.logs import configure as configure_logging
+from common.logs import logging_config
 from stream_workers.settings import load_settings
 from stream_workers.startup import wait_for_kafka
 
@@ -32,7 +33,8 @@ def run_worker() -> None:
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    worker = faust.Worker(app, loglevel="INFO", quiet=True)
+    # Faust configures logging as it starts: with ours, so its lines are JSON too.
+    worker = faust.Worker(app, loglevel="INFO", quiet=True, logging_config=logging_config())
     worker.execute_from_commandline()  # runs until stopped, then exits the process
 
 

@@ -3,7 +3,7 @@
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from prometheus_client import generate_latest
 from redis.asyncio import Redis
 
 from common.control_follower import ControlFollower
+from contracts.events import REQUEST_ID_HEADER
 from contracts.lanes import Lane
 from stream_workers.batcher import Batcher
 from stream_workers.configs import BreakdownKeys
@@ -309,4 +310,22 @@ async def survive(task: str, run: Awaitable[object]) -> None:
 def raw_record(message: Any) -> RawRecord:
     # A record with no value (a tombstone) is b"": not an event, so it is dead-lettered.
     value = message.value
-    return RawRecord(int(message.partition), int(message.offset), bytes(value or b""))
+    return RawRecord(
+        int(message.partition),
+        int(message.offset),
+        bytes(value or b""),
+        header_text(message.headers, REQUEST_ID_HEADER),
+    )
+
+
+def header_text(headers: Any, name: str) -> str | None:
+    """A record header's value as text (aiokafka gives ``(name, bytes)`` pairs; Faust may
+    give a mapping); None when absent or not UTF-8."""
+    pairs = headers.items() if isinstance(headers, Mapping) else (headers or ())
+    for key, value in pairs:
+        if key == name and isinstance(value, bytes | str):
+            try:
+                return value.decode() if isinstance(value, bytes) else value
+            except UnicodeDecodeError:
+                return None
+    return None

@@ -1,12 +1,17 @@
-"""Sends malformed records to the dead-letter topic, the reason in a header."""
+"""Sends malformed records to the dead-letter topic, the reason in a header; each is logged
+with its position and the request that appended it (never its value)."""
 
+import logging
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from contracts.events import REQUEST_ID_HEADER
 from stream_workers.received import RawRecord
+
+logger = logging.getLogger(__name__)
 
 REASON_HEADER = "ra-error"
 SOURCE_HEADER = "ra-source"  # topic:partition:offset of the original record
@@ -27,6 +32,8 @@ def dead_letter(
         (REASON_HEADER, reason[:MAX_REASON_CHARS].encode()),
         (SOURCE_HEADER, f"{source_topic}:{raw.partition}:{raw.offset}".encode()),
     ]
+    if raw.request_id:
+        headers.append((REQUEST_ID_HEADER, raw.request_id.encode()))
     if len(raw.value) <= MAX_VALUE_BYTES:
         return raw.value, headers
     return b"", [*headers, (OMITTED_HEADER, str(len(raw.value)).encode())]
@@ -61,6 +68,14 @@ class DeadLetterProducer:
         """Append every record and wait for all acks (the batch commits only after)."""
         acks = []
         for raw, reason in items:
+            logger.warning(
+                "dead-lettered %s:%d:%d (%s)",
+                self._source,
+                raw.partition,
+                raw.offset,
+                reason.split(":", 1)[0][:80],
+                extra={"request_id": raw.request_id},
+            )
             value, headers = dead_letter(raw, reason, self._source)
             acks.append(await self._producer.send(self._topic, value=value, headers=headers))
         for ack in acks:

@@ -20,6 +20,7 @@ class RawRecord:
     partition: int
     offset: int
     value: bytes
+    request_id: str | None = None  # the gateway request that appended it (a Kafka header)
 
 
 DeadLetter = Callable[[Sequence[tuple[RawRecord, str]]], Awaitable[None]]

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from common.request_ids import REQUEST_ID
 from ingest_gateway.body import decode_body
 from ingest_gateway.dropin.wire import WireFormat, WireRequest
 from ingest_gateway.errors import IngestError
@@ -31,7 +32,12 @@ def dropin_handler(wire_format: WireFormat) -> Handler:
         try:
             # The key is the format's own field, never our X-API-Key header.
             context = dataclasses.replace(
-                request_context(request.headers, request.remote, settings.trusted_proxies),
+                request_context(
+                    request.headers,
+                    request.remote,
+                    settings.trusted_proxies,
+                    request.get(REQUEST_ID),
+                ),
                 header_key=None,
             )
             limit = min(wire_format.max_body_bytes, settings.max_body_bytes)

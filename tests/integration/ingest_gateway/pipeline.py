@@ -12,13 +12,16 @@ import psycopg
 import pytest
 import redis
 from aiohttp.test_utils import TestClient, TestServer
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
+from common.kafka import topic_partitions
+from contracts.events import REQUEST_ID_HEADER
 from contracts.sessions import Session, encode_session, new_token, session_key
 from control_plane.projects import CreatedProject
 from query_api.app import create_standalone_app
 from query_api.settings import Settings as QuerySettings
+from stream_workers.app import header_text
 from stream_workers.metrics import Metrics
 from stream_workers.received import RawRecord
 from stream_workers.sink import Sink
@@ -36,8 +39,7 @@ async def raw_records(
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        await consumer._client.force_metadata_update()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        partitions = await topic_partitions(consumer, topic)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         out: list[RawRecord] = []
@@ -45,7 +47,12 @@ async def raw_records(
         for _ in range(100):
             batch = await consumer.getmany(timeout_ms=200)
             for tp, messages in batch.items():
-                out += [RawRecord(tp.partition, m.offset, m.value) for m in messages]
+                out += [
+                    RawRecord(
+                        tp.partition, m.offset, m.value, header_text(m.headers, REQUEST_ID_HEADER)
+                    )
+                    for m in messages
+                ]
             now = asyncio.get_running_loop().time()
             if batch:
                 quiet_since = now

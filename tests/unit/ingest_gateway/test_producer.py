@@ -75,7 +75,9 @@ class FakeProducer:
     async def stop(self) -> None:
         self.stopped = True
 
-    async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future[object]:
+    async def send(
+        self, topic: str, value: bytes, key: bytes, headers: object = None
+    ) -> asyncio.Future[object]:
         if self.send_error is not None:
             raise self.send_error
         ack: asyncio.Future[object] = asyncio.get_running_loop().create_future()

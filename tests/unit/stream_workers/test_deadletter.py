@@ -1,5 +1,7 @@
 """Dead-letter records always fit the dead-letter topic, whatever the original held."""
 
+from contracts.events import REQUEST_ID_HEADER
+from stream_workers.app import header_text
 from stream_workers.deadletter import MAX_VALUE_BYTES, dead_letter
 from stream_workers.received import RawRecord
 
@@ -18,3 +20,18 @@ def test_a_value_too_big_for_the_topic_is_left_out_and_its_size_said() -> None:
     assert value == b""
     assert dict(headers)["ra-omitted-bytes"] == str(len(big)).encode()
     assert len(dict(headers)["ra-error"]) == 1000
+
+
+def test_a_dead_letter_names_the_request_that_appended_it() -> None:
+    raw = RawRecord(2, 41, b"{not json", request_id="edge-42")
+    _, headers = dead_letter(raw, "undecodable: JSONDecodeError", "events")
+    assert (REQUEST_ID_HEADER, b"edge-42") in headers
+
+
+def test_the_request_id_is_read_from_either_shape_of_headers() -> None:
+    assert header_text([("other", b"x"), (REQUEST_ID_HEADER, b"edge-42")], REQUEST_ID_HEADER) == (
+        "edge-42"
+    )
+    assert header_text({REQUEST_ID_HEADER: b"edge-42"}, REQUEST_ID_HEADER) == "edge-42"
+    assert header_text(None, REQUEST_ID_HEADER) is None
+    assert header_text([(REQUEST_ID_HEADER, b"\xff")], REQUEST_ID_HEADER) is None
