@@ -1,0 +1,123 @@
+"""Mixpanel's request bodies → its messages: JSON, NDJSON, or a form's ``data`` field holding
+JSON either plain or base64-encoded.
+
+The shapes the clients send: mixpanel-python posts ``data=<json>&verbose=1&ip=0`` as a form;
+mixpanel-js posts ``data=`` with JSON or (older releases, ``api_payload_format: 'base64'``)
+base64 of it; server integrations post a JSON array or NDJSON to ``/import``. The query
+parameters a client may put in the form instead of the URL (``verbose``, ``strict``) are
+read by ``flag``. Pure functions; every bad shape is a ``ValidationFailed`` naming it.
+"""
+
+import base64
+import binascii
+import re
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from ingest_gateway.dropin.wire import WireRequest
+from ingest_gateway.validation import body_error
+
+FORM = "application/x-www-form-urlencoded"
+NDJSON = ("application/x-ndjson", "application/ndjson", "application/jsonl")
+MAX_FORM_FIELDS = 100
+
+
+def read_messages(request: WireRequest) -> list[Any]:
+    """The request's messages, in order (one object is a batch of one)."""
+    body = request.body
+    if request.content_type.lower() in NDJSON:
+        return _ndjson(body)
+    if _is_form(request):
+        document = _json(decode_data(_form_data(body)))
+    elif not body.strip() and "data" in request.query:  # the old GET style, as a POST
+        document = _json(decode_data(request.query["data"]))
+    else:
+        document = _json(body)
+    if isinstance(document, dict):
+        return [document]
+    if isinstance(document, list):
+        return document
+    raise body_error("Body must be an event object or an array of events.")
+
+
+def flag(request: WireRequest, name: str) -> bool:
+    """Whether ``name=1`` is among the query parameters or, in a form body, its fields (a
+    form's other fields are percent-encoded, so a field cannot be spoofed from ``data``)."""
+    if request.query.get(name) == "1":
+        return True
+    if not _is_form(request):
+        return False
+    return re.search(rb"(?:^|&)" + name.encode() + rb"=1(?:&|$)", request.body) is not None
+
+
+def _is_form(request: WireRequest) -> bool:
+    """A form by its type, or by its first byte when the type says nothing useful (a JSON
+    body starts with ``{`` or ``[``)."""
+    content_type = request.content_type.lower()
+    if content_type == FORM:
+        return True
+    if content_type in NDJSON:
+        return False
+    start = request.body.lstrip()[:1]
+    return bool(start) and start not in (b"{", b"[")
+
+
+def decode_data(value: str) -> bytes:
+    """A ``data`` field's JSON: as sent, or decoded from base64 (standard or URL-safe, padded
+    or not; a ``+`` a client left unencoded arrives as a space and is put back)."""
+    text = value.strip()
+    if text[:1] in ("{", "["):
+        return text.encode()
+    text = text.replace(" ", "+")
+    padded = text + "=" * (-len(text) % 4)
+    try:
+        if "-" in text or "_" in text:
+            return base64.urlsafe_b64decode(padded.encode("ascii"))
+        return base64.b64decode(padded.encode("ascii"), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise body_error("Must be JSON or base64-encoded JSON.", field="data") from exc
+
+
+def _form_data(body: bytes) -> str:
+    try:
+        fields = parse_qs(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            errors="strict",
+            max_num_fields=MAX_FORM_FIELDS,
+        )
+    except UnicodeDecodeError as exc:
+        raise body_error("Form data must be percent-encoded UTF-8.") from exc
+    except ValueError as exc:  # more than MAX_FORM_FIELDS fields
+        raise body_error(f"Form data has more than {MAX_FORM_FIELDS} fields.") from exc
+    values = fields.get("data")
+    if not values:
+        raise body_error("Send the events as JSON, or as form data with a data field.")
+    if len(values) > 1:
+        raise body_error("Send one data field per request.", field="data")
+    return values[0]
+
+
+def _json(raw: bytes) -> Any:
+    if not raw.strip():
+        raise body_error("Request body is empty.")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise body_error(f"Malformed JSON: {exc}") from exc
+
+
+def _ndjson(body: bytes) -> list[Any]:
+    messages: list[Any] = []
+    for number, line in enumerate(body.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            messages.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            raise body_error(f"Line {number}: malformed JSON: {exc}") from exc
+    if not messages:
+        raise body_error("Request body is empty.")
+    return messages
