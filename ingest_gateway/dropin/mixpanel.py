@@ -80,12 +80,13 @@ class MixpanelFormat:
             raise body_error(f"At most {cap} events per request.")
         received = self.clock().isoformat()
         events: list[Any] = []
-        tokens: list[Any] = []
+        tokens: dict[int, str | None] = {}  # per message that is an object
         problems: list[Problem] = []
         for index, message in enumerate(messages):
             event, token, found = translate_message(message, received)
             events.append(event)
-            tokens.append(token)
+            if isinstance(message, dict):
+                tokens[index] = token
             problems += [{"index": index, **problem} for problem in found]
         basic = basic_auth_user(request.authorization) if importing else None
         key = basic if basic is not None else request_token(tokens, problems)
@@ -130,7 +131,7 @@ def is_import(request: WireRequest) -> bool:
     return request.path.rstrip("/") == "/import"
 
 
-def translate_message(message: Any, received: str) -> tuple[Any, Any, list[Problem]]:
+def translate_message(message: Any, received: str) -> tuple[Any, str | None, list[Problem]]:
     """One message → (our event, its token, its problems as ``{"field", "message"}``). A
     message that is not an object is passed on for validation to name."""
     if not isinstance(message, dict):
@@ -271,12 +272,13 @@ def bounded_id(value: str, longest: int = MAX_INSERT_ID) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def request_token(tokens: list[Any], problems: list[Problem]) -> str | None:
-    """The request's key: its first event's token, which every event must carry."""
-    key: str | None = next((token for token in tokens if token is not None), None)
+def request_token(tokens: dict[int, str | None], problems: list[Problem]) -> str | None:
+    """The request's key: its first event's token, which every event must carry (a message
+    that is not an object is left to validation)."""
+    key = next((token for token in tokens.values() if token is not None), None)
     if key is None:
         return None  # no key: refused 401 as on POST /
-    for index, token in enumerate(tokens):
+    for index, token in tokens.items():
         if token != key:
             problems.append(
                 {

@@ -20,6 +20,7 @@ from ingest_gateway.dropin.wire import WireRequest
 from ingest_gateway.validation import body_error
 
 FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
 NDJSON = ("application/x-ndjson", "application/ndjson", "application/jsonl")
 MAX_FORM_FIELDS = 100
 
@@ -53,12 +54,12 @@ def flag(request: WireRequest, name: str) -> bool:
 
 
 def _is_form(request: WireRequest) -> bool:
-    """A form by its type, or by its first byte when the type says nothing useful (a JSON
-    body starts with ``{`` or ``[``)."""
+    """A form by its type, or by its first byte when its type is neither form nor JSON
+    (a JSON body starts with ``{`` or ``[``)."""
     content_type = request.content_type.lower()
     if content_type == FORM:
         return True
-    if content_type in NDJSON:
+    if content_type == JSON or content_type in NDJSON:
         return False
     start = request.body.lstrip()[:1]
     return bool(start) and start not in (b"{", b"[")
