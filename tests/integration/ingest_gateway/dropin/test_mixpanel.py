@@ -7,6 +7,8 @@ gateway a "retry" is the same message sent again, as a client retrying a lost an
 """
 
 import asyncio
+import base64
+import gzip
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +20,7 @@ from mixpanel import BufferedConsumer, Consumer, Mixpanel, MixpanelException
 
 from control_plane.projects import CreatedProject
 from tests.integration.ingest_gateway.pipeline import apply, ask, raw_records, stored
+from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -178,3 +181,43 @@ async def test_alias_merge_and_simplified_id_merge_make_one_person(
         conversionWindow={"value": 1, "unit": "hour"},
     )
     assert [s["users"] for s in funnel["steps"]] == [3, 3]  # each anonymous view converts
+
+
+async def test_a_strict_import_with_a_bad_record_is_refused_whole_and_gzip_is_read(
+    gateway: TestClient, project: CreatedProject, services: Any, kafka_topic: str
+) -> None:
+    def event(n: int, **extra: Any) -> dict[str, Any]:
+        properties = {"distinct_id": f"u{n}", "time": 1770113700, "$insert_id": f"i{n}"}
+        return {"event": "Signup", "properties": {**properties, **extra}}
+
+    auth = {
+        "Authorization": "Basic " + base64.b64encode(f"{project.public_key}:".encode()).decode()
+    }
+    gzipped = {**auth, "Content-Encoding": "gzip", "Content-Type": "application/json"}
+    bad = [event(0), event(1, time="yesterday"), event(2)]
+    response = await gateway.post(
+        "/import?strict=1", data=gzip.compress(json.dumps(bad).encode()), headers=gzipped
+    )
+    assert response.status == 400
+    answer = await response.json()
+    assert answer["num_records_imported"] == 0
+    assert answer["failed_records"] == [
+        {
+            "index": 1,
+            "insert_id": "i1",
+            "field": "properties.time",
+            "message": "Must be seconds or milliseconds since the epoch.",
+        }
+    ]
+    assert await read_topic(services.kafka_bootstrap, kafka_topic, timeout=1.0) == []
+
+    good = "\n".join(json.dumps(event(n)) for n in range(3)).encode()
+    response = await gateway.post(
+        "/import",
+        data=gzip.compress(good),
+        headers={**gzipped, "Content-Type": "application/x-ndjson"},
+    )
+    assert response.status == 200
+    assert await response.json() == {"code": 200, "num_records_imported": 3, "status": "OK"}
+    raws = await raw_records(services.kafka_bootstrap, kafka_topic, 3)
+    assert sorted(json.loads(r.value)["insertId"] for r in raws) == ["i0", "i1", "i2"]
