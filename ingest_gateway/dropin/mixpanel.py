@@ -11,10 +11,10 @@ or ``{"status", "error"}`` on ``/track``, ``{"code", "num_records_imported", "st
 ``failed_records`` on ``/import``, each refusal carrying our ``details`` too.
 """
 
-import contextlib
+import functools
 import hashlib
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,7 +46,6 @@ MAX_INSERT_ID = 64
 # A time at least this large is milliseconds (from March 1973), a smaller one seconds
 # (until the year 5138): Mixpanel takes both and refuses times before 1971 anyway.
 MILLISECONDS_FROM = 100_000_000_000
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DEVICE_PREFIX = "$device:"
 
 # Read into our fields (or used only as the key, or for geolocation, as Mixpanel does),
@@ -187,7 +186,16 @@ def identity(
     """``(distinctId, $anonDistinctId)`` of a message, either None when it has none (a
     missing distinct id is then named by validation). A non-string id is passed on for
     validation to name, a number as its text (Mixpanel takes numeric ids)."""
-    distinct = as_id(properties.get("distinct_id"))
+    distinct = properties.get("distinct_id")
+    if (
+        type(distinct) is str
+        and distinct
+        and name not in IDENTITY_EVENTS
+        and "$user_id" not in properties
+        and "$device_id" not in properties
+    ):
+        return distinct, None  # the common case, decided at once
+    distinct = as_id(distinct)
     if name == "$identify":
         known = as_id(properties.get("$identified_id"))
         return (known if known is not None else distinct), _text(
@@ -238,19 +246,22 @@ def device_distinct_id(device: str) -> str:
 def event_time(value: Any) -> datetime | None:
     """Seconds or milliseconds since the epoch (``MILLISECONDS_FROM`` tells them apart) as
     a UTC time, to the microsecond; None for anything else or out of range."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
+    kind = type(value)
+    if kind is not int and kind is not float:
+        return None  # a bool is an int, but not a time
     try:
         if abs(value) >= MILLISECONDS_FROM:
-            return EPOCH + timedelta(milliseconds=value)
-        return EPOCH + timedelta(seconds=value)
-    except (OverflowError, ValueError):
+            value = value / 1000
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
         return None
 
 
 def stored_properties(properties: dict[str, Any]) -> dict[str, Any]:
     """The properties we store: Mixpanel's reserved ones out, its page properties on ours."""
-    kept = {k: v for k, v in properties.items() if k not in RESERVED}
+    kept = dict(properties)
+    for name in RESERVED:
+        kept.pop(name, None)
     for theirs, ours in RENAMED.items():
         if theirs in kept:
             value = kept.pop(theirs)
@@ -258,10 +269,19 @@ def stored_properties(properties: dict[str, Any]) -> dict[str, Any]:
     if kept.get("$referrer") == "$direct":  # Mixpanel's word for "no referrer"
         del kept["$referrer"]
     url = kept.get("$url")
-    if "$pathname" not in kept and isinstance(url, str):
-        with contextlib.suppress(ValueError):  # not a URL: no path to show
-            kept["$pathname"] = urlsplit(url).path or "/"
+    if "$pathname" not in kept and type(url) is str:
+        path = url_path(url)
+        if path is not None:
+            kept["$pathname"] = path
     return kept
+
+
+@functools.lru_cache(maxsize=4096)  # a site's few pages repeat
+def url_path(url: str) -> str | None:
+    try:
+        return urlsplit(url).path or "/"
+    except ValueError:  # not a URL: no path to show
+        return None
 
 
 def bounded_id(value: str, longest: int = MAX_INSERT_ID) -> str:

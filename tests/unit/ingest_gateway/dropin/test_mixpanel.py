@@ -3,9 +3,10 @@ and Mixpanel's answers (pure: no server)."""
 
 import base64
 import hashlib
+import random
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, unquote_to_bytes, urlencode
 
 import orjson
 import pytest
@@ -15,6 +16,7 @@ from ingest_gateway.dropin.mixpanel import (
     TRACK_MAX_EVENTS,
     MixpanelFormat,
 )
+from ingest_gateway.dropin.mixpanel_body import unquote_form
 from ingest_gateway.dropin.wire import Translated, WireRequest
 from ingest_gateway.errors import (
     InvalidApiKey,
@@ -135,8 +137,8 @@ def test_the_plus_sign_of_raw_base64_survives_form_decoding() -> None:
         (b"data=%7B%7D&data=%7B%7D", FORM, "one data field"),
         (b"data=!!!notbase64", FORM, "base64"),
         (b"data=" + base64.b64encode(b"not json"), FORM, "Malformed JSON"),
-        (b"data=%FF%FE", FORM, "UTF-8"),
-        (b"data=\xff", FORM, "UTF-8"),
+        (b"data=%7B%FF%7D", FORM, "UTF-8"),
+        (b"data=[\xff]", FORM, "UTF-8"),
         (b"&".join([b"f%d=1" % n for n in range(101)] + [b"data=%7B%7D"]), FORM, "fields"),
         (b'{"event": "a"}\n{oops', "application/x-ndjson", "Line 2"),
         (b"\n\n", "application/x-ndjson", "empty"),
@@ -161,6 +163,17 @@ def test_bad_bodies_are_refused_with_a_reason(body: bytes, content_type: str, wo
     [detail] = refusal(body, content_type=content_type)
     assert detail["index"] is None
     assert words in detail["message"]
+
+
+def test_form_decoding_is_urllib_s() -> None:
+    rng = random.Random(19)
+    alphabet = b"ab =%+\n\r\t_.-\x00\xff09AFaf"
+    for _ in range(5_000):
+        sent = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert unquote_form(sent) == unquote_to_bytes(sent.replace(b"+", b" ")), sent
+    for _ in range(2_000):
+        raw = bytes(rng.randrange(256) for _ in range(rng.randint(0, 40)))
+        assert unquote_form(quote_plus(raw).encode()) == raw
 
 
 def test_a_message_that_is_not_an_object_is_left_for_validation_to_name() -> None:
