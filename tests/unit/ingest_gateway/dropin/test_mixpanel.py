@@ -165,7 +165,7 @@ def test_bad_bodies_are_refused_with_a_reason(body: bytes, content_type: str, wo
     assert words in detail["message"]
 
 
-def test_form_decoding_is_urllib_s() -> None:
+def test_form_decoding_matches_urllib() -> None:
     rng = random.Random(19)
     alphabet = b"ab =%+\n\r\t_.-\x00\xff09AFaf"
     for _ in range(5_000):
