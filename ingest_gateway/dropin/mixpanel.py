@@ -3,8 +3,9 @@
 One Mixpanel message becomes one of our events, in order (docs/dropin-mixpanel.md has the
 table): ``event`` as is (``$mp_web_page_view`` → ``$pageview``); ``properties.distinct_id``
 → ``distinctId``; ``properties.time`` (seconds or milliseconds since the epoch, int or float)
-→ ``timestamp``, the receive time without one; ``properties.$insert_id`` → ``insertId``; the
-key is ``properties.token``, or on ``/import`` the HTTP Basic user. Mixpanel's identity calls
+→ ``timestamp``, the receive time without one; ``properties.$insert_id`` with the event,
+user and time (Mixpanel's deduplication key) → ``insertId``; the key is
+``properties.token``, or on ``/import`` the HTTP Basic user. Mixpanel's identity calls
 (``$identify``, ``$create_alias``, ``$merge``) and Simplified ID Merge's ``$user_id`` +
 ``$device_id`` become our ``$anonDistinctId`` merge. The answers are Mixpanel's: ``1``/``0``
 or ``{"status", "error"}`` on ``/track``, ``{"code", "num_records_imported", "status"}`` and
@@ -42,7 +43,6 @@ from ingest_gateway.validation import body_error
 TRACK_MAX_EVENTS = 50
 IMPORT_MAX_EVENTS = 2000
 MAX_BODY_BYTES = 1024 * 1024  # ours; Mixpanel takes 10 MB on /import
-MAX_INSERT_ID = 64
 # A time at least this large is milliseconds (from March 1973), a smaller one seconds
 # (until the year 5138): Mixpanel takes both and refuses times before 1971 anyway.
 MILLISECONDS_FROM = 100_000_000_000
@@ -163,16 +163,15 @@ def translate_message(message: Any, received: str) -> tuple[Any, str | None, lis
     if anon is not None:
         kept[ANON_ID] = anon
     event[PROPERTIES] = kept
-    insert_id = properties.get("$insert_id")
-    if isinstance(insert_id, int) and not isinstance(insert_id, bool):
-        insert_id = str(insert_id)
+    insert_id = as_id(properties.get("$insert_id"))
     if isinstance(insert_id, str) and insert_id:
-        event[INSERT_ID] = bounded_id(insert_id)
+        sent_time = event[TIMESTAMP] if moment is not None else ""
+        event[INSERT_ID] = dedup_id(name, event.get(DISTINCT_ID), sent_time, insert_id)
     elif insert_id not in (None, ""):
         problems.append({"field": "properties.$insert_id", "message": "Must be a string."})
     elif name in IDENTITY_EVENTS and DISTINCT_ID in event and ANON_ID in kept:
         # A retried alias or merge (mixpanel-python sends them without one) counts once.
-        event[INSERT_ID] = bounded_id(f"{name}\x00{event[DISTINCT_ID]}\x00{kept[ANON_ID]}", 0)
+        event[INSERT_ID] = dedup_id(name, event[DISTINCT_ID], kept[ANON_ID])
     token = properties.get("token")
     if token is not None and not isinstance(token, str):
         problems.append({"field": "properties.token", "message": "Must be a string."})
@@ -284,12 +283,13 @@ def url_path(url: str) -> str | None:
         return None
 
 
-def bounded_id(value: str, longest: int = MAX_INSERT_ID) -> str:
-    """``value`` when at most ``longest`` characters, else its SHA-256 (64 hex digits): a
-    retry of the same long id gets the same one."""
-    if len(value) <= longest:
-        return value
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+def dedup_id(*parts: Any) -> str:
+    """Our ``insertId`` for a Mixpanel message: the SHA-256 (64 hex digits) of what Mixpanel
+    deduplicates on, ``(event, distinct_id, time, $insert_id)``. A retry is the same
+    message, so the same id (counted once); two events sharing an ``$insert_id`` but not
+    their name, user or time are two events, in Mixpanel and here."""
+    text = "\x00".join(str(part) for part in parts)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def request_token(tokens: dict[int, str | None], problems: list[Problem]) -> str | None:

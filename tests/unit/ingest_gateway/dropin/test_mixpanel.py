@@ -30,6 +30,7 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 FORMAT = MixpanelFormat(clock=lambda: NOW)
 FORM = "application/x-www-form-urlencoded"
 KEY = "pk_test"
+INSERT_ID = hashlib.sha256(b"Signup\x00u1\x002026-03-01T12:00:00+00:00\x00i1").hexdigest()
 
 
 def message(name: str = "Signup", /, **properties: Any) -> dict[str, Any]:
@@ -114,7 +115,7 @@ def test_every_body_shape_gives_the_same_event(
             "timestamp": "2026-03-01T12:00:00+00:00",
             "distinctId": "u1",
             "properties": {},
-            "insertId": "i1",
+            "insertId": INSERT_ID,
         }
     ]
 
@@ -225,15 +226,30 @@ def test_a_time_that_is_not_a_number_in_range_is_refused(bad: Any) -> None:
     }
 
 
-def test_insert_ids() -> None:
-    long = "x" * 65
-    events = translate([message(**{"$insert_id": v}) for v in ("a" * 64, long, 42, "")]).events
-    assert [e.get("insertId") for e in events] == [
-        "a" * 64,
-        hashlib.sha256(long.encode()).hexdigest(),
-        "42",
-        None,
-    ]
+def test_insert_ids_dedup_as_mixpanel_does() -> None:
+    # Mixpanel's key is (event, distinct_id, time, $insert_id): a retry repeats all four.
+    first, retry, other_event, other_user, other_time, numeric, empty = translate(
+        [
+            message(),
+            message(),
+            message("Login"),
+            message(distinct_id="u2"),
+            message(time=1772366401),
+            message(**{"$insert_id": 42}),
+            message(**{"$insert_id": ""}),
+        ]
+    ).events
+    assert first["insertId"] == retry["insertId"]
+    assert (
+        first["insertId"]
+        == hashlib.sha256(b"Signup\x00u1\x002026-03-01T12:00:00+00:00\x00i1").hexdigest()
+    )
+    ids = [e["insertId"] for e in (first, other_event, other_user, other_time, numeric)]
+    assert len(set(ids)) == 5
+    assert "insertId" not in empty
+    no_time = message()
+    del no_time["properties"]["time"]
+    assert one([no_time])["insertId"] == one([no_time])["insertId"]  # not the receive time
     [detail] = refusal([message(**{"$insert_id": {"no": 1}})])
     assert (detail["index"], detail["field"]) == (0, "properties.$insert_id")
 
@@ -275,7 +291,7 @@ def test_identify_alias_and_merge_become_our_identify() -> None:
         ("$identify", "u1", "a1"),
         ("$identify", "u1", "m1"),
     ]
-    assert events[0]["insertId"] == "i1"
+    assert len(events[0]["insertId"]) == 64
     # mixpanel-python sends alias and merge with no $insert_id: a retry gets the same one.
     assert events[1]["insertId"] == translate([alias]).events[0]["insertId"]
     assert events[1]["insertId"] != events[2]["insertId"]
