@@ -116,7 +116,10 @@ class MixpanelFormat:
             }
             if error.status == 400:
                 body["failed_records"] = failed_records(request, details)
-        elif flag(request, "verbose"):
+        elif flag(request, "verbose") or not request.body:
+            # No body: refused before it was read (too large, bad encoding), so whether the
+            # form asked for verbose is unknown; mixpanel-python always does, and a client
+            # that did not only looks for "1".
             body = {"status": 0, "error": message}
         else:
             return web.Response(text="0", content_type="text/plain", status=error.status)

@@ -93,6 +93,10 @@ async def test_track_and_import_count_once_in_their_hours(
         await run(sender.send, "events", batch(51))
     with pytest.raises(MixpanelException, match="At most 2000 events per request"):
         await run(sender.send, "imports", batch(2001))
+    big = {"token": project.public_key, "distinct_id": "u9", "blob": "x" * 1000}
+    over_a_mib = json.dumps([{"event": "Signup", "properties": big}] * 1100)
+    with pytest.raises(MixpanelException, match="Payload too large"):
+        await run(sender.send, "events", over_a_mib)
 
     raws = await raw_records(services.kafka_bootstrap, kafka_topic, 7, settle=1.0)
     assert len(raws) == 7  # six events and the retry's repeat

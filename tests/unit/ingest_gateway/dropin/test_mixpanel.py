@@ -496,6 +496,8 @@ def test_other_refusals_keep_their_status_in_mixpanel_words() -> None:
         429,
         {"status": 0, "error": "Rate limit exceeded"},
     )
+    unread = FORMAT.refused(wire(b"", content_type=FORM), PayloadTooLarge())
+    assert (unread.status, body_of(unread)) == (413, {"status": 0, "error": "Payload too large"})
     status, too_many = refused_for(wire([message()] * 2001, path="/import/"))
     assert status == 400
     assert too_many["error"] == "Validation failed: At most 2000 events per request."
