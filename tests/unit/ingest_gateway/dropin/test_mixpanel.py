@@ -299,6 +299,13 @@ def test_identify_alias_and_merge_become_our_identify() -> None:
     assert all(e["timestamp"] == NOW.isoformat() for e in events[1:])
 
 
+def test_an_alias_sent_with_track_as_the_docs_say_merges() -> None:
+    # mp.track(original, "$create_alias", {"alias": new}): the client adds its own fields.
+    event = one([message("$create_alias", distinct_id="anon-1", alias="user-1")])
+    assert (event["event"], event["distinctId"]) == ("$identify", "anon-1")
+    assert event["properties"] == {"alias": "user-1", "$anonDistinctId": "user-1"}
+
+
 @pytest.mark.parametrize("ids", [["u1"], ["u1", ""], "u1,m1", ["u1", None], None])
 def test_a_merge_without_two_ids_is_refused(ids: Any) -> None:
     bad = {"event": "$merge", "properties": {"$distinct_ids": ids, "token": KEY}}
