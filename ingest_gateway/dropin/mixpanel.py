@@ -48,8 +48,9 @@ MAX_BODY_BYTES = 1024 * 1024  # ours; Mixpanel takes 10 MB on /import
 MILLISECONDS_FROM = 100_000_000_000
 DEVICE_PREFIX = "$device:"
 
-# Read into our fields (or used only as the key, or for geolocation, as Mixpanel does),
-# never stored as properties.
+# Read into our fields or used as the key, never stored as properties; ``ip`` is the end
+# user's address, which Mixpanel only geolocates: the workers locate the request's address
+# (record context) and store no address, so it is dropped.
 RESERVED = frozenset({"token", "time", "distinct_id", "$insert_id", "ip"})
 # Mixpanel's page properties → ours, which the dashboards and the workers read.
 RENAMED = {"$current_url": "$url", "current_url_path": "$pathname", "current_page_title": "$title"}
@@ -64,6 +65,9 @@ def _now() -> datetime:
 
 
 class MixpanelFormat:
+    """The ``WireFormat`` of Mixpanel's ``/track`` and ``/import``; ``clock`` gives the
+    receive time (a test's fixed one)."""
+
     name: str = "mixpanel"
     paths: tuple[str, ...] = ("/track", "/track/", "/import", "/import/")
     max_body_bytes: int = MAX_BODY_BYTES
