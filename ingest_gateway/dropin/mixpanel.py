@@ -1,0 +1,320 @@
+"""Mixpanel's ingestion API as a drop-in format: ``POST /track`` and ``/import``.
+
+One Mixpanel message becomes one of our events, in order (docs/dropin-mixpanel.md has the
+table): ``event`` as is (``$mp_web_page_view`` → ``$pageview``); ``properties.distinct_id``
+→ ``distinctId``; ``properties.time`` (seconds or milliseconds since the epoch, int or float)
+→ ``timestamp``, the receive time without one; ``properties.$insert_id`` with the event,
+user and time (Mixpanel's deduplication key) → ``insertId``; the key is
+``properties.token``, or on ``/import`` the HTTP Basic user. Mixpanel's identity calls
+(``$identify``, ``$create_alias``, ``$merge``) and Simplified ID Merge's ``$user_id`` +
+``$device_id`` become our ``$anonDistinctId`` merge. The answers are Mixpanel's: ``1``/``0``
+or ``{"status", "error"}`` on ``/track``, ``{"code", "num_records_imported", "status"}`` and
+``failed_records`` on ``/import``, each refusal carrying our ``details`` too.
+"""
+
+import functools
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from ingest_gateway.dropin.mixpanel_answers import failed_records, mixpanel_detail, summary
+from ingest_gateway.dropin.mixpanel_body import flag, read_messages
+from ingest_gateway.dropin.wire import (
+    ANON_ID,
+    DISTINCT_ID,
+    EVENT,
+    IDENTIFY,
+    INSERT_ID,
+    PROPERTIES,
+    TIMESTAMP,
+    Translated,
+    WireRequest,
+    basic_auth_user,
+    with_details,
+)
+from ingest_gateway.errors import IngestError, ValidationFailed
+from ingest_gateway.validation import body_error
+
+TRACK_MAX_EVENTS = 50
+IMPORT_MAX_EVENTS = 2000
+MAX_BODY_BYTES = 1024 * 1024  # ours; Mixpanel takes 10 MB on /import
+# A time at least this large is milliseconds (from March 1973), a smaller one seconds
+# (until the year 5138): Mixpanel takes both and refuses times before 1971 anyway.
+MILLISECONDS_FROM = 100_000_000_000
+DEVICE_PREFIX = "$device:"
+
+# Read into our fields or used as the key, never stored as properties; ``ip`` is the end
+# user's address, which Mixpanel only geolocates: the workers locate the request's address
+# (record context) and store no address, so it is dropped.
+RESERVED = frozenset({"token", "time", "distinct_id", "$insert_id", "ip"})
+# Mixpanel's page properties → ours, which the dashboards and the workers read.
+RENAMED = {"$current_url": "$url", "current_url_path": "$pathname", "current_page_title": "$title"}
+EVENT_NAMES = {"$mp_web_page_view": "$pageview"}
+IDENTITY_EVENTS = frozenset({"$identify", "$create_alias", "$merge"})
+
+Problem = dict[str, Any]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class MixpanelFormat:
+    """The ``WireFormat`` of Mixpanel's ``/track`` and ``/import``; ``clock`` gives the
+    receive time (a test's fixed one)."""
+
+    name: str = "mixpanel"
+    paths: tuple[str, ...] = ("/track", "/track/", "/import", "/import/")
+    max_body_bytes: int = MAX_BODY_BYTES
+
+    def __init__(self, clock: Callable[[], datetime] = _now) -> None:
+        self.clock = clock  # the receive time, for messages without one
+
+    def translate(self, request: WireRequest) -> Translated:
+        messages = read_messages(request)
+        importing = is_import(request)
+        cap = IMPORT_MAX_EVENTS if importing else TRACK_MAX_EVENTS
+        if len(messages) > cap:
+            raise body_error(f"At most {cap} events per request.")
+        received = self.clock().isoformat()
+        events: list[Any] = []
+        tokens: dict[int, str | None] = {}  # per message that is an object
+        problems: list[Problem] = []
+        for index, message in enumerate(messages):
+            event, token, found = translate_message(message, received)
+            events.append(event)
+            if isinstance(message, dict):
+                tokens[index] = token
+            problems += [{"index": index, **problem} for problem in found]
+        basic = basic_auth_user(request.authorization) if importing else None
+        key = basic if basic is not None else request_token(tokens, problems)
+        if problems:
+            raise ValidationFailed(sorted(problems, key=lambda p: p["index"]))
+        return Translated(api_key=key, events=events, max_events=cap)
+
+    def accepted(self, request: WireRequest, count: int) -> web.Response:
+        verbose = flag(request, "verbose")
+        if is_import(request):
+            # mixpanel-python (verbose=1) requires status 1; mixpanel-java and the
+            # documented JSON /import answer "OK".
+            status: int | str = 1 if verbose else "OK"
+            return web.json_response({"code": 200, "num_records_imported": count, "status": status})
+        if verbose:
+            return web.json_response({"status": 1, "error": None})
+        return web.Response(text="1", content_type="text/plain")
+
+    def refused(self, request: WireRequest, error: IngestError) -> web.Response:
+        details = [mixpanel_detail(d) for d in error.body.get("details", ())]
+        message = summary(error, details)
+        if is_import(request):
+            body: dict[str, Any] = {
+                "code": error.status,
+                "error": message,
+                "status": HTTPStatus(error.status).phrase,
+                "num_records_imported": 0,
+            }
+            if error.status == 400:
+                body["failed_records"] = failed_records(request, details)
+        elif flag(request, "verbose") or not request.body:
+            # No body: refused before it was read (too large, bad encoding), so whether the
+            # form asked for verbose is unknown; mixpanel-python always does, and a client
+            # that did not only looks for "1".
+            body = {"status": 0, "error": message}
+        else:
+            return web.Response(text="0", content_type="text/plain", status=error.status)
+        body = with_details(body, error)
+        if details:
+            body["details"] = details
+        return web.json_response(body, status=error.status)
+
+
+def is_import(request: WireRequest) -> bool:
+    return request.path.rstrip("/") == "/import"
+
+
+def translate_message(message: Any, received: str) -> tuple[Any, str | None, list[Problem]]:
+    """One message → (our event, its token, its problems as ``{"field", "message"}``). A
+    message that is not an object is passed on for validation to name."""
+    if not isinstance(message, dict):
+        return message, None, []
+    properties = message.get("properties", {})
+    if not isinstance(properties, dict):
+        return message, None, [{"field": "properties", "message": "Must be an object."}]
+    problems: list[Problem] = []
+    name = message.get("event")
+    event: dict[str, Any] = {EVENT: EVENT_NAMES.get(name, name) if isinstance(name, str) else name}
+    moment = properties.get("time")
+    if moment is None:
+        event[TIMESTAMP] = received
+    elif (when := event_time(moment)) is not None:
+        event[TIMESTAMP] = when.isoformat()
+    else:
+        event[TIMESTAMP] = received
+        problems.append(
+            {
+                "field": "properties.time",
+                "message": "Must be seconds or milliseconds since the epoch.",
+            }
+        )
+    kept = stored_properties(properties)
+    if name in IDENTITY_EVENTS:
+        event[EVENT] = IDENTIFY
+    distinct, anon = identity(name, properties, problems)
+    if distinct is not None:
+        event[DISTINCT_ID] = distinct
+    if anon is not None:
+        kept[ANON_ID] = anon
+    event[PROPERTIES] = kept
+    insert_id = as_id(properties.get("$insert_id"))
+    if isinstance(insert_id, str) and insert_id:
+        sent_time = event[TIMESTAMP] if moment is not None else ""
+        event[INSERT_ID] = dedup_id(name, event.get(DISTINCT_ID), sent_time, insert_id)
+    elif insert_id not in (None, ""):
+        problems.append({"field": "properties.$insert_id", "message": "Must be a string."})
+    elif name in IDENTITY_EVENTS and DISTINCT_ID in event and ANON_ID in kept:
+        # A retried alias or merge (mixpanel-python sends them without one) counts once.
+        event[INSERT_ID] = dedup_id(name, event[DISTINCT_ID], kept[ANON_ID])
+    token = properties.get("token")
+    if token is not None and not isinstance(token, str):
+        problems.append({"field": "properties.token", "message": "Must be a string."})
+        token = None
+    return event, token, problems
+
+
+def identity(
+    name: Any, properties: dict[str, Any], problems: list[Problem]
+) -> tuple[Any, str | None]:
+    """``(distinctId, $anonDistinctId)`` of a message, either None when it has none (a
+    missing distinct id is then named by validation). A non-string id is passed on for
+    validation to name, a number as its text (Mixpanel takes numeric ids)."""
+    distinct = properties.get("distinct_id")
+    if (
+        type(distinct) is str
+        and distinct
+        and name not in IDENTITY_EVENTS
+        and "$user_id" not in properties
+        and "$device_id" not in properties
+    ):
+        return distinct, None  # the common case, decided at once
+    distinct = as_id(distinct)
+    if name == "$identify":
+        known = as_id(properties.get("$identified_id"))
+        return (known if known is not None else distinct), _text(
+            properties.get("$anon_distinct_id")
+        )
+    if name == "$create_alias":
+        return distinct, _text(as_id(properties.get("alias")))
+    if name == "$merge":
+        ids = properties.get("$distinct_ids")
+        pair = [as_id(i) for i in ids] if isinstance(ids, list) else []
+        if len(pair) != 2 or not all(isinstance(i, str) and i for i in pair):
+            problems.append(
+                {
+                    "field": "properties.$distinct_ids",
+                    "message": "Must be a list of two distinct ids.",
+                }
+            )
+            return distinct, None
+        return pair[0], pair[1]
+    # Simplified ID Merge: $user_id once the user is known, $device_id before and after.
+    user, device = (
+        _text(as_id(properties.get("$user_id"))),
+        _text(as_id(properties.get("$device_id"))),
+    )
+    device_id = None if device is None else device_distinct_id(device)
+    if user is not None:
+        return user, device_id
+    if distinct is None or distinct == "":
+        return (device_id if device_id is not None else distinct), None
+    return distinct, None
+
+
+def as_id(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def device_distinct_id(device: str) -> str:
+    """The distinct id Mixpanel gives a device's anonymous events: ``$device:<id>``."""
+    return device if device.startswith(DEVICE_PREFIX) else DEVICE_PREFIX + device
+
+
+def event_time(value: Any) -> datetime | None:
+    """Seconds or milliseconds since the epoch (``MILLISECONDS_FROM`` tells them apart) as
+    a UTC time, to the microsecond; None for anything else or out of range."""
+    kind = type(value)
+    if kind is not int and kind is not float:
+        return None  # a bool is an int, but not a time
+    try:
+        if abs(value) >= MILLISECONDS_FROM:
+            value = value / 1000
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def stored_properties(properties: dict[str, Any]) -> dict[str, Any]:
+    """The properties we store: Mixpanel's reserved ones out, its page properties on ours."""
+    kept = dict(properties)
+    for name in RESERVED:
+        kept.pop(name, None)
+    for theirs, ours in RENAMED.items():
+        if theirs in kept:
+            value = kept.pop(theirs)
+            kept.setdefault(ours, value)
+    if kept.get("$referrer") == "$direct":  # Mixpanel's word for "no referrer"
+        del kept["$referrer"]
+    url = kept.get("$url")
+    if "$pathname" not in kept and type(url) is str:
+        path = url_path(url)
+        if path is not None:
+            kept["$pathname"] = path
+    return kept
+
+
+@functools.lru_cache(maxsize=4096)  # a site's few pages repeat
+def url_path(url: str) -> str | None:
+    try:
+        return urlsplit(url).path or "/"
+    except ValueError:  # not a URL: no path to show
+        return None
+
+
+def dedup_id(*parts: Any) -> str:
+    """Our ``insertId`` for a Mixpanel message: the SHA-256 (64 hex digits) of what Mixpanel
+    deduplicates on, ``(event, distinct_id, time, $insert_id)``. A retry is the same
+    message, so the same id (counted once); two events sharing an ``$insert_id`` but not
+    their name, user or time are two events, in Mixpanel and here."""
+    text = "\x00".join(str(part) for part in parts)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def request_token(tokens: dict[int, str | None], problems: list[Problem]) -> str | None:
+    """The request's key: its first event's token, which every event must carry (a message
+    that is not an object is left to validation)."""
+    key = next((token for token in tokens.values() if token is not None), None)
+    if key is None:
+        return None  # no key: refused 401 as on POST /
+    for index, token in tokens.items():
+        if token != key:
+            problems.append(
+                {
+                    "index": index,
+                    "field": "properties.token",
+                    "message": "Every event of a request must carry the same token.",
+                }
+            )
+    return key
+
+
+MIXPANEL = MixpanelFormat()
