@@ -16,11 +16,14 @@ def build_records(
     own_contexts: list[dict[str, str]] | None = None,
 ) -> list[tuple[bytes, bytes]]:
     """One record per event: a fresh UUIDv7, the request's receive time and context (with
-    ``own_contexts``, each event's own on top: a drop-in message's end user), and whether
+    ``own_contexts``, each event's own on top: a drop-in message's end user; an empty value
+    removes the request's), and whether
     the request's quota was reserved (``contracts.usage``)."""
     ids = uuid7_batch(len(events), int(received_at.timestamp() * 1000))
     contexts = (
-        [{**context, **own} for own in own_contexts] if own_contexts else [context] * len(events)
+        [{k: v for k, v in {**context, **own}.items() if v} for own in own_contexts]
+        if own_contexts
+        else [context] * len(events)
     )
     return [
         (

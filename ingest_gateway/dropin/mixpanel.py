@@ -35,6 +35,7 @@ from ingest_gateway.dropin.wire import (
     Translated,
     WireRequest,
     basic_auth_user,
+    end_user,
     with_details,
 )
 from ingest_gateway.errors import IngestError, ValidationFailed
@@ -49,8 +50,8 @@ MILLISECONDS_FROM = 100_000_000_000
 DEVICE_PREFIX = "$device:"
 
 # Read into our fields or used as the key, never stored as properties; ``ip`` is the end
-# user's address, which Mixpanel only geolocates: the workers locate the request's address
-# (record context) and store no address, so it is dropped.
+# user's address, which Mixpanel only geolocates: it becomes the record's context address,
+# which the workers locate and then drop (``located``), so no address is stored.
 RESERVED = frozenset({"token", "time", "distinct_id", "$insert_id", "ip"})
 # Mixpanel's page properties → ours, which the dashboards and the workers read.
 RENAMED = {"$current_url": "$url", "current_url_path": "$pathname", "current_page_title": "$title"}
@@ -95,7 +96,12 @@ class MixpanelFormat:
         key = basic if basic is not None else request_token(tokens, problems)
         if problems:
             raise ValidationFailed(sorted(problems, key=lambda p: p["index"]))
-        return Translated(api_key=key, events=events, max_events=cap)
+        return Translated(
+            api_key=key,
+            events=events,
+            max_events=cap,
+            contexts=[located(message, flag(request, "ip")) for message in messages],
+        )
 
     def accepted(self, request: WireRequest, count: int) -> web.Response:
         verbose = flag(request, "verbose")
@@ -131,6 +137,17 @@ class MixpanelFormat:
         if details:
             body["details"] = details
         return web.json_response(body, status=error.status)
+
+
+def located(message: Any, request_address: bool) -> dict[str, str]:
+    """Where Mixpanel would locate the event: its ``ip`` property, else the request's
+    address only with ``ip=1`` (mixpanel-python sends ``ip=0``: the request comes from the
+    customer's server, not the end user); an empty address is left out of the record."""
+    properties = message.get("properties") if isinstance(message, dict) else None
+    own = end_user(None, properties.get("ip") if isinstance(properties, dict) else None)
+    if not request_address:
+        own.setdefault("ip", "")
+    return own
 
 
 def is_import(request: WireRequest) -> bool:

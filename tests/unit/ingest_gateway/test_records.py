@@ -25,3 +25,20 @@ def test_each_event_becomes_a_keyed_record_with_its_own_id() -> None:
     assert [r.properties for r in decoded] == [{"n": 0}, {"n": 1}, {"n": 2}]
     assert decoded[0].insert_id == "i-0" and decoded[1].insert_id is None
     assert decoded[2].context == {"userAgent": "ua"}
+
+
+def test_a_message_s_own_end_user_replaces_the_request_s() -> None:
+    received = datetime(2026, 2, 3, 15, 30, 1, tzinfo=UTC)
+    event = {
+        "event": "signup",
+        "timestamp": received,
+        "distinctId": "u",
+        "sessionId": "s",
+        "properties": {},
+        "insertId": None,
+    }
+    request = {"userAgent": "analytics-python/2.4", "ip": "10.0.0.5"}  # the customer's server
+    own = [{"userAgent": "Mozilla/5.0 (iPhone)", "ip": "8.8.8.8"}, {"ip": ""}, {}]
+    records = build_records("p1", [event] * 3, received, request, own_contexts=own)
+    contexts = [decode_record(value).context for _, value in records]
+    assert contexts == [own[0], {"userAgent": "analytics-python/2.4"}, request]

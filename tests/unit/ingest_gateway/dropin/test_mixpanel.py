@@ -509,3 +509,10 @@ def test_other_refusals_keep_their_status_in_mixpanel_words() -> None:
     assert status == 400
     assert too_many["error"] == "Validation failed: At most 2000 events per request."
     assert too_many["failed_records"] == []  # the request's problem, not one event's
+
+
+def test_the_ip_property_locates_the_event_and_the_request_address_only_with_ip_1() -> None:
+    located = translate([message(ip="8.8.8.8"), message(ip="not an address"), message()])
+    assert located.contexts == [{"ip": "8.8.8.8"}, {"ip": ""}, {"ip": ""}]  # "": not the server's
+    assert translate([message()], query={"ip": "1"}).contexts == [{}]
+    assert "ip" not in located.events[0]["properties"]  # never stored
