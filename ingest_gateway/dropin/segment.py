@@ -135,7 +135,7 @@ def message_event(message: Any, route_kind: str | None, envelope: Envelope) -> d
         properties[ANON_ID] = anon  # stream_workers.identity merges it into distinct
     event: dict[str, Any] = {
         EVENT: _event_name(message, kind),
-        TIMESTAMP: _moment(message, envelope).isoformat(),
+        TIMESTAMP: _moment(message, envelope),
         DISTINCT_ID: distinct,
         PROPERTIES: properties,
     }
@@ -164,6 +164,8 @@ def _ids(message: dict[str, Any], kind: str) -> tuple[str, str | None]:
 
 def _id(message: dict[str, Any], name: str, required: bool = False) -> str | None:
     value = message.get(name)
+    if type(value) is str and value:
+        return value
     if type(value) is int:  # the libraries send strings; a hand-made call may not
         value = str(value)
     if value is None or value == "":
@@ -198,16 +200,10 @@ def _add_context(
 ) -> None:
     """Our page, screen and campaign properties from the message; the sender's own
     properties of the same names win."""
-    page = context.get("page")
-    sources = [page] if type(page) is dict else []
-    if kind == "page":
-        sources.insert(0, properties)  # Segment's page properties, then context.page
-    for ours, theirs in PAGE_FIELDS:
-        for source in sources:
-            value = source.get(theirs)
-            if type(value) is str:
-                properties.setdefault(ours, _cut(value))
-                break
+    if kind == "page":  # a page call's own properties first (Segment's page spec) ...
+        _add_page(properties, properties)
+    if type(page := context.get("page")) is dict:  # ... then context.page (every call)
+        _add_page(properties, page)
     if kind in ("page", "screen"):
         # analytics.js copies a page's name and category into its properties too.
         for name in ("name", "category"):
@@ -222,26 +218,34 @@ def _add_context(
                 properties.setdefault(ours, _cut(value))
 
 
+def _add_page(properties: dict[str, Any], page: dict[str, Any]) -> None:
+    for ours, theirs in PAGE_FIELDS:
+        value = page.get(theirs)
+        if type(value) is str and ours not in properties:
+            properties[ours] = _cut(value)
+
+
 def _cut(text: str) -> str:
     """A value we copy from the context, within our string cap (a long URL is cut, not a
     reason to refuse the batch it came in)."""
-    if len(text) * 4 <= MAX_STRING_BYTES:
+    if len(text) <= MAX_STRING_BYTES // 4:  # within the cap whatever the characters
         return text
     return text.encode()[:MAX_STRING_BYTES].decode(errors="ignore")
 
 
-def _moment(message: dict[str, Any], envelope: Envelope) -> datetime:
-    """``timestamp`` as sent; else ``originalTimestamp`` corrected for the sender's clock
-    (Segment's receivedAt - (sentAt - originalTimestamp)) when a ``sentAt`` says how long
-    ago it was sent, as is without one; else the receive time."""
-    stamp = _time(message, "timestamp")
+def _moment(message: dict[str, Any], envelope: Envelope) -> Any:
+    """``timestamp`` as sent (validation parses it, and names it if it is not a date); else
+    ``originalTimestamp`` corrected for the sender's clock (Segment's receivedAt - (sentAt -
+    originalTimestamp)) when a ``sentAt`` says how long ago it was sent, as is without one;
+    else the receive time."""
+    stamp = message.get("timestamp")
     if stamp is not None:
         return stamp
     original = _time(message, "originalTimestamp")
     if original is None:
-        return envelope.received
+        return envelope.received.isoformat()
     sent = _time(message, "sentAt") or envelope.sent_at
-    return original if sent is None else envelope.received - (sent - original)
+    return (original if sent is None else envelope.received - (sent - original)).isoformat()
 
 
 def _time(document: dict[str, Any], name: str) -> datetime | None:
@@ -268,14 +272,13 @@ def _insert_id(message: dict[str, Any]) -> str | None:
 def _session(message: dict[str, Any], context: dict[str, Any]) -> str | None:
     """``context.sessionId``, else the Amplitude (Actions) session plugin's ``session_id``;
     None (derived then) without either."""
+    value = context.get("sessionId")
     integrations = message.get("integrations")
-    amplitude = integrations.get(AMPLITUDE) if type(integrations) is dict else None
-    for value in (
-        context.get("sessionId"),
-        amplitude.get("session_id") if type(amplitude) is dict else None,
-    ):
-        if type(value) is int or (type(value) is str and value):
-            return str(value)
+    plugin = integrations.get(AMPLITUDE) if type(integrations) is dict else None
+    if value is None and type(plugin) is dict:
+        value = plugin.get("session_id")
+    if type(value) is int or (type(value) is str and value):
+        return str(value)
     return None
 
 
