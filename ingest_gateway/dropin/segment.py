@@ -245,7 +245,15 @@ def _moment(message: dict[str, Any], envelope: Envelope) -> Any:
     if original is None:
         return envelope.received.isoformat()
     sent = _time(message, "sentAt") or envelope.sent_at
-    return (original if sent is None else envelope.received - (sent - original)).isoformat()
+    if sent is None:
+        return original.isoformat()
+    try:
+        return (envelope.received - (sent - original)).isoformat()
+    except OverflowError as exc:
+        raise Problem("originalTimestamp", _OUT_OF_RANGE) from exc
+
+
+_OUT_OF_RANGE = "Out of range once corrected by sentAt (receivedAt - (sentAt - originalTimestamp))."
 
 
 def _time(document: dict[str, Any], name: str) -> datetime | None:
@@ -322,8 +330,8 @@ class SegmentFormat:
         details: list[dict[str, Any]] = []
         for index, message in enumerate(messages):
             try:
-                if measure and (size := len(orjson.dumps(message))) > MAX_MESSAGE_BYTES:
-                    raise Problem(None, f"Message is {size} bytes; at most 32 KB (32768).")
+                if measure:
+                    _measure(message)
                 events.append(message_event(message, route_kind, envelope))
             except Problem as problem:
                 details.append({"index": index, "field": problem.field, "message": problem.message})
@@ -342,11 +350,25 @@ class SegmentFormat:
             "code": str(error.body.get("code") or error.reason),
             "message": str(error.body.get("error", "error")),
         }
-        body.update((k, v) for k, v in error.body.items() if k not in ("error", "code"))
+        body.update(
+            (k, v)
+            for k, v in error.body.items()  # the quota's limit, used, remaining
+            if k not in ("error", "code", "details", "omittedDetails")
+        )
         body = with_details(body, error)
         if type(details := body.get("details")) is list:
             body["details"] = [segment_field(d) if type(d) is dict else d for d in details]
         return web.json_response(body, status=error.status)
+
+
+def _measure(message: Any) -> None:
+    """Segment's cap on one message, on its compact JSON."""
+    try:
+        size = len(orjson.dumps(message))
+    except orjson.JSONEncodeError as exc:  # nested deeper than the encoder goes (254)
+        raise Problem(None, "Message is nested too deeply.") from exc
+    if size > MAX_MESSAGE_BYTES:
+        raise Problem(None, f"Message is {size} bytes; at most 32 KB ({MAX_MESSAGE_BYTES}).")
 
 
 def _document(body: bytes) -> dict[str, Any]:

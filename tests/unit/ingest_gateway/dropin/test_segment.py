@@ -444,3 +444,27 @@ def test_routes_and_caps() -> None:
 def test_segment_field_leaves_unknown_details_alone() -> None:
     assert segment_field({"index": None, "field": None, "message": "m"})["field"] is None
     assert segment_field({"index": 0, "field": "properties.x"})["field"] == "properties.x"
+
+
+def test_a_large_message_nested_past_the_json_encoder_is_a_400_not_a_crash() -> None:
+    # orjson reads 1,024 levels but writes 254: measuring such a message must not raise.
+    deep = b"[" * 300 + b"]" * 300
+    filler = b'"' + b"x" * MAX_MESSAGE_BYTES + b'"'
+    body = b'{"batch": [{"type": "track", "userId": "u", "event": "e", "properties": {"d": '
+    body += deep + b', "f": ' + filler + b"}}]}"
+    with pytest.raises(ValidationFailed) as caught:
+        SEGMENT.translate(WireRequest(path="/v1/batch", body=body))
+    [detail] = caught.value.body["details"]
+    assert (detail["index"], detail["field"]) == (0, None)
+
+
+def test_a_correction_past_the_calendar_is_a_400_not_a_crash() -> None:
+    message = {
+        "userId": "u",
+        "event": "e",
+        "originalTimestamp": "0001-01-01T00:00:00Z",
+        "sentAt": "9999-12-31T00:00:00Z",
+    }
+    [detail] = problems("/v1/track", message)
+    assert (detail["index"], detail["field"]) == (0, "originalTimestamp")
+    assert detail["message"].startswith("Out of range once corrected by sentAt")
