@@ -118,7 +118,7 @@ def message_event(message: Any, route_kind: str | None, envelope: Envelope) -> d
     if type(message) is not dict:
         raise Problem(None, "Message must be a JSON object.")
     kind = route_kind or message.get("type")
-    if kind not in KINDS:
+    if type(kind) is not str or kind not in KINDS:
         raise Problem("type", f"Must be one of: {', '.join(sorted(KINDS))}.")
     context = _object(message, "context")
     if envelope.context:

@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest_gateway.dropin.segment import (
     MAX_MESSAGE_BYTES,
@@ -468,3 +470,36 @@ def test_a_correction_past_the_calendar_is_a_400_not_a_crash() -> None:
     [detail] = problems("/v1/track", message)
     assert (detail["index"], detail["field"]) == (0, "originalTimestamp")
     assert detail["message"].startswith("Out of range once corrected by sentAt")
+
+
+_SCALAR = st.none() | st.booleans() | st.floats(allow_nan=False) | st.text()
+_JSON = st.recursive(
+    _SCALAR | st.integers(-(2**63), 2**64 - 1),  # what orjson reads and writes
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+_FIELDS = st.sampled_from(
+    ["type", "userId", "anonymousId", "previousId", "groupId", "event", "messageId",
+     "timestamp", "originalTimestamp", "sentAt", "properties", "traits", "context",
+     "integrations", "name", "category"]
+)  # fmt: skip
+_MESSAGE = st.dictionaries(_FIELDS, _JSON | st.sampled_from(["track", "page", WHEN]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    path=st.sampled_from(["/v1/batch", "/v1/track", "/v1/page", "/v1/alias", "/v1/group"]),
+    batch=st.lists(_MESSAGE | _JSON, max_size=4),
+    envelope=st.dictionaries(st.sampled_from(["sentAt", "context", "writeKey"]), _JSON),
+)
+def test_any_json_is_events_or_a_refusal_never_a_crash(
+    path: str, batch: list[Any], envelope: dict[str, Any]
+) -> None:
+    document = {**envelope, "batch": batch} if path == "/v1/batch" else batch[0] if batch else {}
+    try:
+        translated = SEGMENT.translate(request(path, document))
+    except IngestError as error:
+        response = SEGMENT.refused(request(path, document), error)
+        assert response.status == 400
+    else:
+        assert len(translated.events) == (len(batch) if path == "/v1/batch" else 1)
