@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 from segment.analytics import Client
@@ -208,3 +209,39 @@ async def test_refusals_reach_the_library_and_append_nothing(
     assert error.status == 400
     assert [d["index"] for d in error.response.json()["details"]] == [1]
     assert await read_topic(services.kafka_bootstrap, kafka_topic, timeout=1.5) == []
+
+
+async def test_an_analytics_js_call_with_its_key_in_a_text_plain_body(
+    gateway: TestClient, project: CreatedProject, services: Any, kafka_topic: str
+) -> None:
+    # What analytics.js sends to <apiHost>/p: text/plain (no CORS preflight), key in the body.
+    call = {
+        "type": "page",
+        "writeKey": project.public_key,
+        "anonymousId": "anon_9",
+        "messageId": "ajs-next-1",
+        "timestamp": WHEN.isoformat(),
+        "sentAt": WHEN.isoformat(),
+        "properties": {"path": "/docs", "url": "https://x.test/docs?utm_source=hn"},
+        "context": {"page": {"referrer": "https://news.ycombinator.com/"}},
+    }
+    response = await gateway.post(
+        "/v1/p",
+        data=orjson.dumps(call),
+        headers={"Content-Type": "text/plain", "User-Agent": "Mozilla/5.0 Firefox/120.0"},
+    )
+    assert (response.status, await response.json()) == (200, {"success": True})
+    [record] = await read_topic(services.kafka_bootstrap, kafka_topic, expected=1)
+    assert (record["event"], record["distinctId"], record["insertId"]) == (
+        "$pageview",
+        "anon_9",
+        "ajs-next-1",
+    )
+    assert record["properties"] == {
+        "path": "/docs",
+        "url": "https://x.test/docs?utm_source=hn",
+        "$pathname": "/docs",
+        "$url": "https://x.test/docs?utm_source=hn",
+        "$referrer": "https://news.ycombinator.com/",
+    }
+    assert str(record["sessionId"]).startswith("$s_")  # derived
