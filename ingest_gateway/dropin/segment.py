@@ -5,7 +5,9 @@ The routes are Segment's (``/v1/track``, ``/page``, ``/screen``, ``/identify``, 
 ``/a``, ``/g``, ``/b``). The write key is the HTTP Basic user (the server libraries) or the
 body's ``writeKey`` (analytics.js, which sends ``text/plain`` to avoid a CORS preflight: the
 content type is not read). The mapping (docs/dropin-segment.md has the table) is
-``message_event``; what it cannot map names Segment's own field in the refusal, and what our
+``message_event``; a message's ``context.userAgent`` and ``context.ip`` (a server library
+relaying its user's) become its record's context, which the workers enrich from, instead
+of the request's own. What it cannot map names Segment's own field in the refusal, and what our
 event contract then refuses (``ingest_gateway.validation``) is renamed back by
 ``segment_field``, so every detail speaks of the request as it was sent.
 
@@ -39,6 +41,7 @@ from ingest_gateway.dropin.wire import (
     Translated,
     WireRequest,
     basic_auth_user,
+    end_user,
     with_details,
 )
 from ingest_gateway.errors import IngestError, ValidationFailed
@@ -113,8 +116,12 @@ class Envelope:
     context: dict[str, Any] | None = None
 
 
-def message_event(message: Any, route_kind: str | None, envelope: Envelope) -> dict[str, Any]:
-    """One Segment message as our event (sessionId left out when it carries none: derived)."""
+def message_event(
+    message: Any, route_kind: str | None, envelope: Envelope
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """One Segment message as our event (sessionId left out when it carries none: derived),
+    and its end user's agent and address (``context.userAgent``/``ip``: a server library
+    relays its user's) as record context, which the workers' enrichment reads."""
     if type(message) is not dict:
         raise Problem(None, "Message must be a JSON object.")
     kind = route_kind or message.get("type")
@@ -145,7 +152,7 @@ def message_event(message: Any, route_kind: str | None, envelope: Envelope) -> d
     session = _session(message, context)
     if session is not None:
         event[SESSION_ID] = session
-    return event
+    return event, end_user(context.get("userAgent"), context.get("ip"))
 
 
 def _ids(message: dict[str, Any], kind: str) -> tuple[str, str | None]:
@@ -327,17 +334,26 @@ class SegmentFormat:
             raise body_error(problem.message, field=problem.field) from problem
         measure = len(request.body) > MAX_MESSAGE_BYTES
         events: list[Any] = []
+        contexts: list[dict[str, str]] = []
         details: list[dict[str, Any]] = []
         for index, message in enumerate(messages):
             try:
                 if measure:
                     _measure(message)
-                events.append(message_event(message, route_kind, envelope))
+                event, context = message_event(message, route_kind, envelope)
             except Problem as problem:
                 details.append({"index": index, "field": problem.field, "message": problem.message})
+                continue
+            events.append(event)
+            contexts.append(context)
         if details:
             raise ValidationFailed(details)
-        return Translated(api_key=api_key, events=events, max_events=MAX_MESSAGES)
+        return Translated(
+            api_key=api_key,
+            events=events,
+            max_events=MAX_MESSAGES,
+            contexts=contexts if any(contexts) else [],  # none: the request's, for all
+        )
 
     def accepted(self, request: WireRequest, count: int) -> web.Response:
         return web.json_response({"success": True})  # what Segment's clients expect

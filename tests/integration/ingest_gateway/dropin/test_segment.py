@@ -24,6 +24,10 @@ pytestmark = pytest.mark.integration
 
 DAY = datetime(2026, 2, 3, tzinfo=UTC)
 WHEN = DAY + timedelta(hours=15, minutes=20)  # mid-hour: the hour bucket is unambiguous
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15"
+    " (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+)
 RANGE = {
     "start": DAY.isoformat(),
     "end": (DAY + timedelta(days=1, milliseconds=-1)).isoformat(),
@@ -92,7 +96,11 @@ async def test_segment_calls_count_exactly_once(
                 user_id="u1",
                 name="Pricing",
                 properties={"path": "/pricing", "url": "https://shop.test/pricing"},
-                context={"campaign": {"source": "newsletter", "medium": "email"}},
+                context={
+                    "campaign": {"source": "newsletter", "medium": "email"},
+                    "userAgent": IPHONE,  # the end user's, relayed by this server
+                    "ip": "8.8.8.8",
+                },
                 timestamp=WHEN,
             ),
             lambda: client.screen(user_id="u2", name="Home", timestamp=WHEN),
@@ -132,6 +140,9 @@ async def test_segment_calls_count_exactly_once(
     assert [(g["key"], g["value"]) for g in pages["data"]] == [("/pricing", 1)]
     sources = await ask(query_api, query(project, "breakdown", "$pageview", breakdown="utm_source"))
     assert [(g["key"], g["value"]) for g in sources["data"]] == [("newsletter", 1)]
+    for key, value in (("$deviceType", "mobile"), ("$os", "iOS"), ("$country", "US")):
+        found = await ask(query_api, query(project, "breakdown", "$pageview", breakdown=key))
+        assert [(g["key"], g["value"]) for g in found["data"]] == [(value, 1)], key
     screens = await ask(query_api, query(project, "breakdown", "$screen", breakdown="$screen_name"))
     assert [(g["key"], g["value"]) for g in screens["data"]] == [("Home", 1)]
 

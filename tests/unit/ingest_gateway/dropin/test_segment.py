@@ -99,6 +99,24 @@ def test_track_maps_ids_time_properties_page_and_campaign() -> None:
     assert "sessionId" not in event  # none in the call: the gateway derives one
 
 
+def test_the_end_users_agent_and_address_are_each_messages_record_context() -> None:
+    agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)"
+    translated = translate(
+        "/v1/batch",
+        {
+            "context": {"userAgent": agent},
+            "batch": [
+                {"type": "track", "userId": "u", "event": "a", "context": {"ip": "8.8.8.8"}},
+                {"type": "track", "userId": "u", "event": "b", "context": {"ip": "nowhere"}},
+            ],
+        },
+    )
+    assert translated.contexts == [{"userAgent": agent, "ip": "8.8.8.8"}, {"userAgent": agent}]
+    assert "userAgent" not in translated.events[0]["properties"]
+    plain = translate("/v1/batch", {"batch": [{"type": "track", "userId": "u", "event": "a"}]})
+    assert plain.contexts == []  # the request's own, as for POST /
+
+
 def test_an_anonymous_call_is_the_anonymous_id_and_merges_nothing() -> None:
     event = one("/v1/t", {"anonymousId": "anon_1", "event": "Clicked", "timestamp": WHEN})
     assert (event["distinctId"], event["properties"]) == ("anon_1", {})
@@ -503,3 +521,4 @@ def test_any_json_is_events_or_a_refusal_never_a_crash(
         assert response.status == 400
     else:
         assert len(translated.events) == (len(batch) if path == "/v1/batch" else 1)
+        assert len(translated.contexts) in (0, len(translated.events))
