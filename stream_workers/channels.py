@@ -107,6 +107,23 @@ def channel(tags: dict[str, str], referring: str | None, paid_click: bool = Fals
     return "referral" if tags else "direct"
 
 
+def sent_tags(properties: dict[str, Any]) -> dict[str, str]:
+    """The UTM tags an event carries as properties of its own (a server-side call's campaign:
+    Segment's ``context.campaign``, a PostHog or Mixpanel ``utm_*`` property)."""
+    return {k: v[:MAX_TAG_CHARS] for k in UTM_KEYS if type(v := properties.get(k)) is str and v}
+
+
+def with_sent_tags(found: dict[str, str], properties: dict[str, Any]) -> dict[str, str]:
+    """``found`` (from the URLs) with ``$channel`` decided again when the event carries UTM
+    tags of its own, which win over the URL's (an ad click id in the URL still says paid)."""
+    sent = sent_tags(properties)
+    if not sent:
+        return found
+    tags = {**{k: v for k, v in found.items() if k in UTM_KEYS}, **sent}
+    paid_click = found.get("$channel") == "paid" and not found.get("utm_medium")
+    return {**found, "$channel": channel(tags, found.get("$referringDomain"), paid_click)}
+
+
 def campaign_properties(properties: dict[str, Any]) -> dict[str, str]:
     """UTM tags, ``$referringDomain`` and ``$channel`` from ``$url`` and ``$referrer``. A
     referrer on the page's own host is not a referring domain (navigation inside the site)."""

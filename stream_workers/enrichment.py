@@ -28,7 +28,7 @@ import geoip2fast
 import ua_parser
 from geoip2fast import GeoIP2Fast
 
-from stream_workers.channels import campaign_properties
+from stream_workers.channels import UTM_KEYS, campaign_properties, with_sent_tags
 from stream_workers.crawlers import Crawlers
 from stream_workers.decoding import Decoded
 
@@ -103,6 +103,9 @@ class GeoDatabase:
         return place
 
 
+UTM_KEYS_SET = frozenset(UTM_KEYS)
+
+
 class Enricher:
     """The properties an event gets from its context and URLs (the module's rules)."""
 
@@ -156,9 +159,12 @@ class Enricher:
         if "$url" in properties or "$referrer" in properties:
             url, referrer = properties.get("$url"), properties.get("$referrer")
             if (url is None or type(url) is str) and (referrer is None or type(referrer) is str):
-                added.update(self.campaign(url, referrer))  # pages repeat: cached
+                campaign = dict(self.campaign(url, referrer))  # pages repeat: cached
             else:
-                added.update(campaign_properties(properties))
+                campaign = campaign_properties(properties)
+            added.update(with_sent_tags(campaign, properties))
+        elif not UTM_KEYS_SET.isdisjoint(properties):
+            added.update(with_sent_tags({"$channel": "direct"}, properties))
         enriched = {**added, **properties}
         if bot:
             enriched["$bot"] = True

@@ -136,6 +136,20 @@ def test_private_addresses_have_no_country(enrich: Enrich, ip: str) -> None:
     assert "$country" not in enrich({}, {"ip": ip})
 
 
+def test_an_event_s_own_campaign_tags_decide_its_channel(enrich: Enrich) -> None:
+    """A server-side call's campaign (Segment's context.campaign, a utm_* property) with no
+    tags in its URL, or no URL at all."""
+    emailed = {"utm_source": "newsletter", "utm_medium": "email"}
+    assert enrich(dict(emailed), {})["$channel"] == "email"
+    page = {"$url": "https://shop.test/pricing", "utm_medium": "cpc", "utm_source": "google"}
+    assert enrich(page, {})["$channel"] == "paid"
+    tagged = {"$url": "https://shop.test/?utm_medium=social&utm_source=x", "utm_medium": "email"}
+    assert enrich(tagged, {})["$channel"] == "email"  # the event's own tags win
+    clicked = {"$url": "https://shop.test/?gclid=abc", "utm_source": "newsletter"}
+    assert enrich(clicked, {})["$channel"] == "paid"  # an ad click is still paid
+    assert enrich({"$url": "https://shop.test/"}, {})["$channel"] == "direct"
+
+
 def test_no_context_adds_nothing(enrich: Enrich) -> None:
     assert enrich({"plan": "pro"}, {}) == {"plan": "pro"}
 
