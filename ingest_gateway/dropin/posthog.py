@@ -181,11 +181,13 @@ def _sent_at(body_value: Any, query: Any) -> datetime | None:
     if isinstance(body_value, str) and (moment := parse_timestamp(body_value)) is not None:
         return moment
     stamp = query.get("_", "")
-    if stamp.isdigit() and len(stamp) <= 15:
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 15):
+        return None
+    try:
         moment = datetime.fromtimestamp(int(stamp) / 1000, UTC)
-        if moment.year > 2020:
-            return moment
-    return None
+    except (ValueError, OverflowError, OSError):  # past year 9999
+        return None
+    return moment if moment.year > 2020 else None
 
 
 def _text(value: Any) -> str | None:

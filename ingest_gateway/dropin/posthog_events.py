@@ -166,7 +166,7 @@ def event_time(
     if offset is not None:
         if not isinstance(offset, int) or isinstance(offset, bool):
             return moment.isoformat(), ("offset", "Must be an integer (milliseconds).")
-        moment = _shifted(now, timedelta(milliseconds=-offset)) or now
+        moment = _before(now, offset)
     if moment - now > FUTURE_CUTOFF:
         moment = now
     return moment.isoformat(), None
@@ -177,6 +177,14 @@ def _shifted(now: datetime, delta: timedelta) -> datetime | None:
         return now + delta
     except OverflowError:
         return None
+
+
+def _before(now: datetime, offset_ms: int) -> datetime:
+    """``offset_ms`` before ``now``; an offset past the calendar's range is none."""
+    try:
+        return now - timedelta(milliseconds=offset_ms)
+    except OverflowError:
+        return now
 
 
 def insert_id_of(uuid: Any) -> tuple[str | None, Problem | None]:

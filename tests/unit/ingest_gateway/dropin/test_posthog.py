@@ -10,6 +10,8 @@ from urllib.parse import quote
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest_gateway.dropin.formats import FORMATS
 from ingest_gateway.dropin.posthog import MAX_EVENTS, POSTHOG, translate
@@ -434,3 +436,48 @@ def test_other_refusals_keep_our_status_in_posthogs_words(
     assert body["detail"] == error.body["error"]
     if isinstance(error, EventLimitExceeded):
         assert (body["limit"], body["used"], body["remaining"]) == (100, 100, 0)
+
+
+def test_extreme_offsets_and_sent_at_fall_back_to_the_receive_time() -> None:
+    assert stamp(message(timestamp=None, offset=2**62)) == NOW.isoformat()
+    assert stamp(message(timestamp=None), query={"_": "9" * 15}) == NOW.isoformat()
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats()
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+FIELDS = st.sampled_from(
+    ["event", "distinct_id", "uuid", "timestamp", "offset", "properties", "$set", "token"]
+)
+MESSAGES = st.dictionaries(FIELDS, JSON, max_size=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    document=st.one_of(
+        JSON,
+        MESSAGES,
+        st.lists(MESSAGES | JSON, max_size=4),
+        st.fixed_dictionaries({"api_key": JSON, "batch": st.lists(MESSAGES, max_size=4) | JSON}),
+    ),
+    query=st.dictionaries(st.sampled_from(["_", "compression"]), st.text(max_size=16), max_size=2),
+)
+def test_any_document_is_events_or_a_refusal_never_an_exception(
+    document: Any, query: dict[str, str]
+) -> None:
+    try:
+        translated = run(body=orjson.dumps(document), query=query)
+    except IngestError:
+        return
+    assert len(translated.events) >= 0
+    for event in translated.events:
+        if isinstance(event, dict):
+            assert "token" not in event.get("properties", {})
