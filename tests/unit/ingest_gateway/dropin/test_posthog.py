@@ -2,6 +2,7 @@
 and encoding, the timestamps, the refusals (pure: no server)."""
 
 import base64
+import contextlib
 import gzip
 import json
 from datetime import UTC, datetime, timedelta
@@ -481,3 +482,19 @@ def test_any_document_is_events_or_a_refusal_never_an_exception(
     for event in translated.events:
         if isinstance(event, dict):
             assert "token" not in event.get("properties", {})
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    body=st.binary(max_size=64).flatmap(
+        lambda raw: st.sampled_from(
+            [raw, b"data=" + raw, b"\x1f\x8b\x08" + raw, base64.b64encode(raw), gzip.compress(raw)]
+        )
+    ),
+    content_type=st.sampled_from(["application/json", "application/x-www-form-urlencoded"]),
+)
+def test_any_bytes_are_events_or_a_refusal_never_an_exception(
+    body: bytes, content_type: str
+) -> None:
+    with contextlib.suppress(IngestError):
+        run(body=body, content_type=content_type)
