@@ -1,19 +1,20 @@
 """PostHog's capture API (``/capture/``, ``/batch/``, ``/e/``, ``/i/v0/e/``): its bodies read
 as PostHog's capture service reads them, its answers as its clients check them.
 
-Bodies. JSON, possibly gzip'd without a Content-Encoding (posthog-js's
-``?compression=gzip-js``; found by the gzip magic bytes, as PostHog does, whatever the
-query says), possibly base64 (posthog-js's legacy ``compression=base64``), possibly a form
-whose ``data`` field holds one of those. lz64 (LZString) is not supported. Three shapes:
+Bodies. JSON, possibly gzip'd without a Content-Encoding (posthog-js's gzip-js, which
+1.449 announces nowhere, older releases by ``?compression=gzip-js``: found by gzip's magic
+bytes, as PostHog's capture service does, whatever the query says), possibly base64
+(posthog-js's legacy ``compression=base64``), possibly a form whose ``data`` field holds
+one of those. lz64 (LZString) is not supported. Three shapes:
 ``{"api_key", "batch": [...], "sent_at"}`` (posthog-python, and posthog-js today), one event
 ``{"api_key", "event", "distinct_id", ...}``, or a bare list of events each carrying its
 ``token`` (older posthog-js). The key is ``api_key`` or ``token`` (or ``$token``, or
 ``properties.token``); a list's messages must agree on it.
 
-Answers. 200 ``{"status": 1}`` (posthog-python checks the status only; posthog-js the
-status too). A refusal is PostHog's error body ``{"type", "code", "detail", "attr"}`` with
-our ``details`` added, on our status codes: posthog-python retries 408, 429 and 5xx and
-drops the batch on any other 4xx, which is right for every refusal here.
+Answers. 200 ``{"status": 1}``, PostHog's (posthog-python checks only the status code).
+A refusal is PostHog's error body ``{"type", "code", "detail", "attr"}`` with our
+``details`` added, on our status codes: posthog-python retries 408, 429 and 5xx and drops
+the batch on any other 4xx, which is right for every refusal here.
 """
 
 import base64
@@ -95,6 +96,8 @@ def translate(request: WireRequest, now: datetime) -> Translated:
         sent_at = _sent_at(None, request.query)
     else:
         raise body_error("Body must be an event, an array of events or a batch.")
+    if len(messages) > MAX_EVENTS:  # before translating them all: validation says the same
+        raise body_error(f"At most {MAX_EVENTS} events per request.")
     events: list[Any] = []
     problems: list[dict[str, Any]] = []
     for index, message in enumerate(messages):

@@ -498,3 +498,11 @@ def test_any_bytes_are_events_or_a_refusal_never_an_exception(
 ) -> None:
     with contextlib.suppress(IngestError):
         run(body=body, content_type=content_type)
+
+
+def test_over_the_count_cap_is_refused_before_translating() -> None:
+    error = refusal({"api_key": KEY, "batch": [7] * (MAX_EVENTS + 1)})
+    assert error.body["details"] == [
+        {"index": None, "field": None, "message": f"At most {MAX_EVENTS} events per request."}
+    ]
+    assert len(run({"api_key": KEY, "batch": [message()] * MAX_EVENTS}).events) == MAX_EVENTS
