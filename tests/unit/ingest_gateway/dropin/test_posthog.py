@@ -1,0 +1,508 @@
+"""PostHog's capture wire → our events and PostHog's answers: the mapping, every body shape
+and encoding, the timestamps, the refusals (pure: no server)."""
+
+import base64
+import contextlib
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest_gateway.dropin.formats import FORMATS
+from ingest_gateway.dropin.posthog import MAX_EVENTS, POSTHOG, translate
+from ingest_gateway.dropin.wire import Translated, WireRequest
+from ingest_gateway.errors import (
+    EventLimitExceeded,
+    IngestError,
+    InvalidApiKey,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from ingest_gateway.validation import validate_events
+
+NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+KEY = "pk_test_123"
+
+
+def request(
+    document: Any = None,
+    *,
+    body: bytes | None = None,
+    query: dict[str, str] | None = None,
+    content_type: str = "application/json",
+    path: str = "/batch/",
+) -> WireRequest:
+    raw = body if body is not None else orjson.dumps(document)
+    return WireRequest(path=path, body=raw, content_type=content_type, query=query or {})
+
+
+def run(document: Any = None, **options: Any) -> Translated:
+    return translate(request(document, **options), NOW)
+
+
+def refusal(document: Any = None, **options: Any) -> ValidationFailed:
+    with pytest.raises(ValidationFailed) as caught:
+        run(document, **options)
+    return caught.value
+
+
+def message(**fields: Any) -> dict[str, Any]:
+    return {
+        "event": "signup",
+        "distinct_id": "user_1",
+        "uuid": "0190b3a2-7e3c-7bb1-9c1f-6f1f3b0b2a11",
+        "timestamp": "2026-03-04T11:59:00+00:00",
+        "properties": {"plan": "pro"},
+        **fields,
+    }
+
+
+# posthog-js 1.449's $pageview as it sent it from headless Chromium (trimmed of a few
+# same-kind keys): ~80 properties, 27 of them null campaign parameters.
+POSTHOG_JS_PAGEVIEW: dict[str, Any] = {
+    "uuid": "01a24f24-6a66-7d8d-8e05-a6d9be69f780",
+    "event": "$pageview",
+    "properties": {
+        "$os": "Linux",
+        "$browser": "Chrome",
+        "$device_type": "Desktop",
+        "$timezone": "UTC",
+        "$current_url": "http://shop.test/pricing?utm_source=news",
+        "$host": "shop.test",
+        "$pathname": "/pricing",
+        "$raw_user_agent": "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/156.0.0.0",
+        "$browser_version": 156,
+        "$screen_height": 720,
+        "$lib": "web",
+        "$lib_version": "1.449.2",
+        "$insert_id": "b7n0z1ojnn3jruoq",
+        "$time": 1796624116.398,
+        "distinct_id": "01a24f24-6a3e-7c0c-a8ac-7e66d87495c0",
+        "$device_id": "01a24f24-6a3e-7c0c-a8ac-7e66d87495c0",
+        "utm_source": "news",
+        **{name: None for name in ("utm_medium", "utm_campaign", "gclid", "fbclid", "msclkid")},
+        "$referrer": "https://news.example.com/launch",
+        "$referring_domain": "news.example.com",
+        "title": "Pricing",
+        "token": KEY,
+        "$session_id": "01a24f24-6aae-77bc-bd7d-09a97d3a0507",
+        "$window_id": "01a24f24-6aaf-7598-bfaa-6748a51eed2a",
+        "$is_identified": False,
+        "$lib_rate_limit_remaining_tokens": 99,
+    },
+    "timestamp": "2026-03-04T11:58:59.900Z",
+}
+
+
+def test_posthog_is_a_registered_format_on_every_capture_path() -> None:
+    assert POSTHOG in FORMATS
+    assert set(POSTHOG.paths) == {
+        "/capture",
+        "/capture/",
+        "/batch",
+        "/batch/",
+        "/e",
+        "/e/",
+        "/i/v0/e",
+        "/i/v0/e/",
+    }
+    assert POSTHOG.max_body_bytes == 1024 * 1024
+
+
+def test_posthog_python_batch_maps_each_field() -> None:
+    sent = message(properties={"plan": "pro", "$lib": "posthog-python", "$session_id": "s-1"})
+    translated = run({"api_key": KEY, "batch": [sent], "historical_migration": False})
+    assert translated.api_key == KEY
+    assert translated.max_events == MAX_EVENTS
+    assert translated.events == [
+        {
+            "event": "signup",
+            "distinctId": "user_1",
+            "sessionId": "s-1",
+            "timestamp": "2026-03-04T11:59:00+00:00",
+            "insertId": "0190b3a2-7e3c-7bb1-9c1f-6f1f3b0b2a11",
+            "properties": {"plan": "pro", "$lib": "posthog-python"},
+        }
+    ]
+
+
+def test_posthog_js_pageview_maps_onto_our_page_properties_and_validates() -> None:
+    translated = run({"api_key": KEY, "batch": [POSTHOG_JS_PAGEVIEW]})
+    [event] = translated.events
+    assert event["event"] == "$pageview"
+    assert event["distinctId"] == "01a24f24-6a3e-7c0c-a8ac-7e66d87495c0"
+    assert event["sessionId"] == "01a24f24-6aae-77bc-bd7d-09a97d3a0507"
+    properties = event["properties"]
+    assert properties["$url"] == "http://shop.test/pricing?utm_source=news"
+    assert properties["$pathname"] == "/pricing"
+    assert properties["$referrer"] == "https://news.example.com/launch"
+    assert properties["$title"] == "Pricing"
+    assert properties["utm_source"] == "news"
+    for gone in ("token", "distinct_id", "$session_id", "$current_url", "title", "utm_medium"):
+        assert gone not in properties
+    assert properties["$browser_version"] == 156  # the rest as sent
+    [checked] = validate_events(translated.events, max_events=translated.max_events)
+    assert checked["insertId"] == POSTHOG_JS_PAGEVIEW["uuid"]
+
+
+def test_pathname_comes_from_the_url_when_missing_and_direct_is_no_referrer() -> None:
+    sent = message(
+        event="$pageview",
+        properties={"$current_url": "https://a.test/docs/start?x=1", "$referrer": "$direct"},
+    )
+    [event] = run({"api_key": KEY, "batch": [sent]}).events
+    assert event["properties"] == {
+        "$url": "https://a.test/docs/start?x=1",
+        "$pathname": "/docs/start",
+        "$referrer": "",
+    }
+
+
+def test_title_is_only_the_page_title_on_a_pageview() -> None:
+    [event] = run({"api_key": KEY, "batch": [message(properties={"title": "CEO"})]}).events
+    assert event["properties"] == {"title": "CEO"}
+
+
+def test_identify_merges_the_anonymous_id_into_the_new_one() -> None:
+    sent = message(
+        event="$identify",
+        distinct_id="user_42",
+        properties={"$anon_distinct_id": "anon-1"},
+        **{"$set": {"email": "a@b.c"}, "$set_once": {"first": "x"}},
+    )
+    [event] = run({"api_key": KEY, "batch": [sent]}).events
+    assert (event["event"], event["distinctId"]) == ("$identify", "user_42")
+    assert event["properties"] == {
+        "$anonDistinctId": "anon-1",
+        "$set": {"email": "a@b.c"},
+        "$set_once": {"first": "x"},
+    }
+
+
+@pytest.mark.parametrize("name", ["$create_alias", "$merge_dangerously"])
+def test_alias_becomes_our_identify_merging_the_alias(name: str) -> None:
+    # posthog-python's alias(previous_id="anon-1", distinct_id="user_42") sends this.
+    sent = message(
+        event=name, distinct_id="anon-1", properties={"distinct_id": "anon-1", "alias": "user_42"}
+    )
+    [event] = run({"api_key": KEY, "batch": [sent]}).events
+    assert (event["event"], event["distinctId"]) == ("$identify", "anon-1")
+    assert event["properties"] == {"$anonDistinctId": "user_42"}
+
+
+def test_set_stays_a_set_event_and_merges_nothing() -> None:
+    sent = message(event="$set", properties={}, **{"$set": {"name": "Max"}})
+    [event] = run({"api_key": KEY, "batch": [sent]}).events
+    assert event["event"] == "$set"
+    assert event["properties"] == {"$set": {"name": "Max"}}
+
+
+def test_no_session_id_is_left_out_for_the_gateway_to_derive() -> None:
+    [event] = run({"api_key": KEY, "batch": [message()]}).events
+    assert "sessionId" not in event
+
+
+@pytest.mark.parametrize(
+    ("document", "key"),
+    [
+        ({"api_key": KEY, **message()}, KEY),
+        ({"token": KEY, **message()}, KEY),
+        ({"$token": KEY, **message()}, KEY),
+        (message(properties={"token": KEY}), KEY),
+        ({"token": KEY, "batch": [message()]}, KEY),
+        ([message(properties={"token": KEY}), message(properties={"token": KEY})], KEY),
+        (message(), None),
+        ({"api_key": 12, **message()}, None),
+    ],
+    ids=["api_key", "token", "$token", "properties.token", "batch-token", "list", "none", "int"],
+)
+def test_the_key_is_found_where_posthog_looks(document: Any, key: str | None) -> None:
+    translated = run(document, path="/capture/")
+    assert translated.api_key == key
+    assert all("token" not in e["properties"] for e in translated.events)
+
+
+def test_a_list_naming_two_keys_is_refused() -> None:
+    body = [message(properties={"token": KEY}), message(properties={"token": "pk_other"})]
+    error = refusal(body)
+    assert "different api keys" in error.body["details"][0]["message"]
+
+
+def test_distinct_id_fallbacks_and_numbers() -> None:
+    sent = [
+        message(distinct_id=None, **{"$distinct_id": "d2"}),
+        message(distinct_id=None, properties={"distinct_id": "d3"}),
+        message(distinct_id=42),
+        message(distinct_id=None),
+    ]
+    events = run({"api_key": KEY, "batch": sent}).events
+    assert [e.get("distinctId") for e in events] == ["d2", "d3", "42", None]
+    with pytest.raises(ValidationFailed) as caught:
+        validate_events(events)
+    assert [(d["index"], d["field"]) for d in caught.value.body["details"]] == [
+        (0, "sessionId"),
+        (1, "sessionId"),
+        (2, "sessionId"),
+        (3, "distinctId"),
+        (3, "sessionId"),
+    ]  # the gateway derives the session ids first; index 3 has no distinct id at all
+
+
+def test_uuid_longer_than_an_insert_id_is_hashed_the_same_every_time() -> None:
+    long_id = "x" * 65
+    first = run({"api_key": KEY, "batch": [message(uuid=long_id)]}).events[0]["insertId"]
+    again = run({"api_key": KEY, "batch": [message(uuid=long_id)]}).events[0]["insertId"]
+    assert first == again
+    assert len(first) == 64
+    assert first != long_id[:64]
+    assert "insertId" not in run({"api_key": KEY, "batch": [message(uuid="")]}).events[0]
+
+
+def test_wire_problems_are_refused_at_their_index() -> None:
+    sent = [message(), message(uuid=7, offset="soon"), message(properties=["x"])]
+    error = refusal({"api_key": KEY, "batch": sent})
+    assert [(d["index"], d["field"]) for d in error.body["details"]] == [
+        (1, "offset"),
+        (1, "uuid"),
+        (2, "properties"),
+    ]
+
+
+# Timestamps, as PostHog's plugin-server computes them.
+
+
+def stamp(sent: dict[str, Any], **options: Any) -> str:
+    return str(run({"api_key": KEY, "batch": [sent]}, **options).events[0]["timestamp"])
+
+
+def test_no_timestamp_is_the_receive_time() -> None:
+    assert stamp(message(timestamp=None)) == NOW.isoformat()
+
+
+def test_a_timestamp_without_sent_at_is_taken_as_sent() -> None:
+    assert stamp(message(timestamp="2026-03-01T08:00:00Z")) == "2026-03-01T08:00:00+00:00"
+
+
+def test_sent_at_corrects_the_client_clock() -> None:
+    # The client's clock is 10 minutes fast: it sent at 12:10 (its time) what happened 30 s
+    # before; we received it at 12:00.
+    document = {
+        "api_key": KEY,
+        "sent_at": "2026-03-04T12:10:00+00:00",
+        "batch": [message(timestamp="2026-03-04T12:09:30+00:00")],
+    }
+    assert str(run(document).events[0]["timestamp"]) == "2026-03-04T11:59:30+00:00"
+    document["batch"] = [
+        message(timestamp="2026-03-04T12:09:30Z", properties={"$ignore_sent_at": 1})
+    ]
+    assert str(run(document).events[0]["timestamp"]) == "2026-03-04T12:09:30+00:00"
+
+
+def test_posthog_js_sent_at_is_the_underscore_query_in_milliseconds() -> None:
+    sent_ms = int((NOW + timedelta(minutes=10)).timestamp() * 1000)
+    sent = [{**message(timestamp="2026-03-04T12:09:00Z"), "token": KEY}]
+    assert stamp(sent[0], query={"_": str(sent_ms)}) == "2026-03-04T11:59:00+00:00"
+    seconds = str(int(NOW.timestamp()) // 1000)  # a tiny number: not milliseconds, ignored
+    assert stamp(sent[0], query={"_": seconds}) == "2026-03-04T12:09:00+00:00"
+
+
+def test_offset_is_milliseconds_before_the_receive_time() -> None:
+    expected = (NOW - timedelta(seconds=5)).isoformat()
+    assert stamp(message(timestamp=None, offset=5000)) == expected
+
+
+def test_a_timestamp_over_23_hours_ahead_is_the_receive_time() -> None:
+    assert stamp(message(timestamp="2026-03-05T11:00:00Z")) == "2026-03-05T11:00:00+00:00"
+    assert stamp(message(timestamp="2026-03-05T11:00:01Z")) == NOW.isoformat()
+
+
+def test_a_timestamp_that_is_not_a_date_is_left_for_validation_to_refuse() -> None:
+    assert stamp(message(timestamp="yesterday")) == "yesterday"
+
+
+# Encodings.
+
+BATCH = {"api_key": KEY, "batch": [message()]}
+
+
+def test_gzip_js_body_without_content_encoding_is_inflated() -> None:
+    body = gzip.compress(orjson.dumps(BATCH))
+    translated = run(body=body, query={"compression": "gzip-js", "ver": "1.449.2"})
+    assert translated.events[0]["event"] == "signup"
+    # Found by its magic bytes, as PostHog does, with or without the query.
+    assert run(body=body, content_type="text/plain").events == translated.events
+
+
+def test_base64_bodies_and_form_data_are_decoded() -> None:
+    encoded = base64.b64encode(orjson.dumps(BATCH))
+    assert run(body=encoded).api_key == KEY
+    form = b"data=" + quote(encoded.decode()).encode() + b"&compression=base64"
+    assert run(body=form, content_type="application/x-www-form-urlencoded").api_key == KEY
+    unquoted_plus = b"data=" + encoded.replace(b"+", b" ")  # '+' read back as a space
+    assert run(body=unquoted_plus, content_type="application/x-www-form-urlencoded").api_key
+    plain = b"data=" + quote(json.dumps(BATCH)).encode()
+    form_json = run(body=plain, content_type="application/x-www-form-urlencoded")
+    assert form_json.events == run(BATCH).events
+    gzipped = base64.b64encode(gzip.compress(orjson.dumps(BATCH)))
+    assert run(body=gzipped).api_key == KEY
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "query", "message_part"),
+    [
+        (b"", "application/json", {}, "empty"),
+        (b"{nope", "application/json", {}, "Malformed JSON"),
+        (b"<html>", "text/plain", {}, "neither JSON"),
+        (b"abcde", "text/plain", {}, "base64"),
+        (b"data=x", "application/x-www-form-urlencoded", {"compression": "lz64"}, "lz64"),
+        (b"ver=1", "application/x-www-form-urlencoded", {}, "data field"),
+        (b"\x1f\x8b\x08\x00garbage", "text/plain", {}, "gzip"),
+        (b"NDI=", "text/plain", {}, "batch"),  # base64 of 42
+        (b'{"api_key": "k", "batch": {}}', "application/json", {}, "array"),
+        (b'{"event": "\xff"}', "application/json", {}, "Malformed JSON"),
+    ],
+    ids=["empty", "json", "html", "base64", "lz64", "no-data", "gzip", "number", "batch", "utf8"],
+)
+def test_bad_bodies_are_400s_never_exceptions(
+    body: bytes, content_type: str, query: dict[str, str], message_part: str
+) -> None:
+    error = refusal(body=body, content_type=content_type, query=query)
+    assert error.status == 400
+    assert message_part in error.body["details"][0]["message"]
+
+
+def test_gzip_js_bomb_is_too_large() -> None:
+    bomb = gzip.compress(b"[" + b" " * (1024 * 1024) + b"]")
+    with pytest.raises(PayloadTooLarge):
+        run(body=bomb)
+
+
+# Answers.
+
+
+def answer(error: IngestError) -> tuple[int, dict[str, Any]]:
+    response = POSTHOG.refused(request(BATCH), error)
+    assert response.body is not None
+    return response.status, orjson.loads(response.body)  # type: ignore[arg-type]
+
+
+def test_success_is_posthogs_status_1() -> None:
+    response = POSTHOG.accepted(request(BATCH), 3)
+    assert (response.status, response.body) == (200, b'{"status": 1}')
+
+
+def test_validation_refusal_is_posthogs_body_with_our_details_on_posthog_names() -> None:
+    error = ValidationFailed(
+        [
+            {"index": 3, "field": "distinctId", "message": "Missing data for required field."},
+            {"index": 4, "field": "properties.plan", "message": "Too long."},
+        ]
+    )
+    status, body = answer(error)
+    assert status == 400
+    assert body == {
+        "type": "validation_error",
+        "code": "invalid_payload",
+        "detail": "Validation failed: event 3, distinct_id: Missing data for required field.",
+        "attr": "distinct_id",
+        "details": [
+            {"index": 3, "field": "distinct_id", "message": "Missing data for required field."},
+            {"index": 4, "field": "properties.plan", "message": "Too long."},
+        ],
+    }
+    assert error.body["details"][0]["field"] == "distinctId"  # the error itself untouched
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "kind", "code"),
+    [
+        (InvalidApiKey(), 401, "authentication_error", "invalid_api_key"),
+        (PayloadTooLarge(), 413, "validation_error", "payload_too_large"),
+        (EventLimitExceeded(100, 100, 0), 429, "throttled_error", "quota_limited"),
+        (ServiceUnavailable(2), 503, "server_error", "service_unavailable"),
+    ],
+)
+def test_other_refusals_keep_our_status_in_posthogs_words(
+    error: IngestError, status: int, kind: str, code: str
+) -> None:
+    got_status, body = answer(error)
+    assert (got_status, body["type"], body["code"]) == (status, kind, code)
+    assert body["detail"] == error.body["error"]
+    if isinstance(error, EventLimitExceeded):
+        assert (body["limit"], body["used"], body["remaining"]) == (100, 100, 0)
+
+
+def test_extreme_offsets_and_sent_at_fall_back_to_the_receive_time() -> None:
+    assert stamp(message(timestamp=None, offset=2**62)) == NOW.isoformat()
+    assert stamp(message(timestamp=None), query={"_": "9" * 15}) == NOW.isoformat()
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats()
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+FIELDS = st.sampled_from(
+    ["event", "distinct_id", "uuid", "timestamp", "offset", "properties", "$set", "token"]
+)
+MESSAGES = st.dictionaries(FIELDS, JSON, max_size=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    document=st.one_of(
+        JSON,
+        MESSAGES,
+        st.lists(MESSAGES | JSON, max_size=4),
+        st.fixed_dictionaries({"api_key": JSON, "batch": st.lists(MESSAGES, max_size=4) | JSON}),
+    ),
+    query=st.dictionaries(st.sampled_from(["_", "compression"]), st.text(max_size=16), max_size=2),
+)
+def test_any_document_is_events_or_a_refusal_never_an_exception(
+    document: Any, query: dict[str, str]
+) -> None:
+    try:
+        translated = run(body=orjson.dumps(document), query=query)
+    except IngestError:
+        return
+    assert len(translated.events) >= 0
+    for event in translated.events:
+        if isinstance(event, dict):
+            assert "token" not in event.get("properties", {})
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    body=st.binary(max_size=64).flatmap(
+        lambda raw: st.sampled_from(
+            [raw, b"data=" + raw, b"\x1f\x8b\x08" + raw, base64.b64encode(raw), gzip.compress(raw)]
+        )
+    ),
+    content_type=st.sampled_from(["application/json", "application/x-www-form-urlencoded"]),
+)
+def test_any_bytes_are_events_or_a_refusal_never_an_exception(
+    body: bytes, content_type: str
+) -> None:
+    with contextlib.suppress(IngestError):
+        run(body=body, content_type=content_type)
+
+
+def test_over_the_count_cap_is_refused_before_translating() -> None:
+    error = refusal({"api_key": KEY, "batch": [7] * (MAX_EVENTS + 1)})
+    assert error.body["details"] == [
+        {"index": None, "field": None, "message": f"At most {MAX_EVENTS} events per request."}
+    ]
+    assert len(run({"api_key": KEY, "batch": [message()] * MAX_EVENTS}).events) == MAX_EVENTS
