@@ -29,7 +29,7 @@ from aiohttp import web
 
 from ingest_gateway.body import decode_body
 from ingest_gateway.dropin.posthog_events import translate_message, utc_now
-from ingest_gateway.dropin.wire import Translated, WireRequest, with_details
+from ingest_gateway.dropin.wire import Translated, WireRequest, end_user, with_details
 from ingest_gateway.errors import IngestError, ValidationFailed
 from ingest_gateway.validation import body_error, parse_timestamp
 
@@ -106,7 +106,21 @@ def translate(request: WireRequest, now: datetime) -> Translated:
         problems += [{"index": index, "field": f, "message": m} for f, m in found]
     if problems:
         raise ValidationFailed(problems)
-    return Translated(api_key=api_key, events=events, max_events=MAX_EVENTS)
+    return Translated(
+        api_key=api_key,
+        events=events,
+        max_events=MAX_EVENTS,
+        contexts=[end_user_of(message) for message in messages],
+    )
+
+
+def end_user_of(message: Any) -> dict[str, str]:
+    """The end user a message names (``$raw_user_agent``, ``$ip``: a server relaying its
+    users' events), which the workers' enrichment reads instead of the request's."""
+    properties = message.get("properties") if isinstance(message, dict) else None
+    if not isinstance(properties, dict):
+        return {}
+    return end_user(properties.get("$raw_user_agent"), properties.get("$ip"))
 
 
 def decode_document(request: WireRequest) -> Any:

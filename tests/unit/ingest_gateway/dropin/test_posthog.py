@@ -506,3 +506,14 @@ def test_over_the_count_cap_is_refused_before_translating() -> None:
         {"index": None, "field": None, "message": f"At most {MAX_EVENTS} events per request."}
     ]
     assert len(run({"api_key": KEY, "batch": [message()] * MAX_EVENTS}).events) == MAX_EVENTS
+
+
+def test_a_relayed_end_user_is_the_record_s_context_and_no_address_is_kept() -> None:
+    relayed = message(properties={"$ip": "8.8.8.8", "$raw_user_agent": "Mozilla/5.0 (iPhone)"})
+    translated = run({"api_key": KEY, "batch": [relayed, message(), message(properties=None)]})
+    assert translated.contexts == [
+        {"userAgent": "Mozilla/5.0 (iPhone)", "ip": "8.8.8.8"},
+        {},
+        {},
+    ]
+    assert "$ip" not in translated.events[0]["properties"]
