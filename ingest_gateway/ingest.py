@@ -167,7 +167,12 @@ class Ingestor:
                 fallbacks = await self._sessions.fill(project.id, translated.events)
                 if fallbacks:
                     self._metrics.derived_sessions_fallback.inc(fallbacks)
-            payload = Payload(translated.api_key, translated.events, True, translated.max_events)
+            payload = Payload(
+                translated.api_key,
+                translated.events,
+                translated.may_hold_nul,
+                translated.max_events,
+            )
             return await self._ingest_for(
                 project, str(translated.api_key), b"", payload, request, translated.contexts
             )

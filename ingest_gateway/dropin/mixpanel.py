@@ -36,6 +36,7 @@ from ingest_gateway.dropin.wire import (
     WireRequest,
     basic_auth_user,
     end_user,
+    may_hold_nul,
     with_details,
 )
 from ingest_gateway.errors import IngestError, ValidationFailed
@@ -96,11 +97,13 @@ class MixpanelFormat:
         key = basic if basic is not None else request_token(tokens, problems)
         if problems:
             raise ValidationFailed(sorted(problems, key=lambda p: p["index"]))
+        request_address = flag(request, "ip")
         return Translated(
             api_key=key,
             events=events,
             max_events=cap,
-            contexts=[located(message, flag(request, "ip")) for message in messages],
+            contexts=[located(message, request_address) for message in messages],
+            may_hold_nul=may_hold_nul(request.body),
         )
 
     def accepted(self, request: WireRequest, count: int) -> web.Response:

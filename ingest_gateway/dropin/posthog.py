@@ -29,7 +29,13 @@ from aiohttp import web
 
 from ingest_gateway.body import decode_body
 from ingest_gateway.dropin.posthog_events import translate_message, utc_now
-from ingest_gateway.dropin.wire import Translated, WireRequest, end_user, with_details
+from ingest_gateway.dropin.wire import (
+    Translated,
+    WireRequest,
+    end_user,
+    may_hold_nul,
+    with_details,
+)
 from ingest_gateway.errors import IngestError, ValidationFailed
 from ingest_gateway.validation import body_error, parse_timestamp
 
@@ -111,6 +117,7 @@ def translate(request: WireRequest, now: datetime) -> Translated:
         events=events,
         max_events=MAX_EVENTS,
         contexts=[end_user_of(message) for message in messages],
+        may_hold_nul=may_hold_nul(request.body),
     )
 
 

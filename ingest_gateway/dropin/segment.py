@@ -42,6 +42,7 @@ from ingest_gateway.dropin.wire import (
     Translated,
     WireRequest,
     basic_auth_user,
+    may_hold_nul,
     with_details,
 )
 from ingest_gateway.errors import IngestError, ValidationFailed
@@ -126,6 +127,7 @@ class SegmentFormat:
             events=events,
             max_events=MAX_MESSAGES,
             contexts=contexts if any(contexts) else [],  # none: the request's, for all
+            may_hold_nul=may_hold_nul(request.body),
         )
 
     def accepted(self, request: WireRequest, count: int) -> web.Response:

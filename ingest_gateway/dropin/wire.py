@@ -52,6 +52,7 @@ class Translated:
     events: list[Any]
     max_events: int
     contexts: list[dict[str, str]] = field(default_factory=list)
+    may_hold_nul: bool = True  # as validation.Payload's: False lets validation skip a scan
 
     def __post_init__(self) -> None:
         if self.contexts and len(self.contexts) != len(self.events):
@@ -101,6 +102,14 @@ def basic_auth_user(authorization: str | None) -> str | None:
         return None
     user = decoded.partition(":")[0]
     return user or None
+
+
+def may_hold_nul(body: bytes) -> bool:
+    """Whether a string of the body's events may hold U+0000 (which PostgreSQL's jsonb
+    refuses, so validation looks for it): False only for a body that is plain JSON text
+    with no ``\\u0000`` escape (a raw NUL is not valid JSON); an encoded body (form,
+    base64, gzip-js) may hide one."""
+    return not (body.lstrip()[:1] in (b"{", b"[") and b"\\u0000" not in body)
 
 
 def with_details(body: dict[str, Any], error: IngestError) -> dict[str, Any]:
