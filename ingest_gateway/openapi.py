@@ -6,7 +6,10 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
+from ingest_gateway.dropin.formats import FORMATS
 from ingest_gateway.validation import MAX_EVENTS_PER_REQUEST, IncomingEventSchema, Timestamp
+
+_PRODUCTS = {"segment": "Segment", "posthog": "PostHog", "mixpanel": "Mixpanel"}
 
 
 class SuccessSchema(Schema):
@@ -50,6 +53,34 @@ def _ref(name: str) -> dict[str, str]:
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _dropin_paths(spec: APISpec) -> None:
+    """Each drop-in format's routes: the product's own body and answers, which its clients
+    send and read (docs/dropin-<format>.md), so described here only in words."""
+    for wire_format in FORMATS:
+        product = _PRODUCTS.get(wire_format.name, wire_format.name)
+        guide = f"docs/dropin-{wire_format.name}.md"
+        for path in wire_format.paths:
+            spec.path(
+                path=path,
+                operations={
+                    "post": {
+                        "summary": f"{product}'s tracking call, as {product}'s clients send it",
+                        "description": f"The body and the answers are {product}'s ({guide}).",
+                        "tags": ["drop-in"],
+                        "requestBody": {
+                            "required": True,
+                            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                        },
+                        "responses": {
+                            "200": {"description": "Appended and acknowledged by Kafka"},
+                            "4XX": {"description": f"Refused, in {product}'s error shape"},
+                            "503": {"description": "Kafka could not acknowledge (Retry-After)"},
+                        },
+                    }
+                },
+            )
 
 
 def build_spec() -> dict[str, Any]:
@@ -107,6 +138,7 @@ def build_spec() -> dict[str, Any]:
             }
         },
     )
+    _dropin_paths(spec)
     document = spec.to_dict()
     # apispec renders Length on a Dict as maxLength; for an object it is maxProperties.
     properties = document["components"]["schemas"]["Event"]["properties"]["properties"]
