@@ -60,7 +60,7 @@ def _dropin_paths(spec: APISpec) -> None:
     send and read (docs/dropin-<format>.md), so described here only in words."""
     for wire_format in FORMATS:
         product = _PRODUCTS.get(wire_format.name, wire_format.name)
-        guide = f"docs/dropin-{wire_format.name}.md"
+        guide = "docs/dropin.md"
         for path in wire_format.paths:
             spec.path(
                 path=path,

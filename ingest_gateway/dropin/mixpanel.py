@@ -1,6 +1,6 @@
 """Mixpanel's ingestion API as a drop-in format: ``POST /track`` and ``/import``.
 
-One Mixpanel message becomes one of our events, in order (docs/dropin-mixpanel.md has the
+One Mixpanel message becomes one of our events, in order (docs/dropin.md (Mixpanel) has the
 table): ``event`` as is (``$mp_web_page_view`` → ``$pageview``); ``properties.distinct_id``
 → ``distinctId``; ``properties.time`` (seconds or milliseconds since the epoch, int or float)
 → ``timestamp``, the receive time without one; ``properties.$insert_id`` with the event,

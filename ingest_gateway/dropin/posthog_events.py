@@ -1,4 +1,4 @@
-"""One PostHog capture message → one of our events: pure functions (docs/dropin-posthog.md).
+"""One PostHog capture message → one of our events: pure functions (docs/dropin.md (PostHog)).
 
 PostHog's own ingestion decides the fields this way, and so do we: the distinct id is
 ``distinct_id`` (or ``$distinct_id``, or ``properties.distinct_id``), the key is never kept

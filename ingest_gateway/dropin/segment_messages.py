@@ -1,4 +1,4 @@
-"""One Segment message → our event: the mapping table of docs/dropin-segment.md, as pure
+"""One Segment message → our event: the mapping table of docs/dropin.md (Segment), as pure
 functions (``ingest_gateway.dropin.segment`` is the format around them).
 
 A message that cannot be mapped raises ``Problem`` naming Segment's own field; what can be

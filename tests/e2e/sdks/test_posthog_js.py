@@ -1,6 +1,6 @@
 """posthog-js (npm's array.full.no-external.js, the all-in-one build that loads nothing
 else) in headless Chromium, pointed at the real gateway by its api_host: the events on the
-topic, mapped (issue 19, docs/dropin-posthog.md).
+topic, mapped (issue 19, docs/dropin.md (PostHog)).
 
 The bundle is installed once with npm into .local/npm/ (pinned version); without npm, or
 without the registry, the test is skipped and says why.
@@ -31,7 +31,7 @@ CACHE = REPO_ROOT / ".local" / "npm" / f"posthog-js-{VERSION}"
 BUNDLE = CACHE / "node_modules" / "posthog-js" / "dist" / "array.full.no-external.js"
 
 # posthog-js leaves HeadlessChrome's events out unless told not to; the gateway answers no
-# /flags/ or remote config (docs/dropin-posthog.md), so the client is told not to ask.
+# /flags/ or remote config (docs/dropin.md (PostHog)), so the client is told not to ask.
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>{title}</title><script src="/posthog.js"></script>
 </head><body><h1>{title}</h1><script>

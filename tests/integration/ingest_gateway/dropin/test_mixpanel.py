@@ -139,7 +139,7 @@ async def test_alias_merge_and_simplified_id_merge_make_one_person(
 
     class LocalConsumer(Consumer):  # type: ignore[misc]
         """``Mixpanel.alias`` builds its own ``Consumer()`` for api.mixpanel.com: pointed
-        here instead (docs/dropin-mixpanel.md says how users send an alias)."""
+        here instead (docs/dropin.md (Mixpanel) says how users send an alias)."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **{**where, **kwargs})
