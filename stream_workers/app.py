@@ -174,6 +174,7 @@ async def first_connection(
 def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     app = WorkerApp(
         settings.consumer_group,  # the app id: each lane's workers are a group of their own
+        fast_drain=settings.fast_drain,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
         autodiscover=False,

@@ -44,8 +44,13 @@ _UPSTREAM_CALL = """await self.wait_first(
 _OUR_CALL = "await self._deliver(callback, message)"
 
 
-def upstream_drain_digest() -> str:
-    source = inspect.getsource(base_consumer.Consumer._drain_messages)
+def upstream_drain_digest() -> str | None:
+    """The digest of faust's installed fetch loop; None when its source cannot be read (an
+    install with bytecode only), which runs faust's own loop."""
+    try:
+        source = inspect.getsource(base_consumer.Consumer._drain_messages)
+    except (OSError, TypeError):
+        return None
     return hashlib.sha256(source.encode()).hexdigest()
 
 
@@ -73,9 +78,9 @@ Callback = Callable[[Any], Coroutine[Any, Any, Any]]
 def _fast_drain() -> Callable[..., Any] | None:
     """Faust's fetch loop with the per-record ``wait_first`` replaced by ``_deliver``, or
     None when the installed faust is not the code this was written against."""
-    source = inspect.getsource(base_consumer.Consumer._drain_messages)
-    if hashlib.sha256(source.encode()).hexdigest() != UPSTREAM_DRAIN_SHA256:
+    if upstream_drain_digest() != UPSTREAM_DRAIN_SHA256:
         return None
+    source = inspect.getsource(base_consumer.Consumer._drain_messages)
     assert source.count(_UPSTREAM_CALL) == 1
     namespace: dict[str, Any] = {}
     # Compiled in faust's own module namespace, so every name it uses resolves as there.
@@ -123,10 +128,12 @@ def fast_drain_active() -> bool:
 
 
 class WorkerApp(faust.App):
-    """A faust.App whose consumer is the FastConsumer."""
+    """A faust.App whose consumer is the FastConsumer (``fast_drain=False``, or a faust
+    whose fetch loop changed or cannot be read: faust's own consumer)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, fast_drain: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fast = fast_drain and _DRAIN is not None
         self.direct_handlers: dict[str, Callback] = {}
 
     def deliver_directly(self, topic: str, handler: Callback) -> bool:
@@ -134,15 +141,19 @@ class WorkerApp(faust.App):
         docstring); False, with nothing registered, when faust's own fetch loop runs (then
         the topic's agent stream gets them). Register before the worker starts: a record
         delivered to a stream nobody reads would never be acknowledged."""
-        if _DRAIN is None:
+        if not self.fast:
             return False
         self.direct_handlers[topic] = handler
         return True
 
     def _new_transport(self) -> Any:
+        if self.fast:
+            return FastTransport(self.conf.broker_consumer, self)
         if _DRAIN is None:
             logger.warning("faust changed: records are delivered by faust's own fetch loop")
-        return FastTransport(self.conf.broker_consumer, self)
+        else:
+            logger.info("fast drain off: records are delivered by faust's own fetch loop")
+        return aiokafka_driver.Transport(self.conf.broker_consumer, self)
 
     def on_init_dependencies(self) -> Any:
         dependencies = super().on_init_dependencies()

@@ -31,6 +31,9 @@ class Settings:
     instance_id: str | None = None
     batch_max: int = 100000
     batch_seconds: float = 0.2
+    # stream_workers/fastdrain.py's fetch loop and direct delivery; False: faust's own
+    # fetch loop and the agent's stream (what runs anyway when faust's code changed).
+    fast_drain: bool = True
     # Records Faust may hold per partition queue while a batch is being written: under a
     # backlog the next batch is then ready when the transaction commits.
     stream_buffer_maxsize: int = 20000
@@ -115,6 +118,7 @@ def load_settings(env: Env | None = None) -> Settings:
         instance_id=env.str("RA_WORKER_INSTANCE_ID", None),
         batch_max=env.int("RA_WORKER_BATCH_MAX", 100000),
         batch_seconds=env.float("RA_WORKER_BATCH_SECONDS", 0.2),
+        fast_drain=env.bool("RA_WORKER_FAST_DRAIN", True),
         stream_buffer_maxsize=env.int("RA_WORKER_STREAM_BUFFER", 20000),
         fetch_bytes=env.int("RA_WORKER_FETCH_BYTES", 4 * 1024 * 1024),
         session_timeout_seconds=env.float("RA_WORKER_SESSION_TIMEOUT_SECONDS", 10.0),

@@ -124,12 +124,13 @@ async def worker_env(services, database, kafka_topic, unique_group, redis_prefix
 
 @pytest.fixture
 def spawn(worker_env, tmp_path, services):  # type: ignore[no-untyped-def]
-    def make(name: str, lane: str = "main") -> WorkerProcess:
+    def make(name: str, lane: str = "main", **extra: str) -> WorkerProcess:
         env = {
             **worker_env,
             "RA_WORKER_INSTANCE_ID": name,
             "RA_WORKER_LANE": lane,
             "RA_WORKER_DATA_DIR": str(tmp_path / f"faust-{name}"),
+            **extra,
         }
         return WorkerProcess(env, service_log(f"worker-{name}"), services.repo_root)
 

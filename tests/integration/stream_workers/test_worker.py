@@ -31,6 +31,20 @@ async def test_kill_9_at_random_points_leaves_every_projection_exact(
     assert_projections(database, counted(records))
 
 
+async def test_faust_s_own_fetch_loop_through_a_kill_9_leaves_every_projection_exact(
+    services, database, make_project, kafka_topic, unique_group, spawn
+):
+    """The path a worker takes when faust's fetch loop changed or its source is missing
+    (stream_workers/fastdrain.py): records through the agent's stream, acked as events."""
+    big, small = await make_project("big"), await make_project("small")
+    records = generate([big, small], 20_000, seed=5, users=2000, days=0.1)
+    await produce(services.kafka_bootstrap, kafka_topic, records)
+    worker = spawn("w1", RA_WORKER_FAST_DRAIN="false")
+    await kill_then_finish(worker, database, unique_group, len(records), random.Random(8), 1.0, 1)
+    assert "fast drain off" in worker.log.read_text()  # the fallback ran, by choice
+    assert_projections(database, counted(records))
+
+
 async def test_two_workers_share_a_big_project_through_a_rebalance(
     services, database, make_project, kafka_topic, unique_group, spawn
 ):

@@ -48,6 +48,27 @@ def test_worker_app_builds_its_consumer_from_the_fast_transport() -> None:
     assert app.transport.Consumer is FastConsumer
 
 
+def test_without_faust_s_sources_its_own_loop_runs_instead_of_a_crash(monkeypatch) -> None:
+    """An install with bytecode only (no .py files): inspect.getsource raises OSError."""
+
+    def no_source(_: object) -> str:
+        raise OSError("could not get source code")
+
+    monkeypatch.setattr(fastdrain.inspect, "getsource", no_source)
+    assert fastdrain.upstream_drain_digest() is None
+    assert fastdrain._fast_drain() is None
+
+
+def test_fast_drain_off_builds_faust_s_own_consumer_and_delivers_to_the_stream() -> None:
+    app = WorkerApp(
+        "fastdrain-off", broker="kafka://127.0.0.1:9", store="memory://", fast_drain=False
+    )
+    assert not isinstance(app.transport, fastdrain.FastTransport)
+    assert app.transport.Consumer is fastdrain.aiokafka_driver.Consumer
+    assert app.deliver_directly("events", Buffer(1).put) is False
+    assert app.direct_handlers == {}
+
+
 async def test_a_record_with_room_is_delivered_inline_once() -> None:
     flow, buffer = Flow(), Buffer(10)
     tasks_before = len(asyncio.all_tasks())
