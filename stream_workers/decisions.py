@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from contracts.events import EventRecord
 from stream_workers.decoding import Decoded
-from stream_workers.partitions import partition_month
+from stream_workers.raw_tables import partition_month
 
 DEDUP_WINDOW = timedelta(days=7)
 

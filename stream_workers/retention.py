@@ -14,7 +14,7 @@ advisory lock; the others skip that round). One run:
    timeout and left to the next run if it passes;
 4. deletes, row by row, the project's rows in ``events_default`` past its retention:
    only events whose timestamp lay more than five years before or a month after their
-   receipt go there (stream_workers/partitions.py), so that table stays small;
+   receipt go there (stream_workers/raw_tables.py), so that table stays small;
 5. records the run (``retention_runs``, control database) for the ops view.
 
 Running it again finds nothing more to do: idempotent. Rollups are never touched.
@@ -33,7 +33,7 @@ from typing import Any
 
 from psycopg import AsyncConnection, errors, sql
 
-from stream_workers.partitions import next_month, partition_name
+from stream_workers.raw_tables import next_month, partition_name
 
 logger = logging.getLogger(__name__)
 

@@ -46,7 +46,7 @@ from stream_workers.enrichment import Enricher
 from stream_workers.guard import OffsetGuard, Unchecked
 from stream_workers.isolation import apply_isolating
 from stream_workers.metrics import Metrics
-from stream_workers.partitions import Partitioner, missing_partition
+from stream_workers.raw_tables import Partitioner, missing_partition
 from stream_workers.received import (
     BatchResult,
     DeadLetter,

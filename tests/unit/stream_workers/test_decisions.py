@@ -10,7 +10,7 @@ from stream_workers.decisions import (
     order_matters,
     select_new,
 )
-from stream_workers.partitions import partition_month
+from stream_workers.raw_tables import partition_month
 
 NOW = datetime(2026, 2, 10, tzinfo=UTC)
 

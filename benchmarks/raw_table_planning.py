@@ -1,4 +1,4 @@
-"""Planning cost of the raw store split by project (``benchmarks.partitions``, step 3):
+"""Planning cost of the raw store split by project (``benchmarks.raw_tables``, step 3):
 ``EXPLAIN (SUMMARY)`` of one project's funnel scan (pruned to its table) and of a count
 over the month for no project (every table), warm and on fresh connections."""
 
@@ -13,7 +13,7 @@ from typing import Any
 from psycopg import AsyncConnection, errors
 
 from benchmarks.query_api import load_average
-from stream_workers.partitions import next_month
+from stream_workers.raw_tables import next_month
 
 COLD_PLANS = 5
 

@@ -2,7 +2,7 @@
 
 Run from the repository root with ``scripts/services.sh start`` up::
 
-    python -m benchmarks.partitions [--projects 1,100,1000] [--rows 200000] [--rounds 3]
+    python -m benchmarks.raw_tables [--projects 1,100,1000] [--rows 200000] [--rounds 3]
                                     [--plans 20] [--schema bench_partitions]
 
 For each N in ``--projects``: a fresh migrated schema (``--schema``, dropped at the end)
@@ -55,12 +55,12 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection, errors, sql
 
-from benchmarks.partition_planning import measure_planning, scalar
 from benchmarks.query_api import load_average
 from benchmarks.query_load import schema_url
+from benchmarks.raw_table_planning import measure_planning, scalar
 from migrations.runner import apply_migrations
-from stream_workers.partitions import Partitioner, next_month, partition_name
 from stream_workers.projections import COLUMNS, CREATE_STAGING
+from stream_workers.raw_tables import Partitioner, next_month, partition_name
 from stream_workers.retention import Retainer
 from stream_workers.settings import load_settings
 

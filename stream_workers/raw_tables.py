@@ -1,5 +1,6 @@
-"""The raw ``events`` table's partitions, created on demand (plain PostgreSQL): one per
-month, each split by project (docs/decisions/0016), so that retention drops whole tables.
+"""The raw ``events`` table's tables (PostgreSQL partitions, not Kafka's), created on demand
+(plain PostgreSQL): one per month, each split by project (docs/decisions/0016), so that
+retention drops whole tables.
 
 A month's table must exist before its first row arrives: a row that lands in the DEFAULT
 partition makes creating that month's table fail later. So the sink calls ``ensure``
