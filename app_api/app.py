@@ -21,6 +21,7 @@ import dashboard.app
 import dashboard.settings
 import query_api.app
 import query_api.settings
+from common.health import health
 from common.security_headers import API_POLICY, add_security_headers
 
 logger = logging.getLogger(__name__)
@@ -31,10 +32,6 @@ class Mount:
     name: str
     prefix: str
     app: web.Application
-
-
-async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
 
 
 def create_app(mounts: Sequence[Mount]) -> web.Application:

@@ -10,6 +10,7 @@ from aiohttp import web
 from psycopg import AsyncConnection
 
 from common.database import DatabasePool
+from common.health import health
 from common.redis import create_redis
 from contracts.shards import DEFAULT_SHARD
 from query_api import handlers, middleware
@@ -38,7 +39,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_resources)
     app.router.add_post("", handlers.query)
     app.router.add_get("/openapi.json", handlers.openapi)
-    app.router.add_get("/health", handlers.health)
+    app.router.add_get("/health", health)
     app.router.add_get("/ready", handlers.ready)
     app.router.add_get("/metrics", handlers.metrics)
     return app
@@ -46,7 +47,7 @@ def create_app(settings: Settings) -> web.Application:
 
 def create_standalone_app(settings: Settings) -> web.Application:
     root = web.Application()
-    root.router.add_get("/health", handlers.health)
+    root.router.add_get("/health", health)
     root.add_subapp(MOUNT_PREFIX, create_app(settings))
     return root
 

@@ -15,7 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from psycopg import AsyncConnection
 from redis.exceptions import RedisError
 
-from common.database import database_answers, shards_answering
+from common.database import database_answers
+from common.health import readiness
 from contracts.sessions import SESSION_COOKIE
 from contracts.shards import DEFAULT_SHARD, shard_group
 from query_api import answers, funnels, lifecycle, paths, retention
@@ -135,21 +136,10 @@ async def openapi(request: web.Request) -> web.Response:
     return _json(request.app[SPEC])
 
 
-async def health(request: web.Request) -> web.Response:
-    return _json({"status": "ok"})
-
-
 async def ready(request: web.Request) -> web.Response:
-    try:
-        redis = bool(await request.app[REDIS].ping())
-    except Exception:  # any failure means "not ready"; the body says which
-        redis = False
-    database = await database_answers(request.app[SHARD_POOLS][DEFAULT_SHARD])
-    body: dict[str, Any] = {"redis": redis, "database": database}
-    pools = request.app[SHARD_POOLS]
-    if len(pools) > 1:  # a shard down holds back its own projects, not this service
-        body["shards"] = await shards_answering(pools)
-    return _json(body, 200 if redis and database else 503)
+    app, pools = request.app, request.app[SHARD_POOLS]
+    probes = {"redis": app[REDIS].ping(), "database": database_answers(pools[DEFAULT_SHARD])}
+    return await readiness(probes, pools)
 
 
 async def metrics(request: web.Request) -> web.Response:
