@@ -2,7 +2,8 @@
 bodies, never a bare 500 for bad input and never an HTML page of aiohttp's.
 
 Each service passes its exception root and how one becomes its contract's answer; the
-rest is the same everywhere: aiohttp's own 4xx as ``{"error": reason}`` (a body over
+rest is the same everywhere: ``common.auth``'s refusals as ``{"error": message}`` with
+their 401 or 403, aiohttp's own 4xx as ``{"error": reason}`` (a body over
 ``client_max_size`` as ``{"error": "Payload too large"}``), a shared dependency's failure
 as the 503 of ``common.unavailable`` with Retry-After, and anything else as a logged 500.
 A service that counts its answers passes ``observe``, called once for each answer with
@@ -18,15 +19,17 @@ from typing import TypeVar
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from common.auth import Refused
 from common.unavailable import RETRY_AFTER_SECONDS, unavailable_code, unavailable_response
 
 logger = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Exception)
 
-# Why an answer was given, for ``observe``: ``None`` for the handler's own answer, the
-# service's ``reason`` of one of its errors, ``http_<status>`` for aiohttp's 4xx,
-# ``UNAVAILABLE`` for a dependency's failure and ``INTERNAL`` for a bug.
+# Why an answer was given, for ``observe``: ``None`` for the handler's own answer; the
+# service's ``reason`` of one of its errors, or a ``common.auth.Refused``'s;
+# ``http_<status>`` for aiohttp's 4xx; ``UNAVAILABLE`` for a dependency's failure and
+# ``INTERNAL`` for a bug.
 Reason = str | None
 UNAVAILABLE = "unavailable"
 INTERNAL = "internal"
@@ -52,6 +55,9 @@ def json_errors(
             response, why = await handler(request), None
         except root as exc:
             response, why = answer(exc), reason(exc)
+        except Refused as exc:
+            response = web.json_response({"error": exc.message}, status=exc.status)
+            why = exc.reason
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise  # redirects and the like are answers, not errors

@@ -14,10 +14,6 @@ class DashboardError(Exception):
         self.message = message
 
 
-class Unauthorized(DashboardError):
-    status = 401
-
-
 class Forbidden(DashboardError):
     status = 403
 
