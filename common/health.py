@@ -1,6 +1,7 @@
 """``GET /health`` and ``GET /ready`` for every service. Health says the process answers
-(``{"status": "ok"}``); readiness, 200 when each dependency it cannot serve without
-answers, else 503, with a body naming each so that an operator sees which one is down.
+(``{"status": "ok"}``, also at the root of a service run alone); readiness is 200 when
+each dependency the service cannot serve without answers, else 503, with a body naming
+each so that an operator sees which one is down.
 
 A load balancer takes a process out of rotation on 503, so only what every request needs
 belongs among the ``probes``; further shards' databases are reported under ``shards``
@@ -19,6 +20,16 @@ from common.database import shards_answering
 
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
+
+
+def standalone(prefix: str, app: web.Application) -> web.Application:
+    """A service's app run on its own (``python -m <service>``): mounted at the prefix the
+    App API gives it, so its paths are the same either way, under a root answering
+    ``/health``."""
+    root = web.Application()
+    root.router.add_get("/health", health)
+    root.add_subapp(prefix, app)
+    return root
 
 
 # A dependency's check: true (or truthy, as Redis' PING) when it answers. The clients' own

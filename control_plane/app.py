@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from common.database import DatabasePool
-from common.health import health
+from common.health import health, standalone
 from common.redis import create_redis
 from common.security_headers import API_POLICY, add_security_headers
 from contracts.shards import DEFAULT_SHARD
@@ -101,10 +101,7 @@ def create_app(settings: Settings) -> web.Application:
 
 
 def create_standalone_app(settings: Settings) -> web.Application:
-    root = web.Application()
-    root.router.add_get("/health", health)
-    root.add_subapp(MOUNT_PREFIX, create_app(settings))
-    return root
+    return standalone(MOUNT_PREFIX, create_app(settings))
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:

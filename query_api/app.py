@@ -10,7 +10,7 @@ from aiohttp import web
 from psycopg import AsyncConnection
 
 from common.database import DatabasePool
-from common.health import health
+from common.health import health, standalone
 from common.redis import create_redis
 from contracts.shards import DEFAULT_SHARD
 from query_api import handlers, middleware
@@ -46,10 +46,7 @@ def create_app(settings: Settings) -> web.Application:
 
 
 def create_standalone_app(settings: Settings) -> web.Application:
-    root = web.Application()
-    root.router.add_get("/health", health)
-    root.add_subapp(MOUNT_PREFIX, create_app(settings))
-    return root
+    return standalone(MOUNT_PREFIX, create_app(settings))
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
