@@ -1,25 +1,30 @@
 """One origin for the browser and the CLI: each service's app mounted at its own prefix.
 
-A service package ``name`` is mounted when it can be imported; it provides
-``name.app.create_app(settings)``, ``name.app.MOUNT_PREFIX`` and
-``name.settings.load_settings()``. aiohttp resolves the longest matching prefix first, so
-``/api/query`` (query API) and ``/api`` (control plane) coexist; the dashboard's pages
-are under ``/dashboard`` (aiohttp refuses an empty sub-app prefix, so not at ``/``).
+Each service provides ``create_app(settings)`` and ``MOUNT_PREFIX`` in its ``app`` module
+and ``load_settings()`` in its ``settings`` module. aiohttp resolves the longest matching
+prefix first, so ``/api/query`` (query API) and ``/api`` (control plane) coexist; the
+dashboard's pages are under ``/dashboard`` (aiohttp refuses an empty sub-app prefix, so
+not at ``/``). The services are plain imports: every package ships in the one
+distribution (pyproject.toml), so none is ever absent, and a broken one should stop the
+App API at start-up rather than leave its routes silently unmounted.
 """
 
-import importlib
-import importlib.util
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
 
+import control_plane.app
+import control_plane.settings
+import dashboard.app
+import dashboard.settings
+import query_api.app
+import query_api.settings
+from common.health import health
 from common.security_headers import API_POLICY, add_security_headers
 
 logger = logging.getLogger(__name__)
-
-SERVICES = ("control_plane", "query_api", "dashboard")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,33 +34,33 @@ class Mount:
     app: web.Application
 
 
-async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
 def create_app(mounts: Sequence[Mount]) -> web.Application:
     root = web.Application()
     # The origin's default; a mounted app's own (the dashboard's pages) replaces it.
     add_security_headers(root, API_POLICY)
     root.router.add_get("/health", health)
     for mount in mounts:
+        logger.info("mounting %s at %s", mount.name, mount.prefix)
         root.add_subapp(mount.prefix, mount.app)
     return root
 
 
-def mount_service(name: str) -> Mount | None:
-    """The service's app built from its own settings, or ``None`` when not installed."""
-    if importlib.util.find_spec(name) is None:
-        return None
-    app_module = importlib.import_module(f"{name}.app")
-    settings_module = importlib.import_module(f"{name}.settings")
-    prefix = getattr(app_module, "MOUNT_PREFIX", None)
-    if not isinstance(prefix, str):
-        raise RuntimeError(f"{name}.app has no MOUNT_PREFIX; the App API cannot mount it")
-    app = app_module.create_app(settings_module.load_settings())
-    logger.info("mounting %s at %s", name, prefix)
-    return Mount(name, prefix, app)
-
-
-def mounts_from_environment(services: Sequence[str] = SERVICES) -> list[Mount]:
-    return [m for m in (mount_service(name) for name in services) if m is not None]
+def mounts_from_environment() -> list[Mount]:
+    """The three services' apps, each built from its own settings (its environment)."""
+    return [
+        Mount(
+            "control_plane",
+            control_plane.app.MOUNT_PREFIX,
+            control_plane.app.create_app(control_plane.settings.load_settings()),
+        ),
+        Mount(
+            "query_api",
+            query_api.app.MOUNT_PREFIX,
+            query_api.app.create_app(query_api.settings.load_settings()),
+        ),
+        Mount(
+            "dashboard",
+            dashboard.app.MOUNT_PREFIX,
+            dashboard.app.create_app(dashboard.settings.load_settings()),
+        ),
+    ]

@@ -42,7 +42,7 @@ from psycopg import sql
 
 from benchmarks.query_load import START, create_schema, load_raw, schema_url, step
 from contracts.sessions import new_token, token_digest
-from control_plane.cli_client import Credentials, save_credentials
+from control_plane.cli.client import Credentials, save_credentials
 from control_plane.event_rows import COLUMNS
 from control_plane.settings import load_settings
 

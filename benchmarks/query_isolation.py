@@ -50,6 +50,7 @@ from benchmarks.stack import (
     wait_ready,
 )
 from contracts.sessions import Session, encode_session, new_token, session_key
+from contracts.sketches import HLL_PARAMETERS
 from control_plane.projects import create_project
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -65,11 +66,11 @@ SELECT gen_random_uuid(), %(project)s,
        jsonb_build_object('$pathname', (ARRAY['/', '/pricing', '/docs'])[1 + g %% 3])
 FROM generate_series(1, %(events)s) g
 """
-_ROLLUPS = """
+_ROLLUPS = f"""
 INSERT INTO rollups (project_id, event, granularity, bucket, events, users, sessions)
 SELECT project_id, event, %(name)s, date_bin(%(width)s::interval, ts, '1970-01-01 00:00:00+00'),
-       count(*), public.hll_add_agg(public.hll_hash_text(distinct_id), 17, 5),
-       public.hll_add_agg(public.hll_hash_text(session_id), 17, 5)
+       count(*), public.hll_add_agg(public.hll_hash_text(distinct_id), {HLL_PARAMETERS}),
+       public.hll_add_agg(public.hll_hash_text(session_id), {HLL_PARAMETERS})
 FROM events WHERE project_id = %(project)s GROUP BY 1, 2, 3, 4
 """
 GRAINS = {"minute": "1 minute", "15min": "15 minutes", "hour": "1 hour", "day": "1 day"}

@@ -15,6 +15,7 @@ import redis
 from psycopg import sql
 
 from contracts.sessions import Session, encode_session, new_token, session_key
+from contracts.sketches import HLL_PARAMETERS
 from migrations.runner import apply_migrations
 
 PREFIX = "bench:query_api:"
@@ -36,22 +37,22 @@ FROM generate_series(%(first)s::bigint, %(last)s::bigint) g,
      LATERAL (SELECT (hashint8(g) & 2147483647) %% %(users)s AS u) x
 """
 
-_ROLLUP = """
+_ROLLUP = f"""
 INSERT INTO rollups (project_id, event, granularity, bucket, events, users, sessions)
 SELECT project_id, event, %(name)s, date_bin(%(width)s::interval, ts, '1970-01-01 00:00:00+00'),
-       count(*), public.hll_add_agg(public.hll_hash_text(distinct_id), 17, 5),
-       public.hll_add_agg(public.hll_hash_text(session_id), 17, 5)
+       count(*), public.hll_add_agg(public.hll_hash_text(distinct_id), {HLL_PARAMETERS}),
+       public.hll_add_agg(public.hll_hash_text(session_id), {HLL_PARAMETERS})
 FROM events GROUP BY 1, 2, 3, 4
 """
 
-_BREAKDOWN = """
+_BREAKDOWN = f"""
 INSERT INTO breakdown_rollups
     (project_id, event, key, granularity, bucket, value, events, users, sessions)
 SELECT project_id, event, '$pathname', %(name)s,
        date_bin(%(width)s::interval, ts, '1970-01-01 00:00:00+00'),
        left(properties ->> '$pathname', 500), count(*),
-       public.hll_add_agg(public.hll_hash_text(distinct_id), 17, 5),
-       public.hll_add_agg(public.hll_hash_text(session_id), 17, 5)
+       public.hll_add_agg(public.hll_hash_text(distinct_id), {HLL_PARAMETERS}),
+       public.hll_add_agg(public.hll_hash_text(session_id), {HLL_PARAMETERS})
 FROM events GROUP BY 1, 2, 3, 4, 5, 6
 """
 

@@ -1,5 +1,5 @@
-"""App sessions and CLI tokens, shared by the control plane (which issues them) and the
-query API (which checks them).
+"""App sessions and CLI tokens: the control plane issues them, every App API service
+checks them (``common.auth``).
 
 Browser sessions live in Redis::
 
@@ -28,11 +28,6 @@ _TOKEN_BYTES = 32
 # What a token we issued looks like (``secrets.token_urlsafe`` after its prefix); a bearer
 # header holding anything else is refused before any lookup.
 _ACCESS_TOKEN = re.compile(re.escape(ACCESS_TOKEN_PREFIX) + r"[A-Za-z0-9_-]{1,200}")
-
-# What the query API runs to turn a bearer token into a user id (parameter: token_digest).
-BEARER_USER_LOOKUP_SQL = (
-    "SELECT user_id::text FROM cli_access_tokens WHERE token_hash = %s AND revoked_at IS NULL"
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from common.database import DatabasePool
+from common.health import health, standalone
 from common.redis import create_redis
 from common.security_headers import API_POLICY, add_security_headers
 from contracts.shards import DEFAULT_SHARD
@@ -93,17 +94,14 @@ def create_app(settings: Settings) -> web.Application:
     add.add_post("/deploy", deploys.deploy)
     add.add_post("/deploy/rollback", deploys.rollback)
     add.add_get("/openapi.json", ops_handlers.openapi)
-    add.add_get("/control/health", ops_handlers.health)
+    add.add_get("/control/health", health)
     add.add_get("/control/ready", ops_handlers.ready)
     add.add_get("/control/metrics", ops_handlers.metrics)
     return app
 
 
 def create_standalone_app(settings: Settings) -> web.Application:
-    root = web.Application()
-    root.router.add_get("/health", ops_handlers.health)
-    root.add_subapp(MOUNT_PREFIX, create_app(settings))
-    return root
+    return standalone(MOUNT_PREFIX, create_app(settings))
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:

@@ -1,16 +1,12 @@
-"""Who is calling the control plane: ``common.auth``'s checks, as this service's errors.
-
-Cookies are sent by browsers on cross-site requests too, so a write authenticated by the
-cookie must carry an ``Origin`` of the App API itself. Bearer tokens are never sent
-implicitly, so bearer requests need no such check.
-"""
+"""Who is calling the control plane: ``common.auth``'s checks and its one Origin rule,
+with the control plane's pool, Redis and origins."""
 
 from aiohttp import web
 
-from common.auth import Caller, Unauthenticated, identify, is_operator, origin_allowed
+from common import auth
+from common.auth import Caller, Credentials, ForeignOrigin, is_operator, origin_allowed
 from common.client_address import request_client_address, request_is_https
-from contracts.sessions import SESSION_COOKIE
-from control_plane.errors import Forbidden, Unauthorized
+from control_plane.errors import Unauthorized
 from control_plane.keys import POOL, REDIS, SETTINGS
 
 Principal = Caller
@@ -20,27 +16,19 @@ def check_origin_if_present(request: web.Request) -> None:
     """For the routes that work without a cookie (sign-up, login, confirmation, password
     reset): refuse a foreign Origin (login CSRF), accept none (the CLI, curl)."""
     origin = request.headers.get("Origin")
-    if origin is not None and origin not in request.app[SETTINGS].app_origins:
-        raise Forbidden("Origin not allowed")
+    if not origin_allowed(origin, request.app[SETTINGS].app_origins, required=False):
+        raise ForeignOrigin()
 
 
 async def authenticate(request: web.Request) -> Principal:
     settings = request.app[SETTINGS]
-    try:
-        caller = await identify(
-            request.app[REDIS],
-            request.app[POOL],
-            settings.redis_prefix,
-            request.cookies.get(SESSION_COOKIE),
-            request.headers.get("Authorization"),
-        )
-    except Unauthenticated as exc:
-        raise Unauthorized(exc.message) from exc
-    if caller.via == "session" and not origin_allowed(
-        request.method, request.headers.get("Origin"), settings.app_origins
-    ):
-        raise Forbidden("Origin not allowed")
-    return caller
+    return await auth.authenticate(
+        Credentials.of(request),
+        redis=request.app[REDIS],
+        prefix=settings.redis_prefix,
+        connect=request.app[POOL].connection,
+        allowed_origins=settings.app_origins,
+    )
 
 
 async def require_session(request: web.Request) -> Principal:

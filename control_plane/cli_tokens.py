@@ -1,7 +1,8 @@
 """The CLI token flow: one-time login tokens exchanged once for revocable access tokens.
 
 Both are random 256-bit tokens stored as SHA-256 digests. The exchange is one conditional
-UPDATE, so two concurrent exchanges of one token cannot both succeed.
+UPDATE, so two concurrent exchanges of one token cannot both succeed. An access token is
+checked on each request by ``common.auth``.
 """
 
 from datetime import timedelta
@@ -10,7 +11,6 @@ from psycopg import AsyncConnection
 
 from contracts.sessions import (
     ACCESS_TOKEN_PREFIX,
-    BEARER_USER_LOOKUP_SQL,
     LOGIN_TOKEN_PREFIX,
     new_token,
     token_digest,
@@ -46,12 +46,6 @@ async def exchange_login_token(conn: AsyncConnection, token: str) -> str | None:
             (token_digest(access_token), row[0]),
         )
     return access_token
-
-
-async def user_for_access_token(conn: AsyncConnection, token: str) -> str | None:
-    cursor = await conn.execute(BEARER_USER_LOOKUP_SQL, (token_digest(token),))
-    row = await cursor.fetchone()
-    return None if row is None else str(row[0])
 
 
 async def revoke_access_token(conn: AsyncConnection, token: str) -> bool:

@@ -1,29 +1,17 @@
-"""Health, readiness, Prometheus metrics and the OpenAPI document of the control plane."""
-
-from typing import Any
+"""Readiness, Prometheus metrics and the OpenAPI document of the control plane."""
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from common.database import database_answers, shards_answering
+from common.database import database_answers
+from common.health import readiness
 from control_plane.keys import METRICS, POOL, REDIS, SHARD_POOLS, SPEC
 
 
-async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
 async def ready(request: web.Request) -> web.Response:
-    try:
-        redis = bool(await request.app[REDIS].ping())
-    except Exception:  # any failure means "not ready"; the body says which
-        redis = False
-    database = await database_answers(request.app[POOL])
-    body: dict[str, Any] = {"redis": redis, "database": database}
-    pools = request.app[SHARD_POOLS]
-    if len(pools) > 1:  # a shard down holds back its own projects, not this service
-        body["shards"] = await shards_answering(pools)
-    return web.json_response(body, status=200 if redis and database else 503)
+    app = request.app
+    probes = {"redis": app[REDIS].ping(), "database": database_answers(app[POOL])}
+    return await readiness(probes, app[SHARD_POOLS])
 
 
 async def metrics(request: web.Request) -> web.Response:

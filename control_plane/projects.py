@@ -6,6 +6,7 @@ from datetime import datetime
 
 from psycopg import AsyncConnection, errors
 
+from common.membership import BY_REF, member_project, possible_ref, ref_parameters
 from contracts.keys import KeyKind, generate_key, hash_key, hashes_equal, key_hint
 from contracts.shards import DEFAULT_SHARD, least_loaded
 
@@ -90,11 +91,14 @@ async def _plan_limit(conn: AsyncConnection, plan: str) -> int:
     return int(row[0])
 
 
-_VIEW = """
-SELECT p.id::text, p.slug, p.name, p.plan, p.monthly_event_limit, m.role, p.created_at,
-    p.raw_retention_days
-FROM projects p JOIN project_members m ON m.project_id = p.id
-"""
+_VIEW_COLUMNS = (
+    "p.id::text, p.slug, p.name, p.plan, p.monthly_event_limit, m.role, p.created_at,"
+    " p.raw_retention_days"
+)
+_VIEW = (
+    f"SELECT {_VIEW_COLUMNS}"  # noqa: S608 - constants
+    " FROM projects p JOIN project_members m ON m.project_id = p.id"
+)
 
 
 async def list_projects(conn: AsyncConnection, user_id: str) -> list[ProjectView]:
@@ -105,21 +109,21 @@ async def list_projects(conn: AsyncConnection, user_id: str) -> list[ProjectView
 async def project_for_member(conn: AsyncConnection, ref: str, user_id: str) -> ProjectView | None:
     """The project named by slug or id, when ``user_id`` is a member of it; ``None`` both
     when it does not exist and when they are not a member."""
-    cursor = await conn.execute(
-        _VIEW + " WHERE (p.slug = %s OR p.id::text = %s) AND m.user_id = %s",
-        (ref, ref.lower(), user_id),
-    )
-    row = await cursor.fetchone()
+    row = await member_project(conn, user_id, ref, _VIEW_COLUMNS)
     return None if row is None else ProjectView(*row)
+
+
+_FIND = (  # noqa: S608 - constants
+    "SELECT p.id::text, p.slug, p.name, p.plan, p.monthly_event_limit, '', p.created_at,"
+    " p.raw_retention_days FROM projects p WHERE "
+) + BY_REF
 
 
 async def find_project(conn: AsyncConnection, ref: str) -> ProjectView | None:
     """The project named by slug or id, whoever asks (operators); ``role`` is empty."""
-    cursor = await conn.execute(
-        "SELECT id::text, slug, name, plan, monthly_event_limit, '', created_at,"
-        " raw_retention_days FROM projects WHERE slug = %s OR id::text = %s",
-        (ref, ref.lower()),
-    )
+    if not possible_ref(ref):
+        return None
+    cursor = await conn.execute(_FIND, ref_parameters(ref))
     row = await cursor.fetchone()
     return None if row is None else ProjectView(*row)
 

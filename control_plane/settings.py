@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from environs import Env
 from marshmallow import validate
 
+from common.auth import app_origins
 from common.client_address import LOOPBACK, IpNetwork, parse_trusted_proxies
 from common.redis import MAX_CONNECTIONS, POOL_TIMEOUT_SECONDS
 from contracts.sessions import SESSION_TTL_SECONDS
@@ -89,7 +90,7 @@ def load_settings(env: Env | None = None) -> Settings:
     env = env or Env()
     env.read_env(".local/services.env", recurse=False)
     port = env.int("RA_APP_PORT", 8081)
-    origins = env.list("RA_APP_ORIGINS", [f"http://127.0.0.1:{port}", f"http://localhost:{port}"])
+    origins = app_origins(env)
     return Settings(
         database_url=env.str("RA_DATABASE_URL"),
         redis_url=env.str("RA_REDIS_URL"),
@@ -98,7 +99,7 @@ def load_settings(env: Env | None = None) -> Settings:
         port=port,
         control_topic=env.str("RA_CONTROL_TOPIC", Topic.CONTROL.value),
         redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
-        app_origins=tuple(origins),
+        app_origins=origins,
         cookie_secure=env.bool("RA_COOKIE_SECURE", False),
         trusted_proxies=parse_trusted_proxies(env.str("RA_TRUSTED_PROXIES", LOOPBACK)),
         session_ttl_seconds=env.int("RA_SESSION_TTL_SECONDS", SESSION_TTL_SECONDS),

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from common.database import DatabasePool
+from common.health import standalone
 from common.redis import create_redis
 from common.security_headers import PAGE_POLICY, add_security_headers
 from contracts.shards import DEFAULT_SHARD
@@ -41,9 +42,7 @@ def create_app(settings: Settings) -> web.Application:
 
 
 def create_standalone_app(settings: Settings) -> web.Application:
-    root = web.Application()
-    root.add_subapp(MOUNT_PREFIX, create_app(settings))
-    return root
+    return standalone(MOUNT_PREFIX, create_app(settings))
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:

@@ -4,9 +4,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from contracts.sessions import SESSION_COOKIE
 from dashboard.auth import Viewer, operator, viewer
-from dashboard.keys import OPS, POOL, REDIS, SETTINGS, SHARD_POOLS
+from dashboard.keys import OPS, POOL, SHARD_POOLS
 from dashboard.usage import read_month_usage
 
 STATIC = Path(__file__).parent / "static"
@@ -29,28 +28,15 @@ async def to_dashboard(request: web.Request) -> web.Response:
 
 async def ops(request: web.Request) -> web.Response:
     """The pipeline's figures: operators only."""
-    app = request.app
-    await operator(
-        app[REDIS],
-        app[POOL],
-        app[SETTINGS].redis_prefix,
-        request.cookies.get(SESSION_COOKIE),
-        request.headers.get("Authorization"),
-    )
-    return web.json_response(await app[OPS].snapshot(), headers=_FIGURES)
+    await operator(request)
+    return web.json_response(await request.app[OPS].snapshot(), headers=_FIGURES)
 
 
 async def ops_projects(request: web.Request) -> web.Response:
     """This month's usage per project: every project for an operator, a member's own
     projects for anyone else logged in."""
     app = request.app
-    caller: Viewer = await viewer(
-        app[REDIS],
-        app[POOL],
-        app[SETTINGS].redis_prefix,
-        request.cookies.get(SESSION_COOKIE),
-        request.headers.get("Authorization"),
-    )
+    caller: Viewer = await viewer(request)
     async with app[POOL].connection() as conn:
         usage = await read_month_usage(
             conn, None if caller.operator else caller.user_id, app[SHARD_POOLS]

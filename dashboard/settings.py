@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from environs import Env
 
+from common.auth import app_origins
 from contracts.lanes import Lane, lane_group, lane_topic
 from contracts.shards import DEFAULT_SHARD, parse_shard_databases, shard_group
 from contracts.topics import Topic
@@ -15,6 +16,8 @@ class Settings:
     redis_url: str
     kafka_bootstrap: str
     redis_prefix: str = "ra:"
+    # The App API's own pages: a cookie request from any other origin is refused.
+    app_origins: tuple[str, ...] = ("http://127.0.0.1:8081", "http://localhost:8081")
     # Whose lag the ops view shows: the stream workers' group and the topics it reads,
     # for each lane (contracts/lanes.py; the overflow topic by default the events
     # topic's name plus "-overflow", its group the main one's plus "-overflow").
@@ -60,6 +63,7 @@ def load_settings(env: Env | None = None) -> Settings:
         redis_url=env.str("RA_REDIS_URL"),
         kafka_bootstrap=env.str("RA_KAFKA_BOOTSTRAP"),
         redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
+        app_origins=app_origins(env),
         worker_group=env.str("RA_WORKER_GROUP", "stream-workers"),
         events_topic=env.str("RA_EVENTS_TOPIC", Topic.EVENTS.value),
         overflow_topic=env.str("RA_OVERFLOW_TOPIC", None),

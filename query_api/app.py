@@ -10,6 +10,7 @@ from aiohttp import web
 from psycopg import AsyncConnection
 
 from common.database import DatabasePool
+from common.health import health, standalone
 from common.redis import create_redis
 from contracts.shards import DEFAULT_SHARD
 from query_api import handlers, middleware
@@ -38,17 +39,14 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_resources)
     app.router.add_post("", handlers.query)
     app.router.add_get("/openapi.json", handlers.openapi)
-    app.router.add_get("/health", handlers.health)
+    app.router.add_get("/health", health)
     app.router.add_get("/ready", handlers.ready)
     app.router.add_get("/metrics", handlers.metrics)
     return app
 
 
 def create_standalone_app(settings: Settings) -> web.Application:
-    root = web.Application()
-    root.router.add_get("/health", handlers.health)
-    root.add_subapp(MOUNT_PREFIX, create_app(settings))
-    return root
+    return standalone(MOUNT_PREFIX, create_app(settings))
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:

@@ -40,14 +40,6 @@ class ValidationFailed(QueryApiError):
         super().__init__(capped(details))
 
 
-class Unauthorized(QueryApiError):
-    status = 401
-    reason = "unauthenticated"
-
-    def __init__(self, message: str = "Authentication required") -> None:
-        super().__init__({"error": message})
-
-
 class Forbidden(QueryApiError):
     """Also the answer for a project that does not exist: the two are indistinguishable."""
 

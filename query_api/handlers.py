@@ -13,15 +13,15 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from psycopg import AsyncConnection
-from redis.exceptions import RedisError
 
-from common.database import database_answers, shards_answering
-from contracts.sessions import SESSION_COOKIE
+from common.auth import Refused
+from common.database import database_answers
+from common.health import readiness
 from contracts.shards import DEFAULT_SHARD, shard_group
 from query_api import answers, funnels, lifecycle, paths, retention
-from query_api.auth import bearer_user, member_project, origin_allowed, session_user
+from query_api.auth import caller_id, readable_project
 from query_api.database import connection, timed_transaction
-from query_api.errors import Forbidden, QueryApiError, Unavailable
+from query_api.errors import QueryApiError, Unavailable
 from query_api.freshness import freshness
 from query_api.keys import LIMITER, METRICS, PROJECT, REDIS, SETTINGS, SHARD_POOLS, SPEC
 from query_api.model import (
@@ -52,23 +52,6 @@ def _connection(
     if pool is None:  # placed on a shard this process was not given: a deployment's error
         raise Unavailable(settings.retry_after_seconds, "SHARD_NOT_CONFIGURED")
     return connection(pool, settings.pool_wait_seconds, settings.retry_after_seconds)
-
-
-async def _caller(request: web.Request) -> str:
-    settings = request.app[SETTINGS]
-    header = request.headers.get("Authorization")
-    if header is not None:
-        async with _connection(request) as conn:
-            return await bearer_user(conn, header)
-    try:
-        user = await session_user(
-            request.app[REDIS], settings.redis_prefix, request.cookies.get(SESSION_COOKIE)
-        )
-    except RedisError:  # down, or out of connections under a burst: retry shortly
-        raise Unavailable(settings.retry_after_seconds, "REDIS_UNAVAILABLE") from None
-    if not origin_allowed(request.headers.get("Origin"), settings.app_origins):
-        raise Forbidden("Origin not allowed")
-    return user
 
 
 async def _answer(
@@ -103,18 +86,18 @@ async def query(request: web.Request) -> web.Response:
     metrics, settings = request.app[METRICS], request.app[SETTINGS]
     kind = "invalid"
     try:
-        user = await _caller(request)
+        user = await caller_id(request, lambda: _connection(request))
         q = parse_query(decode_json(await request.read()), settings.max_range_seconds)
         kind = type(q).__name__.lower()
         async with _connection(request) as conn:
-            project, shard = await member_project(conn, user, q.project)
+            project, shard = await readable_project(conn, user, q.project)
         request[PROJECT] = project
         async with request.app[LIMITER].slot(project), _connection(request, shard) as conn:
             async with timed_transaction(conn, settings.statement_timeout_ms):
                 body, plan = await _answer(conn, project, q, settings.funnel_workers)
             group = shard_group(settings.worker_group, shard)
             fresh = await freshness(conn, group, settings.events_topic)
-    except QueryApiError as exc:
+    except (QueryApiError, Refused) as exc:  # the API's refusals and common.auth's
         metrics.requests.labels(kind, str(exc.status)).inc()
         raise
     source = plan.source if plan else "raw"
@@ -135,21 +118,10 @@ async def openapi(request: web.Request) -> web.Response:
     return _json(request.app[SPEC])
 
 
-async def health(request: web.Request) -> web.Response:
-    return _json({"status": "ok"})
-
-
 async def ready(request: web.Request) -> web.Response:
-    try:
-        redis = bool(await request.app[REDIS].ping())
-    except Exception:  # any failure means "not ready"; the body says which
-        redis = False
-    database = await database_answers(request.app[SHARD_POOLS][DEFAULT_SHARD])
-    body: dict[str, Any] = {"redis": redis, "database": database}
-    pools = request.app[SHARD_POOLS]
-    if len(pools) > 1:  # a shard down holds back its own projects, not this service
-        body["shards"] = await shards_answering(pools)
-    return _json(body, 200 if redis and database else 503)
+    app, pools = request.app, request.app[SHARD_POOLS]
+    probes = {"redis": app[REDIS].ping(), "database": database_answers(pools[DEFAULT_SHARD])}
+    return await readiness(probes, pools)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -1,42 +1,28 @@
-"""The one error middleware: exceptions → JSON bodies, never a bare 500 for bad input.
-
-Every refusal is counted by reason (and project, once known) in ``/metrics``.
-"""
-
-import logging
+"""The query API's error middleware: ``common.errors``' with its exception root, and every
+refusal counted by reason (and project, once known) in ``/metrics``."""
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
-from common.unavailable import unavailable_code, unavailable_response
-from query_api.errors import QueryApiError, Unavailable
+from common.errors import INTERNAL, Reason, json_errors
+from query_api.errors import QueryApiError
 from query_api.keys import METRICS, PROJECT, SETTINGS
 
-logger = logging.getLogger(__name__)
+
+def answer(exc: QueryApiError) -> web.Response:
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return web.json_response(exc.body, status=exc.status, headers=headers)
 
 
-@web.middleware
-async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except QueryApiError as exc:
-        _count(request, exc.reason)
-        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-        return web.json_response(exc.body, status=exc.status, headers=headers)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        _count(request, f"http_{exc.status}")
-        return web.json_response({"error": exc.reason}, status=exc.status)
-    except Exception as exc:
-        code = unavailable_code(exc)  # a dependency's failure outside query_api.database
-        if code is None:
-            logger.exception("unhandled error on %s %s", request.method, request.path)
-            return web.json_response({"error": "Internal server error"}, status=500)
-        logger.warning("%s on %s %s: %s", code, request.method, request.path, type(exc).__name__)
-        _count(request, Unavailable.reason)
-        return unavailable_response(code, request.app[SETTINGS].retry_after_seconds)
+def count_refusal(request: web.Request, response: web.StreamResponse, reason: Reason) -> None:
+    """Answers are counted by the handler; a bug's 500 is in the log, not a refusal."""
+    if reason is not None and reason != INTERNAL:
+        request.app[METRICS].refusals.labels(reason, request.get(PROJECT, "")).inc()
 
 
-def _count(request: web.Request, reason: str) -> None:
-    request.app[METRICS].refusals.labels(reason, request.get(PROJECT, "")).inc()
+errors = json_errors(
+    QueryApiError,
+    answer,
+    reason=lambda exc: exc.reason,
+    retry_after=lambda request: request.app[SETTINGS].retry_after_seconds,
+    observe=count_refusal,
+)

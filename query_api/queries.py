@@ -13,6 +13,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from contracts.buckets import MAX_VALUE_CHARS
+from contracts.sketches import HLL_PARAMETERS
 from query_api.conditions import raw_filters, value_filters
 from query_api.model import Filter
 from query_api.persons import ALIASES, PERSON, bots_condition
@@ -191,12 +192,12 @@ _MERGE = {
     "count": ("r.events", "count(*)", "sum(v)"),
     "unique_users": (
         "r.users",
-        "public.hll_add_agg(public.hll_hash_text(distinct_id), 17, 5)",
+        f"public.hll_add_agg(public.hll_hash_text(distinct_id), {HLL_PARAMETERS})",
         "public.hll_cardinality(public.hll_union_agg(v))",
     ),
     "sessions": (
         "r.sessions",
-        "public.hll_add_agg(public.hll_hash_text(session_id), 17, 5)",
+        f"public.hll_add_agg(public.hll_hash_text(session_id), {HLL_PARAMETERS})",
         "public.hll_cardinality(public.hll_union_agg(v))",
     ),
 }

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from environs import Env
 
+from common.auth import app_origins
 from contracts.shards import parse_shard_databases
 from contracts.topics import Topic
 
@@ -70,10 +71,6 @@ class Settings:
 def load_settings(env: Env | None = None) -> Settings:
     env = env or Env()
     env.read_env(".local/services.env", recurse=False)
-    app_port = env.int("RA_APP_PORT", 8081)
-    origins = env.list(
-        "RA_APP_ORIGINS", [f"http://127.0.0.1:{app_port}", f"http://localhost:{app_port}"]
-    )
     limits = {
         name: env.int(f"RA_QUERY_MAX_{name.upper()}_RANGE_SECONDS", default)
         for name, default in DEFAULT_MAX_RANGE_SECONDS.items()
@@ -87,7 +84,7 @@ def load_settings(env: Env | None = None) -> Settings:
         redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
         worker_group=env.str("RA_WORKER_GROUP", "stream-workers"),
         events_topic=env.str("RA_EVENTS_TOPIC", Topic.EVENTS.value),
-        app_origins=tuple(origins),
+        app_origins=app_origins(env),
         max_range_seconds=limits,
         statement_timeout_ms=env.int("RA_QUERY_STATEMENT_TIMEOUT_MS", 15_000),
         db_pool_size=env.int("RA_QUERY_DB_POOL_SIZE", 8),

@@ -22,6 +22,7 @@ from psycopg import AsyncConnection
 from psycopg._copy_base import format_row_text  # the C formatter behind Copy.write_row
 from psycopg.adapt import Transformer
 
+from contracts.sketches import HLL_PARAMETERS
 from stream_workers.decoding import Decoded
 from stream_workers.rollups import GRANULARITIES, MAX_VALUE_CHARS
 
@@ -87,9 +88,9 @@ async def unstage(conn: AsyncConnection, positions: Sequence[tuple[int, int]]) -
 
 _INSERT_RAW = f"INSERT INTO events ({COLUMNS}) SELECT {COLUMNS} FROM batch_events"  # noqa: S608 - constant column list
 
-_ADD = """count(*) AS n,
-    public.hll_add_agg(public.hll_hash_text(distinct_id), 17, 5) AS u,
-    public.hll_add_agg(public.hll_hash_text(session_id), 17, 5) AS s"""
+_ADD = f"""count(*) AS n,
+    public.hll_add_agg(public.hll_hash_text(distinct_id), {HLL_PARAMETERS}) AS u,
+    public.hll_add_agg(public.hll_hash_text(session_id), {HLL_PARAMETERS}) AS s"""
 
 _UNION = "sum(n)::bigint AS n, public.hll_union_agg(u) AS u, public.hll_union_agg(s) AS s"
 

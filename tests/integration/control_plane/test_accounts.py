@@ -181,6 +181,10 @@ async def test_cookie_writes_need_the_app_origin(app_client: TestClient) -> None
         response = await app_client.post("/api/cli/tokens", headers=headers)
         assert response.status == 403
         assert await response.json() == {"error": "Origin not allowed"}
+    # Reads need no Origin, but one from a foreign page is refused too (common.auth).
+    assert (await app_client.get("/api/me")).status == 200
+    foreign = await app_client.get("/api/me", headers={"Origin": "https://evil.example"})
+    assert foreign.status == 403
     response = await app_client.post(
         "/api/auth/login",
         json={"email": "a@example.com", "password": PASSWORD},

@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 
 from contracts.events import format_time
 from control_plane import cli
-from control_plane.cli_client import Credentials, save_credentials
+from control_plane.cli.client import Credentials, save_credentials
 from control_plane.event_rows import COLUMNS, COUNT_HEADER, NDJSON
 from control_plane.settings import Settings
 from tests.integration.control_plane.conftest import ORIGIN, cli_access_token, signup, start
@@ -295,7 +295,7 @@ async def run_cli(client: TestClient, config: Path, *args: str) -> Result:
 async def test_an_export_round_trips_through_parquet_and_json_lines(
     app_client: TestClient, database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("control_plane.cli_exports.ROWS_PER_GROUP", 700)  # several groups
+    monkeypatch.setattr("control_plane.cli.exports.ROWS_PER_GROUP", 700)  # several groups
     await signup(app_client)
     project = await new_project(app_client, "shop")
     events = make_events(project, 3000, [f"u{n}" for n in range(100)] + [PERSON], seed=6)

@@ -64,6 +64,20 @@ async def test_the_ops_json_is_for_operators(
     assert ops["lagGrowth"]["alert"] is False
 
 
+async def test_a_foreign_page_cannot_read_with_the_cookie(client: TestClient, cookie: str) -> None:
+    # The one Origin rule (common.auth): a cookie request from another origin is refused,
+    # reads included; the page's own requests (no Origin, or the App API's) are answered.
+    cookies = {SESSION_COOKIE: cookie}
+    foreign = await client.get(
+        "/dashboard/api/ops", cookies=cookies, headers={"Origin": "https://evil.example"}
+    )
+    assert foreign.status == 403
+    assert await foreign.json() == {"error": "Origin not allowed"}
+    own = {"Origin": "http://127.0.0.1:8081"}
+    assert (await client.get("/dashboard/api/ops", cookies=cookies, headers=own)).status == 200
+    assert (await client.get("/dashboard/api/ops", cookies=cookies)).status == 200
+
+
 async def test_kafka_down_is_reported_not_raised(
     services: Services, pg_schema: str, redis_prefix: str, cookie: str
 ) -> None:

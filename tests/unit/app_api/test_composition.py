@@ -3,7 +3,7 @@
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from app_api.app import Mount, create_app, mount_service
+from app_api.app import Mount, create_app, mounts_from_environment
 
 
 def service(name: str, path: str) -> web.Application:
@@ -28,5 +28,10 @@ async def test_both_services_answer_on_one_origin() -> None:
         assert (await client.get("/health")).status == 200
 
 
-def test_a_missing_package_is_not_mounted() -> None:
-    assert mount_service("no_such_service_package") is None
+def test_every_service_is_mounted_at_its_prefix() -> None:
+    mounts = mounts_from_environment()
+    assert [(m.name, m.prefix) for m in mounts] == [
+        ("control_plane", "/api"),
+        ("query_api", "/api/query"),
+        ("dashboard", "/dashboard"),
+    ]

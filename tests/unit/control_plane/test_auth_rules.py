@@ -1,8 +1,8 @@
-"""Pure decisions of the control plane: the Origin rule, throttling, body validation."""
+"""Pure decisions of the control plane: throttling, body validation (the Origin rule is
+common.auth's: tests/unit/common/test_auth.py)."""
 
 import pytest
 
-from common.auth import origin_allowed
 from common.throttle import retry_after_seconds
 from contracts.validation import flatten_messages
 from control_plane.errors import ValidationFailed
@@ -14,22 +14,6 @@ from control_plane.validation import (
     decode_json,
     load,
 )
-
-APP = ("https://app.example",)
-
-
-@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS"])
-def test_reads_need_no_origin(method: str) -> None:
-    assert origin_allowed(method, None, APP)
-    assert origin_allowed(method, "https://evil.example", APP)
-
-
-@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
-def test_writes_need_the_app_origin(method: str) -> None:
-    assert origin_allowed(method, "https://app.example", APP)
-    assert not origin_allowed(method, None, APP)
-    assert not origin_allowed(method, "https://evil.example", APP)
-    assert not origin_allowed(method, "null", APP)
 
 
 def test_login_is_counted_per_pair_per_account_and_per_address() -> None:

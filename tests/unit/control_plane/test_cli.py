@@ -7,14 +7,14 @@ import pytest
 from click.testing import CliRunner
 
 from control_plane import cli
-from control_plane.cli_client import (
+from control_plane.cli.client import (
     Credentials,
     error_line,
     load_credentials,
     origin_of,
     save_credentials,
 )
-from control_plane.cli_output import query_table, table
+from control_plane.cli.output import query_table, table
 from control_plane.config_file import ConfigFileError, compile_config, config_diff
 
 YAML_DOC = {
@@ -127,7 +127,7 @@ def test_commands_fail_with_one_line_and_non_zero(
     assert result.exit_code == 1
     assert "retentionDays" in result.output and len(result.output.strip().splitlines()) == 1
 
-    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr("control_plane.cli.streams.importlib.util.find_spec", lambda name: None)
     result = runner.invoke(cli.main, ["lag"])
     assert result.exit_code == 1
     assert "stream_workers not found" in result.output
@@ -153,7 +153,7 @@ def test_delete_person_waits_until_done(tmp_path: Path, monkeypatch: pytest.Monk
     save_credentials(Credentials("http://app", "ra_cli_x"))
     fake = FakeDeletions()
     monkeypatch.setattr(cli.Context, "client", lambda self: fake)
-    monkeypatch.setattr("control_plane.cli_deletions.time.sleep", lambda _: None)
+    monkeypatch.setattr("control_plane.cli.deletions.time.sleep", lambda _: None)
     result = CliRunner().invoke(cli.main, ["delete-person", "--project", "shop", "u1", "u2"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == ["Deletion d1: pending", "Done: 12 events deleted"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from control_plane.cli_exports import write_jsonl, write_parquet
+from control_plane.cli.exports import write_jsonl, write_parquet
 from control_plane.errors import ValidationFailed
 from control_plane.event_rows import FIELDS, check_format, json_line, parse_range
 from control_plane.parquet_rows import SCHEMA, ColumnBuffer
@@ -110,7 +110,7 @@ def lines(n: int) -> bytes:
 def test_parquet_writer_makes_bounded_row_groups(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("control_plane.cli_exports.ROWS_PER_GROUP", 4)
+    monkeypatch.setattr("control_plane.cli.exports.ROWS_PER_GROUP", 4)
     steps: list[int] = []
     path = tmp_path / "out.parquet"
     assert write_parquet(io.BytesIO(lines(10)), path, steps.append) == 10

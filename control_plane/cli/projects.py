@@ -4,9 +4,9 @@ import json
 
 import click
 
-from control_plane.cli_client import CliError
-from control_plane.cli_context import Context, pass_context
-from control_plane.cli_output import table
+from control_plane.cli.client import CliError
+from control_plane.cli.context import Context, pass_context
+from control_plane.cli.output import table
 
 
 @click.group()

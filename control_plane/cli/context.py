@@ -2,7 +2,7 @@
 
 import click
 
-from control_plane.cli_client import DEFAULT_URL, AppClient, CliError, load_credentials
+from control_plane.cli.client import DEFAULT_URL, AppClient, CliError, load_credentials
 
 
 class Context:

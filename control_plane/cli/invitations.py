@@ -2,7 +2,7 @@
 
 import click
 
-from control_plane.cli_context import Context, pass_context
+from control_plane.cli.context import Context, pass_context
 
 
 @click.group()

@@ -5,8 +5,8 @@ import time
 import click
 
 from contracts.erasure import MAX_DISTINCT_IDS
-from control_plane.cli_client import CliError
-from control_plane.cli_context import Context, pass_context
+from control_plane.cli.client import CliError
+from control_plane.cli.context import Context, pass_context
 
 
 @click.command("delete-person")

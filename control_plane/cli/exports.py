@@ -18,8 +18,8 @@ from typing import IO, Any
 import click
 import orjson
 
-from control_plane.cli_client import AppClient, CliError, error_line
-from control_plane.cli_context import Context, pass_context
+from control_plane.cli.client import AppClient, CliError, error_line
+from control_plane.cli.context import Context, pass_context
 from control_plane.event_rows import COUNT_HEADER, NDJSON
 
 FORMATS = ("parquet", "jsonl")
