@@ -13,6 +13,7 @@ from aiohttp import web
 from common.database import DatabasePool
 from common.health import health, standalone
 from common.redis import create_redis
+from common.request_ids import request_ids
 from common.security_headers import API_POLICY, add_security_headers
 from contracts.shards import DEFAULT_SHARD
 from control_plane import account_handlers as accounts
@@ -53,7 +54,7 @@ MOUNT_PREFIX = "/api"
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[middleware.errors], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[request_ids, middleware.errors], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[PASSWORDS] = Passwords(settings)

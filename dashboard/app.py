@@ -16,6 +16,7 @@ from aiohttp import web
 from common.database import DatabasePool
 from common.health import standalone
 from common.redis import create_redis
+from common.request_ids import request_ids
 from common.security_headers import PAGE_POLICY, add_security_headers
 from contracts.shards import DEFAULT_SHARD
 from dashboard import handlers
@@ -28,7 +29,7 @@ MOUNT_PREFIX = "/dashboard"
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[errors])
+    app = web.Application(middlewares=[request_ids, errors])
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_resources)
     add_security_headers(app, PAGE_POLICY)

@@ -12,6 +12,7 @@ from psycopg import AsyncConnection
 from common.database import DatabasePool
 from common.health import health, standalone
 from common.redis import create_redis
+from common.request_ids import request_ids
 from contracts.shards import DEFAULT_SHARD
 from query_api import handlers, middleware
 from query_api.admission import Limits, ProjectLimiter
@@ -24,7 +25,7 @@ MOUNT_PREFIX = "/api/query"
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[middleware.errors], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[request_ids, middleware.errors], client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[SPEC] = build_spec(MOUNT_PREFIX)

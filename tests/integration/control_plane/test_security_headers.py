@@ -68,3 +68,13 @@ async def test_the_session_cookie_is_httponly_and_samesite(origin: TestClient) -
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert_hardened(response.headers, API_POLICY)
+
+
+async def test_every_service_answer_names_its_request(origin: TestClient) -> None:
+    """common/request_ids.py on the control plane's and the dashboard's routes, refusals
+    included: the id a log line and a support ticket share."""
+    for path in ("/api/me", "/api/nope", "/api/openapi.json", "/dashboard/api/ops"):
+        response = await origin.get(path, headers={"X-Request-Id": "ticket-7"})
+        assert response.headers["X-Request-Id"] == "ticket-7", path
+    fresh = await origin.get("/api/me")
+    assert len(fresh.headers["X-Request-Id"]) == 32
