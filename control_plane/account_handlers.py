@@ -16,6 +16,7 @@ from psycopg_pool import PoolTimeout
 from contracts.sessions import SESSION_COOKIE
 from control_plane import mail, validation
 from control_plane.accounts import User, confirm_email, find_login, register
+from control_plane.app_keys import MAILER, METRICS, PASSWORDS, POOL, SESSIONS, SETTINGS, THROTTLES
 from control_plane.auth import (
     authenticate,
     check_origin_if_present,
@@ -30,7 +31,6 @@ from control_plane.errors import (
     Unavailable,
     ValidationFailed,
 )
-from control_plane.keys import MAILER, METRICS, PASSWORDS, POOL, SESSIONS, SETTINGS, THROTTLES
 from control_plane.password_policy import password_problem
 
 _SIGNUP = validation.SignupSchema()

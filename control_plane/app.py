@@ -25,7 +25,7 @@ from control_plane import invitation_handlers as invitations
 from control_plane import middleware, ops_handlers
 from control_plane import project_handlers as projects
 from control_plane import recovery_handlers as recovery
-from control_plane.keys import (
+from control_plane.app_keys import (
     EXPORTS,
     MAILER,
     METRICS,

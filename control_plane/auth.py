@@ -6,8 +6,8 @@ from aiohttp import web
 from common import auth
 from common.auth import Caller, Credentials, ForeignOrigin, is_operator, origin_allowed
 from common.client_address import request_client_address, request_is_https
+from control_plane.app_keys import POOL, REDIS, SETTINGS
 from control_plane.errors import Unauthorized
-from control_plane.keys import POOL, REDIS, SETTINGS
 
 Principal = Caller
 

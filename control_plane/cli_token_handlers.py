@@ -5,10 +5,10 @@ from aiohttp import web
 
 from control_plane import validation
 from control_plane.account_handlers import body_of
+from control_plane.app_keys import POOL, SETTINGS
 from control_plane.auth import authenticate, require_session
 from control_plane.cli_tokens import create_login_token, exchange_login_token, revoke_access_token
 from control_plane.errors import Unauthorized
-from control_plane.keys import POOL, SETTINGS
 
 _CLI_VALIDATE = validation.CliValidateSchema()
 

@@ -6,10 +6,10 @@ from aiohttp import web
 
 from control_plane import validation
 from control_plane.account_handlers import body_of
+from control_plane.app_keys import POOL
 from control_plane.auth import authenticate
 from control_plane.deletions import Deletion, find_deletion, request_deletion
 from control_plane.errors import NotFound
-from control_plane.keys import POOL
 from control_plane.project_handlers import member_project
 
 _DELETION = validation.DeletionSchema()

@@ -10,10 +10,10 @@ from contracts.config import MAX_CONFIG_BYTES, config_size, config_too_large, lo
 from contracts.validation import flatten_messages
 from control_plane import validation
 from control_plane.account_handlers import body_of
+from control_plane.app_keys import METRICS, POOL, RELAY
 from control_plane.auth import Principal, authenticate
 from control_plane.deploys import ConfigVersion, config_history, config_version, deploy_config
 from control_plane.errors import NotFound, PayloadTooLarge, Unauthorized, ValidationFailed
-from control_plane.keys import METRICS, POOL, RELAY
 from control_plane.project_handlers import member_project
 from control_plane.projects import ProjectView, secret_key_matches
 

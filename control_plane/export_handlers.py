@@ -10,11 +10,11 @@ from contextlib import aclosing
 from aiohttp import web
 
 from control_plane import event_stream
+from control_plane.app_keys import EXPORTS
 from control_plane.auth import authenticate
 from control_plane.errors import Unavailable
 from control_plane.event_rows import COUNT_HEADER, NDJSON, check_format, json_line, parse_range
 from control_plane.event_stream import Selection, open_stream
-from control_plane.keys import EXPORTS
 from control_plane.project_handlers import member_project
 from control_plane.shards import RETRY_AFTER_SECONDS, shard_pool
 

@@ -4,6 +4,7 @@ from aiohttp import web
 
 from control_plane import validation
 from control_plane.account_handlers import body_of
+from control_plane.app_keys import POOL
 from control_plane.auth import authenticate
 from control_plane.errors import Forbidden, NotFound
 from control_plane.invitations import (
@@ -13,7 +14,6 @@ from control_plane.invitations import (
     list_invitations,
     revoke_invitation,
 )
-from control_plane.keys import POOL
 from control_plane.project_handlers import invitation_body, member_project, project_body
 from control_plane.projects import project_for_member
 

@@ -4,8 +4,8 @@ every answer counted by route and status in ``/metrics``."""
 from aiohttp import web
 
 from common.errors import Reason, json_errors
+from control_plane.app_keys import METRICS
 from control_plane.errors import ControlPlaneError
-from control_plane.keys import METRICS
 
 
 def answer(exc: ControlPlaneError) -> web.Response:

@@ -5,7 +5,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from common.database import database_answers
 from common.health import readiness
-from control_plane.keys import METRICS, POOL, REDIS, SHARD_POOLS, SPEC
+from control_plane.app_keys import METRICS, POOL, REDIS, SHARD_POOLS, SPEC
 
 
 async def ready(request: web.Request) -> web.Response:

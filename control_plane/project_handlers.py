@@ -11,10 +11,10 @@ from aiohttp import web
 
 from control_plane import mail, validation
 from control_plane.account_handlers import body_of
+from control_plane.app_keys import MAILER, POOL, SETTINGS
 from control_plane.auth import Principal, authenticate, caller_is_operator
 from control_plane.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from control_plane.invitations import Invitation, create_invitation
-from control_plane.keys import MAILER, POOL, SETTINGS
 from control_plane.members import LastOwner, Member, list_members, member_by_email, set_role
 from control_plane.members import remove_member as remove_membership
 from control_plane.projects import (

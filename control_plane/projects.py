@@ -7,7 +7,7 @@ from datetime import datetime
 from psycopg import AsyncConnection, errors
 
 from common.membership import BY_REF, member_project, possible_ref, ref_parameters
-from contracts.keys import KeyKind, generate_key, hash_key, hashes_equal, key_hint
+from contracts.api_keys import KeyKind, generate_key, hash_key, hashes_equal, key_hint
 from contracts.shards import DEFAULT_SHARD, least_loaded
 
 

@@ -12,9 +12,9 @@ from control_plane import mail, validation
 from control_plane.account_handlers import body_of, check_password_policy
 from control_plane.accounts import Purpose, issue_token, reset_password
 from control_plane.accounts import find_login as find_account
+from control_plane.app_keys import MAILER, PASSWORDS, POOL, SETTINGS, THROTTLES
 from control_plane.auth import check_origin_if_present, client_of
 from control_plane.errors import TooManyRequests, Unauthorized
-from control_plane.keys import MAILER, PASSWORDS, POOL, SETTINGS, THROTTLES
 
 _REQUEST = validation.ResetRequestSchema()
 _CONFIRM = validation.ResetConfirmSchema()

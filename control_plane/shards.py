@@ -8,8 +8,8 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from contracts.shards import DEFAULT_SHARD
+from control_plane.app_keys import POOL, SHARD_POOLS
 from control_plane.errors import Unavailable
-from control_plane.keys import POOL, SHARD_POOLS
 
 RETRY_AFTER_SECONDS = 5
 

@@ -20,8 +20,8 @@ from common.request_ids import request_ids
 from common.security_headers import PAGE_POLICY, add_security_headers
 from contracts.shards import DEFAULT_SHARD
 from dashboard import handlers
+from dashboard.app_keys import OPS, POOL, REDIS, SETTINGS, SHARD_POOLS
 from dashboard.errors import errors
-from dashboard.keys import OPS, POOL, REDIS, SETTINGS, SHARD_POOLS
 from dashboard.ops import OpsView
 from dashboard.settings import Settings
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from common.auth import Credentials, authenticate, is_operator
+from dashboard.app_keys import POOL, REDIS, SETTINGS
 from dashboard.errors import Forbidden
-from dashboard.keys import POOL, REDIS, SETTINGS
 
 OPERATORS_ONLY = "The ops view is for operators"
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from dashboard.app_keys import OPS, POOL, SHARD_POOLS
 from dashboard.auth import Viewer, operator, viewer
-from dashboard.keys import OPS, POOL, SHARD_POOLS
 from dashboard.usage import read_month_usage
 
 STATIC = Path(__file__).parent / "static"

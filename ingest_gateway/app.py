@@ -11,13 +11,13 @@ from contracts.lanes import Lane
 from contracts.shards import DEFAULT_SHARD
 from ingest_gateway import handlers, middleware
 from ingest_gateway.admission import Admitter
+from ingest_gateway.app_keys import APPENDER, INGESTOR, METRICS, OPENAPI, REDIS, SETTINGS
 from ingest_gateway.cache import TtlCache
 from ingest_gateway.configs import ConfigWatcher
 from ingest_gateway.dropin.formats import FORMATS
 from ingest_gateway.dropin.handler import add_routes
 from ingest_gateway.dropin.sessions import SessionDeriver
 from ingest_gateway.ingest import Ingestor
-from ingest_gateway.keys import APPENDER, INGESTOR, METRICS, OPENAPI, REDIS, SETTINGS
 from ingest_gateway.metrics import Metrics
 from ingest_gateway.openapi import build_spec
 from ingest_gateway.producer import EventAppender

@@ -6,10 +6,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from common.request_ids import REQUEST_ID
+from ingest_gateway.app_keys import APPENDER, INGESTOR, METRICS, OPENAPI, REDIS, SETTINGS
 from ingest_gateway.body import decode_body
 from ingest_gateway.errors import PayloadTooLarge, RequestTimeout
 from ingest_gateway.ingest import request_context
-from ingest_gateway.keys import APPENDER, INGESTOR, METRICS, OPENAPI, REDIS, SETTINGS
 
 
 async def ingest(request: web.Request) -> web.Response:

@@ -5,8 +5,8 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from ingest_gateway.app_keys import METRICS, SETTINGS
 from ingest_gateway.errors import IngestError, PayloadTooLarge
-from ingest_gateway.keys import METRICS, SETTINGS
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
-from contracts.keys import hash_key, hashes_equal, looks_like_secret_key
+from contracts.api_keys import hash_key, hashes_equal, looks_like_secret_key
 from contracts.shards import DEFAULT_SHARD
 from ingest_gateway.cache import TtlCache
 

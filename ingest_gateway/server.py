@@ -25,7 +25,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
-from ingest_gateway.keys import METRICS
+from ingest_gateway.app_keys import METRICS
 from ingest_gateway.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from common.request_ids import request_ids
 from contracts.shards import DEFAULT_SHARD
 from query_api import handlers, middleware
 from query_api.admission import Limits, ProjectLimiter
-from query_api.keys import LIMITER, METRICS, POOL, REDIS, SETTINGS, SHARD_POOLS, SPEC
+from query_api.app_keys import LIMITER, METRICS, POOL, REDIS, SETTINGS, SHARD_POOLS, SPEC
 from query_api.metrics import Metrics
 from query_api.openapi import build_spec
 from query_api.settings import Settings

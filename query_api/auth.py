@@ -14,8 +14,8 @@ from redis.exceptions import RedisError
 
 from common.auth import Connect, Credentials, authenticate
 from common.membership import member_project
+from query_api.app_keys import REDIS, SETTINGS
 from query_api.errors import Forbidden, Unavailable
-from query_api.keys import REDIS, SETTINGS
 
 
 async def caller_id(request: web.Request, connect: Connect) -> str:

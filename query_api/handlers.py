@@ -19,11 +19,11 @@ from common.database import database_answers
 from common.health import readiness
 from contracts.shards import DEFAULT_SHARD, shard_group
 from query_api import answers, funnels, lifecycle, paths, retention
+from query_api.app_keys import LIMITER, METRICS, PROJECT, REDIS, SETTINGS, SHARD_POOLS, SPEC
 from query_api.auth import caller_id, readable_project
 from query_api.database import connection, timed_transaction
 from query_api.errors import QueryApiError, Unavailable
 from query_api.freshness import freshness
-from query_api.keys import LIMITER, METRICS, PROJECT, REDIS, SETTINGS, SHARD_POOLS, SPEC
 from query_api.model import (
     Breakdown,
     Funnel,

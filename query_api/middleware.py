@@ -4,8 +4,8 @@ refusal counted by reason (and project, once known) in ``/metrics``."""
 from aiohttp import web
 
 from common.errors import INTERNAL, Reason, json_errors
+from query_api.app_keys import METRICS, PROJECT, SETTINGS
 from query_api.errors import QueryApiError
-from query_api.keys import METRICS, PROJECT, SETTINGS
 
 
 def answer(exc: QueryApiError) -> web.Response:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import psycopg
 
+from contracts.api_keys import hash_key
 from contracts.config import load_config
-from contracts.keys import hash_key
 from control_plane.accounts import create_user, find_login
 from control_plane.deploys import config_version, deploy_config
 from control_plane.passwords import Passwords

@@ -7,12 +7,12 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from common.request_ids import REQUEST_ID
+from ingest_gateway.app_keys import INGESTOR, METRICS, SETTINGS
 from ingest_gateway.body import decode_body
 from ingest_gateway.dropin.wire import WireFormat, WireRequest
 from ingest_gateway.errors import IngestError
 from ingest_gateway.handlers import read_body
 from ingest_gateway.ingest import request_context
-from ingest_gateway.keys import INGESTOR, METRICS, SETTINGS
 from ingest_gateway.middleware import count_refusal
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]

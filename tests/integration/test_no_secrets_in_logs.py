@@ -28,8 +28,8 @@ from aiohttp import ClientSession, CookieJar
 from aiokafka.admin import AIOKafkaAdminClient
 from yarl import URL
 
+from contracts.api_keys import KeyKind, generate_key
 from contracts.events import encode_record, record_key
-from contracts.keys import KeyKind, generate_key
 from contracts.sessions import ACCESS_TOKEN_PREFIX, SESSION_COOKIE, new_token
 from ingest_gateway.settings import Settings as GatewaySettings
 from migrations.runner import apply_migrations

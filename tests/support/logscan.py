@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracts.keys import PUBLIC_PREFIX, SECRET_PREFIX
+from contracts.api_keys import PUBLIC_PREFIX, SECRET_PREFIX
 from contracts.sessions import ACCESS_TOKEN_PREFIX, LOGIN_TOKEN_PREFIX, SESSION_COOKIE
 from control_plane.accounts import CONFIRM_PREFIX, RESET_PREFIX
 from control_plane.invitations import INVITE_PREFIX

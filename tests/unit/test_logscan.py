@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.keys import KeyKind, generate_key, key_hint
+from contracts.api_keys import KeyKind, generate_key, key_hint
 from contracts.sessions import ACCESS_TOKEN_PREFIX, LOGIN_TOKEN_PREFIX, new_token
 from control_plane.accounts import CONFIRM_PREFIX, RESET_PREFIX
 from control_plane.invitations import INVITE_PREFIX

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from control_plane.app import create_standalone_app
-from control_plane.keys import SETTINGS
+from control_plane.app_keys import SETTINGS
 from control_plane.operators import grant
 from control_plane.settings import Settings
 from migrations.runner import apply_migrations

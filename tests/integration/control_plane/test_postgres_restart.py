@@ -20,13 +20,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from app_api.app import Mount, create_app
 from control_plane import app as control_app
-from control_plane.keys import POOL as CONTROL_POOL
+from control_plane.app_keys import POOL as CONTROL_POOL
 from control_plane.settings import Settings
 from dashboard import app as dashboard_app
-from dashboard.keys import POOL as DASHBOARD_POOL
+from dashboard.app_keys import POOL as DASHBOARD_POOL
 from dashboard.settings import Settings as DashboardSettings
 from query_api import app as query_app
-from query_api.keys import POOL as QUERY_POOL
+from query_api.app_keys import POOL as QUERY_POOL
 from query_api.settings import Settings as QuerySettings
 from tests.fixtures.services import Services, unique_suffix
 from tests.integration.control_plane.conftest import ORIGIN, PASSWORD, mailed_code

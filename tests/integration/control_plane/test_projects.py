@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from psycopg_pool import AsyncConnectionPool
 
-from contracts.keys import hash_key
+from contracts.api_keys import hash_key
 from ingest_gateway.cache import TtlCache
 from ingest_gateway.projects import ProjectDirectory
 from tests.integration.control_plane.conftest import (

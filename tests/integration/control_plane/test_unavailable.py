@@ -8,7 +8,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from control_plane.app import MOUNT_PREFIX, create_app
-from control_plane.keys import POOL
+from control_plane.app_keys import POOL
 from control_plane.settings import Settings
 from tests.integration.control_plane.conftest import PASSWORD, start
 

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from contracts.control import ConfigDeployed
 from contracts.usage import month_of, usage_key
 from control_plane.projects import CreatedProject
-from ingest_gateway.keys import APPENDER
+from ingest_gateway.app_keys import APPENDER
 from ingest_gateway.settings import Settings
 from tests.integration.ingest_gateway.conftest import deploy, eventually, start_gateway
 from tests.integration.ingest_gateway.rawhttp import raw_post

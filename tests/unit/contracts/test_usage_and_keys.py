@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from contracts.keys import KeyKind, generate_key, hash_key, looks_like_secret_key
+from contracts.api_keys import KeyKind, generate_key, hash_key, looks_like_secret_key
 from contracts.usage import UsageState, month_of, total_used, usage_key
 
 
