@@ -6,6 +6,7 @@ from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from common.database import DatabasePool
+from common.health import health
 from common.request_ids import request_ids
 from contracts.lanes import Lane
 from contracts.shards import DEFAULT_SHARD
@@ -41,7 +42,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_resources)
     app.router.add_post("/", handlers.ingest)
     app.router.add_route("OPTIONS", "/", handlers.preflight)
-    app.router.add_get("/health", handlers.health)
+    app.router.add_get("/health", health)
     app.router.add_get("/ready", handlers.ready)
     app.router.add_get("/metrics", handlers.metrics)
     app.router.add_get("/openapi.json", handlers.openapi)

@@ -5,6 +5,7 @@ import asyncio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from common.health import readiness
 from common.request_ids import REQUEST_ID
 from ingest_gateway.app_keys import APPENDER, INGESTOR, METRICS, OPENAPI, REDIS, SETTINGS
 from ingest_gateway.body import decode_body
@@ -39,18 +40,9 @@ async def preflight(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
 async def ready(request: web.Request) -> web.Response:
-    kafka = await request.app[APPENDER].ready()
-    try:
-        redis = bool(await request.app[REDIS].ping())
-    except Exception:  # any failure means "not ready"; the body says which
-        redis = False
-    status = 200 if kafka and redis else 503
-    return web.json_response({"kafka": kafka, "redis": redis}, status=status)
+    app = request.app
+    return await readiness({"kafka": app[APPENDER].ready(), "redis": app[REDIS].ping()})
 
 
 async def metrics(request: web.Request) -> web.Response:
