@@ -125,8 +125,10 @@ def end_user_of(message: Any) -> dict[str, str]:
     """The end user a message names (``$raw_user_agent``, ``$ip``: a server relaying its
     users' events), which the workers' enrichment reads instead of the request's."""
     properties = message.get("properties") if isinstance(message, dict) else None
-    if not isinstance(properties, dict):
-        return {}
+    if not isinstance(properties, dict) or not (
+        "$ip" in properties or "$raw_user_agent" in properties
+    ):
+        return {}  # the common case, decided at once
     return end_user(properties.get("$raw_user_agent"), properties.get("$ip"))
 
 
