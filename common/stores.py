@@ -6,13 +6,14 @@ own typed ``web.AppKey``s; how big each pool is stays the service's choice (``po
 the default shard's database, ``shard_pool`` for the others').
 """
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
 from common.database import DatabasePool
+from common.settings import StoreSettings
 from contracts.shards import DEFAULT_SHARD
 
 PoolFactory = Callable[[str], DatabasePool]
@@ -31,16 +32,13 @@ class Stores:
 
 
 def shard_pools(
-    database_url: str,
-    shard_databases: Mapping[str, str],
-    pool: PoolFactory,
-    shard_pool: PoolFactory | None = None,
+    settings: StoreSettings, pool: PoolFactory, shard_pool: PoolFactory | None = None
 ) -> dict[str, DatabasePool]:
-    """A closed pool for each shard: ``database_url``'s for the default one (also with no
-    shards configured), ``shard_pool``'s (else ``pool``'s) for every other."""
+    """A closed pool for each shard: ``pool``'s of ``database_url`` for the default one
+    (also with no shards configured), ``shard_pool``'s (else ``pool``'s) for every other."""
     other = shard_pool or pool
-    return {DEFAULT_SHARD: pool(database_url)} | {
-        name: other(url) for name, url in shard_databases.items() if name != DEFAULT_SHARD
+    return {DEFAULT_SHARD: pool(settings.database_url)} | {
+        name: other(url) for name, url in settings.shard_databases.items() if name != DEFAULT_SHARD
     }
 
 

@@ -112,8 +112,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         settings.redis_url, settings.redis_max_connections, settings.redis_pool_timeout_seconds
     )
     pools = shard_pools(
-        settings.database_url,
-        settings.shard_databases,
+        settings,
         lambda url: DatabasePool(
             url, max_size=settings.db_pool_size, timeout=settings.db_pool_timeout_seconds
         ),

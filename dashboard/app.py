@@ -55,7 +55,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         )
 
     # Each further shard's database (contracts/shards.py): its workers' offsets and usage.
-    pools = shard_pools(settings.database_url, settings.shard_databases, database_pool)
+    pools = shard_pools(settings, database_pool)
     async with opened_stores(create_redis(settings.redis_url), pools) as stores:
         app[REDIS], app[POOL], app[SHARD_POOLS] = stores.redis, stores.pool, stores.pools
         app[OPS] = OpsView(settings, stores.pools, stores.redis)

@@ -56,8 +56,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     timeout = settings.redis_timeout_seconds
     redis = create_redis(settings.redis_url, MAX_CONNECTIONS, timeout, timeout)
     pools = shard_pools(
-        settings.database_url,
-        settings.shard_databases,
+        settings,
         # Through a database restart by itself; while it is down, a key not cached is
         # refused (503) within 1.5 s instead of waiting out psycopg_pool's 30 s.
         lambda url: DatabasePool(url, max_size=4),

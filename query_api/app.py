@@ -62,7 +62,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             url, max_size=settings.db_pool_size, kwargs={"autocommit": True}, configure=configure
         )
 
-    pools = shard_pools(settings.database_url, settings.shard_databases, database_pool)
+    pools = shard_pools(settings, database_pool)
     async with opened_stores(create_redis(settings.redis_url), pools) as stores:
         app[REDIS], app[POOL], app[SHARD_POOLS] = stores.redis, stores.pool, stores.pools
         yield
