@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from environs import Env
 from psycopg import AsyncConnection
 from redis.asyncio import Redis
 
@@ -154,11 +153,3 @@ async def authenticate(
 async def is_operator(conn: AsyncConnection[Any], user_id: str) -> bool:
     cursor = await conn.execute(_OPERATOR_SQL, (user_id,))
     return await cursor.fetchone() is not None
-
-
-def app_origins(env: Env) -> tuple[str, ...]:
-    """The origins of the App API's own pages (``RA_APP_ORIGINS``; by default its URL on
-    127.0.0.1 and localhost at ``RA_APP_PORT``), read by each service's settings."""
-    port = env.int("RA_APP_PORT", 8081)
-    default = [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
-    return tuple(env.list("RA_APP_ORIGINS", default))

@@ -8,10 +8,9 @@ API. The operators commands run on the server, with the database's credentials
 
 import click
 import psycopg
-from aiohttp import web
-from environs import Env
 
-from common.logs import configure as configure_logging
+from common.serve import serve
+from common.settings import environment
 from control_plane import operators as roles
 from control_plane.app import create_standalone_app
 from control_plane.settings import load_settings
@@ -22,15 +21,7 @@ from control_plane.settings import load_settings
 def main(ctx: click.Context) -> None:
     """Serve the control plane (no command), or manage operators."""
     if ctx.invoked_subcommand is None:
-        serve()
-
-
-def serve() -> None:
-    configure_logging()
-    settings = load_settings()
-    web.run_app(
-        create_standalone_app(settings), host=settings.host, port=settings.port, access_log=None
-    )
+        serve(load_settings, create_standalone_app)
 
 
 @main.group()
@@ -39,9 +30,7 @@ def operators() -> None:
 
 
 def _connect() -> psycopg.Connection:
-    env = Env()
-    env.read_env(".local/services.env", recurse=False)
-    return psycopg.connect(env.str("RA_DATABASE_URL"), autocommit=True)
+    return psycopg.connect(environment().str("RA_DATABASE_URL"), autocommit=True)
 
 
 @operators.command()

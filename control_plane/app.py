@@ -9,13 +9,14 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from redis.asyncio import Redis
 
 from common.database import DatabasePool
 from common.health import health, standalone
 from common.redis import create_redis
 from common.request_ids import request_ids
 from common.security_headers import API_POLICY, add_security_headers
-from contracts.shards import DEFAULT_SHARD
+from common.stores import opened_stores, shard_pools
 from control_plane import account_handlers as accounts
 from control_plane import cli_token_handlers as cli_tokens
 from control_plane import deletion_handlers as deletions
@@ -110,24 +111,25 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     redis = create_redis(
         settings.redis_url, settings.redis_max_connections, settings.redis_pool_timeout_seconds
     )
-    pool = DatabasePool(
-        settings.database_url,
-        max_size=settings.db_pool_size,
-        timeout=settings.db_pool_timeout_seconds,
+    pools = shard_pools(
+        settings,
+        lambda url: DatabasePool(
+            url, max_size=settings.db_pool_size, timeout=settings.db_pool_timeout_seconds
+        ),
+        # Other shards' databases serve only raw-event streams: pools as small as their limit.
+        lambda url: DatabasePool(url, max_size=settings.export_concurrency),
     )
-    # Other shards' databases serve only raw-event streams: a pool as small as their limit.
-    shards = {
-        name: DatabasePool(url, max_size=settings.export_concurrency)
-        for name, url in settings.shard_databases.items()
-        if name != DEFAULT_SHARD
-    }
-    for each in (pool, *shards.values()):
-        await each.open(wait=False)
-    app[REDIS] = redis
-    app[POOL] = pool
-    app[SHARD_POOLS] = {DEFAULT_SHARD: pool, **shards}
-    app[SESSIONS] = SessionStore(redis, settings.redis_prefix, settings.session_ttl_seconds)
-    app[THROTTLES] = AccountThrottles(
+    async with opened_stores(redis, pools) as stores:
+        app[REDIS], app[POOL], app[SHARD_POOLS] = stores.redis, stores.pool, stores.pools
+        app[SESSIONS] = SessionStore(redis, settings.redis_prefix, settings.session_ttl_seconds)
+        app[THROTTLES] = _throttles(settings, redis)
+        app[MAILER] = mailer = Mailer(settings)
+        yield
+        await mailer.drain()
+
+
+def _throttles(settings: Settings, redis: Redis) -> AccountThrottles:
+    return AccountThrottles(
         redis,
         settings.redis_prefix,
         LoginLimits(
@@ -143,12 +145,6 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             settings.reset_window_seconds, settings.resets_per_address, settings.resets_per_email
         ),
     )
-    app[MAILER] = mailer = Mailer(settings)
-    yield
-    await mailer.drain()
-    for each in (pool, *shards.values()):
-        await each.close()
-    await redis.aclose()
 
 
 async def _relay(app: web.Application) -> AsyncIterator[None]:

@@ -4,29 +4,12 @@ handlers return. A test holds it to the router, so neither can drift from the ot
 
 from typing import Any
 
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
+from common.openapi import ErrorSchema, ValidationErrorSchema, answer, new_spec, ref
 from contracts.config import ConfigSchema
 from control_plane import validation
 from control_plane.event_rows import COUNT_HEADER, FORMATS, NDJSON
-
-
-class ErrorSchema(Schema):
-    error = fields.String(required=True)
-    code = fields.String()
-
-
-class DetailSchema(Schema):
-    field = fields.String(required=True, allow_none=True)
-    message = fields.String(required=True)
-
-
-class ValidationErrorSchema(Schema):
-    error = fields.String(required=True)
-    details = fields.List(fields.Nested(DetailSchema), required=True)
-    omittedDetails = fields.Integer()
 
 
 class AcceptedSchema(Schema):
@@ -263,10 +246,6 @@ ROUTES: list[Route] = [
 ]  # fmt: skip
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
 # One event per line, the raw store's fields; the count of lines in a header.
 _EVENT_LINE = {
     "type": "object",
@@ -303,29 +282,22 @@ _QUERY_PARAMETERS: dict[str, list[tuple[str, bool, dict[str, Any]]]] = {
 
 
 def _responses(answers: dict[str, tuple[str | None, str]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for status, (schema, description) in answers.items():
-        out[status] = {"description": description}
-        if schema == _EVENTS:
-            out[status].update(_EVENTS_ANSWER)
-        elif schema is not None:
-            out[status]["content"] = {"application/json": {"schema": _ref(schema)}}
-    return out
+    return {
+        status: {"description": description, **_EVENTS_ANSWER}
+        if schema == _EVENTS
+        else answer(schema, description)
+        for status, (schema, description) in answers.items()
+    }
 
 
 def build_spec(prefix: str) -> dict[str, Any]:
-    spec = APISpec(
-        title="realanalytics control plane",
-        version="1",
-        openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin()],
-    )
+    spec = new_spec("realanalytics control plane")
     for name, schema in SCHEMAS.items():
         spec.components.schema(name, schema=schema)
     for method, path, summary, body, answers in ROUTES:
         operation: dict[str, Any] = {"summary": summary, "responses": _responses(answers)}
         if body is not None:
-            content = {"application/json": {"schema": _ref(body)}}
+            content = {"application/json": {"schema": ref(body)}}
             operation["requestBody"] = {"required": True, "content": content}
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}

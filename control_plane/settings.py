@@ -1,31 +1,41 @@
 """The control plane's settings, read from the environment in one place."""
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from environs import Env
 from marshmallow import validate
 
-from common.auth import app_origins
 from common.client_address import LOOPBACK, IpNetwork, parse_trusted_proxies
 from common.redis import MAX_CONNECTIONS, POOL_TIMEOUT_SECONDS
+from common.settings import (
+    APP_ORIGINS,
+    StoreSettings,
+    app_origins,
+    environment,
+    kafka_bootstrap,
+    listening,
+    stores,
+)
 from contracts.sessions import SESSION_TTL_SECONDS
-from contracts.shards import DEFAULT_SHARD, parse_shard_databases
 from contracts.topics import Topic
 from control_plane.retention import MAX_RAW_RETENTION_DAYS
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    database_url: str
-    redis_url: str
+class Settings(StoreSettings):
+    """The shared stores' fields (``StoreSettings``: each shard's database, Redis), then the
+    control plane's own. New projects are placed on the least loaded shard; access
+    requests, exports and usage read a project's rows from its shard's database."""
+
     kafka_bootstrap: str
     host: str = "127.0.0.1"
     port: int = 8081
+    # SO_REUSEPORT when serving alone (python -m control_plane; common.settings.listening).
+    reuse_port: bool = False
     control_topic: str = Topic.CONTROL.value
-    redis_prefix: str = "ra:"
     # Cookie-authenticated writes must come from this origin (the App API's own).
-    app_origins: tuple[str, ...] = ("http://127.0.0.1:8081", "http://localhost:8081")
+    app_origins: tuple[str, ...] = APP_ORIGINS
     # Always mark the cookie Secure (it is anyway when the request came over HTTPS).
     cookie_secure: bool = False
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (default loopback).
@@ -46,10 +56,6 @@ class Settings:
     resets_per_email: int = 3
     # New projects start on this plan; only operators choose another or change it.
     default_plan: str = "free"
-    # Every shard's database by name (contracts/shards.py): new projects are placed on the
-    # least loaded one; access requests, exports and usage read a project's rows from its
-    # shard's. Empty (tests, one database): the control database only.
-    shard_databases: dict[str, str] = field(default_factory=dict)
     # Exports and access requests streaming at once (each holds a database connection for
     # as long as it streams); one more is answered 503 + Retry-After.
     export_concurrency: int = 2
@@ -80,25 +86,16 @@ class Settings:
     # at most the database's own bound (migrations/0038_raw_retention.sql).
     max_raw_retention_days: int = 1825
 
-    @property
-    def shards(self) -> tuple[str, ...]:
-        """Every shard's name, the default one first."""
-        return tuple(self.shard_databases) or (DEFAULT_SHARD,)
-
 
 def load_settings(env: Env | None = None) -> Settings:
-    env = env or Env()
-    env.read_env(".local/services.env", recurse=False)
-    port = env.int("RA_APP_PORT", 8081)
+    env = environment(env)
+    address = listening(env, "RA_APP", 8081)
     origins = app_origins(env)
     return Settings(
-        database_url=env.str("RA_DATABASE_URL"),
-        redis_url=env.str("RA_REDIS_URL"),
-        kafka_bootstrap=env.str("RA_KAFKA_BOOTSTRAP"),
-        host=env.str("RA_APP_HOST", "127.0.0.1"),
-        port=port,
+        **stores(env),
+        **address,
+        kafka_bootstrap=kafka_bootstrap(env),
         control_topic=env.str("RA_CONTROL_TOPIC", Topic.CONTROL.value),
-        redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
         app_origins=origins,
         cookie_secure=env.bool("RA_COOKIE_SECURE", False),
         trusted_proxies=parse_trusted_proxies(env.str("RA_TRUSTED_PROXIES", LOOPBACK)),
@@ -115,14 +112,13 @@ def load_settings(env: Env | None = None) -> Settings:
         resets_per_address=env.int("RA_RESETS_PER_ADDRESS", 10),
         resets_per_email=env.int("RA_RESETS_PER_EMAIL", 3),
         default_plan=env.str("RA_DEFAULT_PLAN", "free"),
-        shard_databases=parse_shard_databases(
-            env.str("RA_SHARD_DATABASES", ""), env.str("RA_DATABASE_URL")
-        ),
         export_concurrency=env.int("RA_EXPORT_CONCURRENCY", 2),
         smtp_url=env.str("RA_SMTP_URL", None),
         mail_dir=env.str("RA_MAIL_DIR", ".local/mail"),
         mail_from=env.str("RA_MAIL_FROM", "realanalytics <no-reply@localhost>"),
-        public_url=env.str("RA_PUBLIC_URL", origins[0] if origins else f"http://127.0.0.1:{port}"),
+        public_url=env.str(
+            "RA_PUBLIC_URL", origins[0] if origins else f"http://127.0.0.1:{address['port']}"
+        ),
         relay_enabled=env.bool("RA_OUTBOX_RELAY", True),
         relay_poll_seconds=env.float("RA_OUTBOX_POLL_SECONDS", 1.0),
         db_pool_size=env.int("RA_CONTROL_DB_POOL_SIZE", 8),

@@ -8,9 +8,9 @@ import json
 from collections import Counter
 from typing import Any
 
-import orjson
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from common.json_body import json_document
 from contracts.erasure import MAX_DISTINCT_ID_CHARS, MAX_DISTINCT_IDS
 from contracts.validation import flatten_messages
 from control_plane.errors import ValidationFailed
@@ -107,12 +107,7 @@ class RollbackSchema(StrictSchema):
 
 
 def decode_json(body: bytes) -> Any:
-    if not body.strip():
-        raise ValidationFailed([{"field": None, "message": "Request body is empty."}])
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ValidationFailed([{"field": None, "message": f"Malformed JSON: {exc}"}]) from exc
+    document = json_document(body, ValidationFailed)
     nul = nul_paths(document)
     if nul:
         message = "Must not contain NUL characters (\\u0000)."

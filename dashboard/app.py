@@ -18,7 +18,7 @@ from common.health import standalone
 from common.redis import create_redis
 from common.request_ids import request_ids
 from common.security_headers import PAGE_POLICY, add_security_headers
-from contracts.shards import DEFAULT_SHARD
+from common.stores import opened_stores, shard_pools
 from dashboard import handlers
 from dashboard.app_keys import OPS, POOL, REDIS, SETTINGS, SHARD_POOLS
 from dashboard.errors import errors
@@ -48,27 +48,15 @@ def create_standalone_app(settings: Settings) -> web.Application:
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    redis = create_redis(settings.redis_url)
 
     def database_pool(url: str) -> DatabasePool:
         return DatabasePool(
             url, max_size=2, timeout=settings.db_pool_timeout_seconds, kwargs={"autocommit": True}
         )
 
-    pool = database_pool(settings.database_url)
     # Each further shard's database (contracts/shards.py): its workers' offsets and usage.
-    pools = {DEFAULT_SHARD: pool} | {
-        name: database_pool(url)
-        for name, url in settings.shard_databases.items()
-        if name != DEFAULT_SHARD
-    }
-    for each in pools.values():
-        await each.open(wait=False)
-    app[REDIS] = redis
-    app[POOL] = pool
-    app[SHARD_POOLS] = pools
-    app[OPS] = OpsView(settings, pools, redis)
-    yield
-    for each in pools.values():
-        await each.close()
-    await redis.aclose()
+    pools = shard_pools(settings, database_pool)
+    async with opened_stores(create_redis(settings.redis_url), pools) as stores:
+        app[REDIS], app[POOL], app[SHARD_POOLS] = stores.redis, stores.pool, stores.pools
+        app[OPS] = OpsView(settings, stores.pools, stores.redis)
+        yield

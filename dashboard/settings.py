@@ -1,23 +1,30 @@
 """The dashboard's settings, read from the environment in one place."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from environs import Env
 
-from common.auth import app_origins
+from common.settings import (
+    APP_ORIGINS,
+    StoreSettings,
+    app_origins,
+    environment,
+    kafka_bootstrap,
+    stores,
+)
 from contracts.lanes import Lane, lane_group, lane_topic
-from contracts.shards import DEFAULT_SHARD, parse_shard_databases, shard_group
+from contracts.shards import DEFAULT_SHARD, shard_group
 from contracts.topics import Topic
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    database_url: str
-    redis_url: str
+class Settings(StoreSettings):
+    """The shared stores' fields (``StoreSettings``: each shard's database, where its
+    workers' lag and its projects' usage are read; Redis), then the dashboard's own."""
+
     kafka_bootstrap: str
-    redis_prefix: str = "ra:"
     # The App API's own pages: a cookie request from any other origin is refused.
-    app_origins: tuple[str, ...] = ("http://127.0.0.1:8081", "http://localhost:8081")
+    app_origins: tuple[str, ...] = APP_ORIGINS
     # Whose lag the ops view shows: the stream workers' group and the topics it reads,
     # for each lane (contracts/lanes.py; the overflow topic by default the events
     # topic's name plus "-overflow", its group the main one's plus "-overflow").
@@ -34,9 +41,6 @@ class Settings:
     probe_timeout_seconds: float = 5.0
     # Wait this long for one of the two pooled connections, then answer 503 + Retry-After.
     db_pool_timeout_seconds: float = 5.0
-    # Every shard's database by name (contracts/shards.py): each shard's workers' lag and
-    # its projects' usage are read there; empty: one database, ``database_url``.
-    shard_databases: dict[str, str] = field(default_factory=dict)
 
     def lanes(self, shard: str = DEFAULT_SHARD) -> list[tuple[Lane, str, str]]:
         """(lane, consumer group, topic) of every lane of ``shard``'s workers, main first."""
@@ -49,20 +53,12 @@ class Settings:
             for lane in Lane
         ]
 
-    @property
-    def shards(self) -> list[str]:
-        """Every shard's name, the default one first."""
-        return list(self.shard_databases) or [DEFAULT_SHARD]
-
 
 def load_settings(env: Env | None = None) -> Settings:
-    env = env or Env()
-    env.read_env(".local/services.env", recurse=False)
+    env = environment(env)
     return Settings(
-        database_url=env.str("RA_DATABASE_URL"),
-        redis_url=env.str("RA_REDIS_URL"),
-        kafka_bootstrap=env.str("RA_KAFKA_BOOTSTRAP"),
-        redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
+        **stores(env),
+        kafka_bootstrap=kafka_bootstrap(env),
         app_origins=app_origins(env),
         worker_group=env.str("RA_WORKER_GROUP", "stream-workers"),
         events_topic=env.str("RA_EVENTS_TOPIC", Topic.EVENTS.value),
@@ -71,7 +67,4 @@ def load_settings(env: Env | None = None) -> Settings:
         sample_min_seconds=env.float("RA_OPS_SAMPLE_MIN_SECONDS", 1.0),
         history_seconds=env.float("RA_OPS_HISTORY_SECONDS", 120.0),
         lag_growth_alert_seconds=env.float("RA_OPS_LAG_GROWTH_ALERT_SECONDS", 10.0),
-        shard_databases=parse_shard_databases(
-            env.str("RA_SHARD_DATABASES", ""), env.str("RA_DATABASE_URL")
-        ),
     )

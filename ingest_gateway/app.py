@@ -1,15 +1,16 @@
 """The gateway's app factory: routes, middlewares and the resources' start-up/tear-down."""
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiohttp import web
-from redis.asyncio import BlockingConnectionPool, Redis
 
 from common.database import DatabasePool
 from common.health import health
+from common.redis import MAX_CONNECTIONS, create_redis
 from common.request_ids import request_ids
+from common.stores import Stores, opened_stores, shard_pools
 from contracts.lanes import Lane
-from contracts.shards import DEFAULT_SHARD
 from ingest_gateway import handlers, middleware
 from ingest_gateway.admission import Admitter
 from ingest_gateway.app_keys import APPENDER, INGESTOR, METRICS, OPENAPI, REDIS, SETTINGS
@@ -52,27 +53,26 @@ def create_app(settings: Settings) -> web.Application:
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    metrics = app[METRICS]
-    redis = Redis(
-        connection_pool=BlockingConnectionPool.from_url(
-            settings.redis_url,
-            max_connections=64,
-            timeout=settings.redis_timeout_seconds,
-            socket_timeout=settings.redis_timeout_seconds,
-            socket_connect_timeout=settings.redis_timeout_seconds,
-        )
+    timeout = settings.redis_timeout_seconds
+    redis = create_redis(settings.redis_url, MAX_CONNECTIONS, timeout, timeout)
+    pools = shard_pools(
+        settings,
+        # Through a database restart by itself; while it is down, a key not cached is
+        # refused (503) within 1.5 s instead of waiting out psycopg_pool's 30 s.
+        lambda url: DatabasePool(url, max_size=4),
+        # Other shards' databases (contracts/shards.py) are read only to rebuild usage.
+        lambda url: DatabasePool(url, min_size=0, max_size=2),
     )
-    # Through a database restart by itself; while it is down, a key not cached is refused
-    # (503) within 1.5 s instead of waiting out psycopg_pool's 30 s (common/database.py).
-    pool = DatabasePool(settings.database_url, max_size=4)
-    # Other shards' databases (contracts/shards.py) are read only to rebuild usage.
-    shards = {
-        name: DatabasePool(url, min_size=0, max_size=2)
-        for name, url in settings.shard_databases.items()
-        if name != DEFAULT_SHARD
-    }
-    for each in (pool, *shards.values()):
-        await each.open(wait=False)
+    async with opened_stores(redis, pools) as stores:
+        app[REDIS] = redis
+        async with _appending(app, stores):
+            yield
+
+
+@asynccontextmanager
+async def _appending(app: web.Application, stores: Stores) -> AsyncIterator[None]:
+    """The Kafka producer, the config watcher and the ingestor that uses them."""
+    settings, metrics, redis = app[SETTINGS], app[METRICS], stores.redis
     appender = EventAppender(
         settings.kafka_bootstrap,
         settings.events_topic,
@@ -84,10 +84,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     rules = ProjectRules()
     watcher = ConfigWatcher(settings.kafka_bootstrap, settings.control_topic, rules)
     await watcher.start()
-    app[REDIS] = redis
     app[APPENDER] = appender
     app[INGESTOR] = Ingestor(
-        projects=ProjectDirectory(pool, TtlCache(settings.key_cache_ttl_seconds)),
+        projects=ProjectDirectory(stores.pool, TtlCache(settings.key_cache_ttl_seconds)),
         admitter=Admitter(
             redis,
             settings.redis_prefix,
@@ -100,7 +99,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         appender=appender,
         metrics=metrics,
         rules=rules,
-        usage=UsageRebuilder({DEFAULT_SHARD: pool, **shards}, redis, settings.redis_prefix),
+        usage=UsageRebuilder(stores.pools, redis, settings.redis_prefix),
         redis_timeout=settings.redis_timeout_seconds,
         retry_after_unavailable=settings.retry_after_unavailable_seconds,
         rate_limit_override=settings.rate_limit_override,
@@ -110,6 +109,3 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     yield
     await watcher.stop()
     await appender.stop()
-    for each in (pool, *shards.values()):
-        await each.close()
-    await redis.aclose()

@@ -3,9 +3,10 @@
 from typing import Any
 
 from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
+from common import openapi
+from common.openapi import new_spec, ref, responses
 from ingest_gateway.dropin.formats import FORMATS
 from ingest_gateway.validation import MAX_EVENTS_PER_REQUEST, IncomingEventSchema, Timestamp
 
@@ -21,17 +22,13 @@ class ErrorSchema(Schema):
     error = fields.String(required=True)
 
 
-class DetailSchema(Schema):
+class DetailSchema(openapi.DetailSchema):
+    # Which event of the request the detail is about (null: the request as a whole).
     index = fields.Integer(required=True, allow_none=True)
-    field = fields.String(required=True, allow_none=True)
-    message = fields.String(required=True)
 
 
-class ValidationErrorSchema(Schema):
-    error = fields.String(required=True)
+class ValidationErrorSchema(openapi.ValidationErrorSchema):
     details = fields.List(fields.Nested(DetailSchema), required=True)
-    # Present only when ``details`` was cut (at most 100 are listed): how many there were.
-    omittedDetails = fields.Integer()
 
 
 class EventLimitSchema(Schema):
@@ -45,14 +42,6 @@ class EventLimitSchema(Schema):
 class EnvelopeSchema(Schema):
     apiKey = fields.String(required=True)
     events = fields.List(fields.Nested(IncomingEventSchema), required=True)
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _dropin_paths(spec: APISpec) -> None:
@@ -84,14 +73,7 @@ def _dropin_paths(spec: APISpec) -> None:
 
 
 def build_spec() -> dict[str, Any]:
-    plugin = MarshmallowPlugin()
-    spec = APISpec(
-        title="realanalytics ingest gateway",
-        version="1",
-        openapi_version="3.0.3",
-        plugins=[plugin],
-    )
-    plugin.map_to_openapi_type(Timestamp, "string", "date-time")  # type: ignore[no-untyped-call]
+    spec = new_spec("realanalytics ingest gateway", types={Timestamp: ("string", "date-time")})
     for name, schema in (
         ("Event", IncomingEventSchema),
         ("Envelope", EnvelopeSchema),
@@ -101,9 +83,9 @@ def build_spec() -> dict[str, Any]:
         ("EventLimitExceeded", EventLimitSchema),
     ):
         spec.components.schema(name, schema=schema)
-    events = {"type": "array", "items": _ref("Event"), "minItems": 1}
+    events = {"type": "array", "items": ref("Event"), "minItems": 1}
     events["maxItems"] = MAX_EVENTS_PER_REQUEST
-    body = {"oneOf": [_ref("Event"), events, _ref("Envelope")]}
+    body = {"oneOf": [ref("Event"), events, ref("Envelope")]}
     spec.path(
         path="/",
         operations={
@@ -117,24 +99,26 @@ def build_spec() -> dict[str, Any]:
                         "text/plain": {"schema": body},
                     },
                 },
-                "responses": {
-                    "200": _json(_ref("Success"), "Appended and acknowledged by Kafka"),
-                    "400": _json(_ref("ValidationError"), "Invalid body or events"),
-                    "401": _json(_ref("Error"), "Invalid API key"),
-                    "403": _json(_ref("Error"), "Origin not allowed by the project's config"),
-                    "408": _json(_ref("Error"), "The body did not arrive in time"),
-                    "413": _json(_ref("Error"), "Payload too large"),
-                    "415": _json(_ref("ValidationError"), "Unsupported Content-Encoding"),
-                    "429": _json(
-                        {"oneOf": [_ref("EventLimitExceeded"), _ref("Error")]},
-                        "Rate limit (Retry-After) or monthly event limit exceeded",
-                    ),
-                    "503": _json(
-                        _ref("Error"),
-                        "Kafka could not acknowledge in time, or too many connections"
-                        " (Retry-After)",
-                    ),
-                },
+                "responses": responses(
+                    {
+                        "200": ("Success", "Appended and acknowledged by Kafka"),
+                        "400": ("ValidationError", "Invalid body or events"),
+                        "401": ("Error", "Invalid API key"),
+                        "403": ("Error", "Origin not allowed by the project's config"),
+                        "408": ("Error", "The body did not arrive in time"),
+                        "413": ("Error", "Payload too large"),
+                        "415": ("ValidationError", "Unsupported Content-Encoding"),
+                        "429": (
+                            {"oneOf": [ref("EventLimitExceeded"), ref("Error")]},
+                            "Rate limit (Retry-After) or monthly event limit exceeded",
+                        ),
+                        "503": (
+                            "Error",
+                            "Kafka could not acknowledge in time, or too many connections"
+                            " (Retry-After)",
+                        ),
+                    }
+                ),
             }
         },
     )

@@ -1,23 +1,22 @@
 """The gateway's settings, read from the environment in one place."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from environs import Env
 
 from common.client_address import LOOPBACK, IpNetwork, parse_trusted_proxies
+from common.settings import StoreSettings, environment, kafka_bootstrap, listening, stores
 from contracts.lanes import Lane, lane_topic
-from contracts.shards import parse_shard_databases
 from contracts.topics import Topic
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    database_url: str
-    redis_url: str
+class Settings(StoreSettings):
+    """The shared stores' fields (``StoreSettings``: the control database, where keys are
+    resolved; each shard's, from which a project's usage is rebuilt after Redis lost it;
+    Redis), then the gateway's own."""
+
     kafka_bootstrap: str
-    # Every shard's database by name (contracts/shards.py): a project's usage is rebuilt
-    # from its shard's after Redis lost it; empty: one database, ``database_url``.
-    shard_databases: dict[str, str] = field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = 8080
     events_topic: str = Topic.EVENTS.value
@@ -29,7 +28,6 @@ class Settings:
     overflow_topic: str | None = None
     overflow_events_per_second: int = 3000
     overflow_sticky_seconds: float = 60.0
-    redis_prefix: str = "ra:"
     rate_window_seconds: int = 60
     rate_limit_override: int | None = None
     key_cache_ttl_seconds: float = 10.0
@@ -46,10 +44,8 @@ class Settings:
     body_timeout_seconds: float = 30.0
     max_connections: int = 4096
     backlog: int = 1024
-    # SO_REUSEPORT: several gateway processes listen on one port and the kernel spreads
-    # new connections over them (docs/operations.md, Running more than one of each). Off
-    # by default, so a second copy started by mistake fails on the busy port instead of
-    # joining silently.
+    # SO_REUSEPORT (common.settings.listening; docs/operations.md, Running more than one
+    # of each).
     reuse_port: bool = False
     # Proxies whose X-Forwarded-For is believed: the client address recorded with each
     # event (common.client_address; the workers turn it into a country and drop it).
@@ -60,24 +56,17 @@ class Settings:
 
 
 def load_settings(env: Env | None = None) -> Settings:
-    env = env or Env()
-    env.read_env(".local/services.env", recurse=False)
+    env = environment(env)
     override = env.int("RA_RATE_LIMIT", None)
     return Settings(
-        database_url=env.str("RA_DATABASE_URL"),
-        shard_databases=parse_shard_databases(
-            env.str("RA_SHARD_DATABASES", ""), env.str("RA_DATABASE_URL")
-        ),
-        redis_url=env.str("RA_REDIS_URL"),
-        kafka_bootstrap=env.str("RA_KAFKA_BOOTSTRAP"),
-        host=env.str("RA_INGEST_HOST", "127.0.0.1"),
-        port=env.int("RA_INGEST_PORT", 8080),
+        **stores(env),
+        **listening(env, "RA_INGEST", 8080),
+        kafka_bootstrap=kafka_bootstrap(env),
         events_topic=env.str("RA_EVENTS_TOPIC", Topic.EVENTS.value),
         control_topic=env.str("RA_CONTROL_TOPIC", Topic.CONTROL.value),
         overflow_topic=env.str("RA_OVERFLOW_TOPIC", None),
         overflow_events_per_second=env.int("RA_INGEST_OVERFLOW_EVENTS_PER_SECOND", 3000),
         overflow_sticky_seconds=env.float("RA_INGEST_OVERFLOW_STICKY_SECONDS", 60.0),
-        redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
         rate_window_seconds=env.int("RA_RATE_WINDOW_SECONDS", 60),
         rate_limit_override=override,
         key_cache_ttl_seconds=env.float("RA_KEY_CACHE_TTL_SECONDS", 10.0),
@@ -90,6 +79,5 @@ def load_settings(env: Env | None = None) -> Settings:
         body_timeout_seconds=env.float("RA_INGEST_BODY_TIMEOUT_SECONDS", 30.0),
         max_connections=env.int("RA_INGEST_MAX_CONNECTIONS", 4096),
         backlog=env.int("RA_INGEST_BACKLOG", 1024),
-        reuse_port=env.bool("RA_INGEST_REUSE_PORT", False),
         trusted_proxies=parse_trusted_proxies(env.str("RA_TRUSTED_PROXIES", LOOPBACK)),
     )

@@ -5,8 +5,7 @@ import argparse
 import logging
 import sys
 
-from environs import Env
-
+from common.settings import environment
 from contracts.shards import parse_shard_databases
 from migrations.runner import apply_migrations
 
@@ -16,8 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schema", help="apply into this schema (created if missing)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
-    env = Env()
-    env.read_env(".local/services.env", recurse=False)
+    env = environment()
     shards = parse_shard_databases(env.str("RA_SHARD_DATABASES", ""), env.str("RA_DATABASE_URL"))
     for name, url in shards.items():
         applied = apply_migrations(url, schema=args.schema)

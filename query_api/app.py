@@ -13,7 +13,7 @@ from common.database import DatabasePool
 from common.health import health, standalone
 from common.redis import create_redis
 from common.request_ids import request_ids
-from contracts.shards import DEFAULT_SHARD
+from common.stores import opened_stores, shard_pools
 from query_api import handlers, middleware
 from query_api.admission import Limits, ProjectLimiter
 from query_api.app_keys import LIMITER, METRICS, POOL, REDIS, SETTINGS, SHARD_POOLS, SPEC
@@ -62,19 +62,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             url, max_size=settings.db_pool_size, kwargs={"autocommit": True}, configure=configure
         )
 
-    redis = create_redis(settings.redis_url)
-    pool = database_pool(settings.database_url)
-    shards = {
-        name: database_pool(url)
-        for name, url in settings.shard_databases.items()
-        if name != DEFAULT_SHARD
-    }
-    for each in (pool, *shards.values()):
-        await each.open(wait=False)
-    app[REDIS] = redis
-    app[POOL] = pool
-    app[SHARD_POOLS] = {DEFAULT_SHARD: pool, **shards}
-    yield
-    for each in (pool, *shards.values()):
-        await each.close()
-    await redis.aclose()
+    pools = shard_pools(settings, database_pool)
+    async with opened_stores(create_redis(settings.redis_url), pools) as stores:
+        app[REDIS], app[POOL], app[SHARD_POOLS] = stores.redis, stores.pool, stores.pools
+        yield

@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields, validate
 
+from common import openapi
+from common.openapi import DetailSchema, new_spec, responses
 from query_api.model import DIRECTIONS, INTERVALS, PERIODS
 from query_api.schemas import REQUEST_SCHEMAS
 
@@ -144,16 +145,10 @@ class LifecycleAnswerSchema(Schema):
     meta = fields.Nested(MetaSchema, required=True)
 
 
-class DetailSchema(Schema):
-    field = fields.String(allow_none=True, required=True)
-    message = fields.String(required=True)
+class ErrorSchema(openapi.ErrorSchema):
+    """Every refusal's body. ``code``: QUERY_CONCURRENCY_LIMIT (429); QUERY_TIMEOUT,
+    DATABASE_UNAVAILABLE, DATABASE_BUSY or REDIS_UNAVAILABLE (503)."""
 
-
-class ErrorSchema(Schema):
-    error = fields.String(required=True)
-    # QUERY_CONCURRENCY_LIMIT (429); QUERY_TIMEOUT, DATABASE_UNAVAILABLE, DATABASE_BUSY or
-    # REDIS_UNAVAILABLE (503)
-    code = fields.String()
     details = fields.List(fields.Nested(DetailSchema))
     # How many details past the first 100 were left out.
     omittedDetails = fields.Integer()
@@ -183,16 +178,10 @@ def _one_of(schemas: Mapping[str, type[Schema]]) -> dict[str, Any]:
 
 
 def build_spec(prefix: str) -> dict[str, Any]:
-    spec = APISpec(
-        title="realanalytics query API",
-        version="1.0.0",
-        openapi_version="3.1.0",
-        plugins=[MarshmallowPlugin()],
-    )
+    spec = new_spec("realanalytics query API", version="1.0.0", openapi_version="3.1.0")
     every: list[type[Schema]] = [*REQUEST_SCHEMAS.values(), *ANSWER_SCHEMAS.values(), ErrorSchema]
     for schema in every:
         spec.components.schema(_name(schema), schema=schema)
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     spec.path(
         path=prefix,
         operations={
@@ -203,28 +192,29 @@ def build_spec(prefix: str) -> dict[str, Any]:
                     "required": True,
                     "content": {"application/json": {"schema": _one_of(REQUEST_SCHEMAS)}},
                 },
-                "responses": {
-                    "200": {
-                        "description": "The answer, with meta (source, rollup, bots, uniqueBy, "
-                        "freshness)",
-                        "content": {"application/json": {"schema": _one_of(ANSWER_SCHEMAS)}},
-                    },
-                    "400": {"description": "Validation failed", "content": error},
-                    "401": {"description": "No valid session or token", "content": error},
-                    "403": {"description": "Not a member, or no such project", "content": error},
-                    "413": {"description": "Body over 256 KiB", "content": error},
-                    "429": {
-                        "description": "Too many concurrent queries of the project "
-                        "(QUERY_CONCURRENCY_LIMIT); see Retry-After",
-                        "content": error,
-                    },
-                    "503": {
-                        "description": "Query timed out (QUERY_TIMEOUT), or PostgreSQL or "
-                        "Redis is unavailable (DATABASE_UNAVAILABLE, DATABASE_BUSY, "
-                        "REDIS_UNAVAILABLE); see Retry-After",
-                        "content": error,
-                    },
-                },
+                "responses": responses(
+                    {
+                        "200": (
+                            _one_of(ANSWER_SCHEMAS),
+                            "The answer, with meta (source, rollup, bots, uniqueBy, freshness)",
+                        ),
+                        "400": ("Error", "Validation failed"),
+                        "401": ("Error", "No valid session or token"),
+                        "403": ("Error", "Not a member, or no such project"),
+                        "413": ("Error", "Body over 256 KiB"),
+                        "429": (
+                            "Error",
+                            "Too many concurrent queries of the project "
+                            "(QUERY_CONCURRENCY_LIMIT); see Retry-After",
+                        ),
+                        "503": (
+                            "Error",
+                            "Query timed out (QUERY_TIMEOUT), or PostgreSQL or Redis is "
+                            "unavailable (DATABASE_UNAVAILABLE, DATABASE_BUSY, "
+                            "REDIS_UNAVAILABLE); see Retry-After",
+                        ),
+                    }
+                ),
             }
         },
     )

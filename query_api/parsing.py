@@ -3,9 +3,9 @@
 from datetime import timedelta
 from typing import Any
 
-import orjson
 from marshmallow import ValidationError
 
+from common.json_body import json_document
 from contracts.validation import flatten_messages
 from query_api.errors import ValidationFailed
 from query_api.model import (
@@ -31,12 +31,7 @@ MAX_DEPTH = 16
 
 
 def decode_json(body: bytes) -> Any:
-    if not body.strip():
-        raise ValidationFailed([{"field": None, "message": "Request body is empty."}])
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ValidationFailed([{"field": None, "message": f"Malformed JSON: {exc}"}]) from exc
+    document = json_document(body, ValidationFailed)
     problem = unstorable(document)
     if problem is not None:
         raise ValidationFailed([problem])

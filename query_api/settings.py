@@ -4,8 +4,7 @@ from dataclasses import dataclass, field
 
 from environs import Env
 
-from common.auth import app_origins
-from contracts.shards import parse_shard_databases
+from common.settings import APP_ORIGINS, StoreSettings, app_origins, environment, listening, stores
 from contracts.topics import Topic
 
 DAY_SECONDS = 86_400
@@ -22,26 +21,22 @@ DEFAULT_MAX_RANGE_SECONDS: dict[str, int] = {
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    database_url: str
-    redis_url: str
+class Settings(StoreSettings):
+    """The shared stores' fields (``StoreSettings``: each shard's database, where its
+    projects' queries run; Redis), then the query API's own."""
+
     host: str = "127.0.0.1"
     port: int = 8082
-    # SO_REUSEPORT when serving alone (python -m query_api): several processes on one port,
-    # the kernel spreading connections over them. Off: a stray second copy fails loudly.
+    # SO_REUSEPORT when serving alone (python -m query_api; common.settings.listening).
     reuse_port: bool = False
-    redis_prefix: str = "ra:"
     # Whose applied offsets say how fresh the rollups are (the stream workers' group).
     worker_group: str = "stream-workers"
     events_topic: str = Topic.EVENTS.value
     # Cookie-authenticated requests carrying an Origin must come from the App API.
-    app_origins: tuple[str, ...] = ("http://127.0.0.1:8081", "http://localhost:8081")
+    app_origins: tuple[str, ...] = APP_ORIGINS
     max_range_seconds: dict[str, int] = field(
         default_factory=lambda: dict(DEFAULT_MAX_RANGE_SECONDS)
     )
-    # Every shard's database by name (contracts/shards.py): a project's query runs on its
-    # shard's; empty: one database, ``database_url``.
-    shard_databases: dict[str, str] = field(default_factory=dict)
     # Every statement of a query is cancelled after this: a 503 QUERY_TIMEOUT.
     statement_timeout_ms: int = 15_000
     db_pool_size: int = 8
@@ -69,19 +64,14 @@ class Settings:
 
 
 def load_settings(env: Env | None = None) -> Settings:
-    env = env or Env()
-    env.read_env(".local/services.env", recurse=False)
+    env = environment(env)
     limits = {
         name: env.int(f"RA_QUERY_MAX_{name.upper()}_RANGE_SECONDS", default)
         for name, default in DEFAULT_MAX_RANGE_SECONDS.items()
     }
     return Settings(
-        database_url=env.str("RA_DATABASE_URL"),
-        redis_url=env.str("RA_REDIS_URL"),
-        host=env.str("RA_QUERY_HOST", "127.0.0.1"),
-        port=env.int("RA_QUERY_PORT", 8082),
-        reuse_port=env.bool("RA_QUERY_REUSE_PORT", False),
-        redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
+        **stores(env),
+        **listening(env, "RA_QUERY", 8082),
         worker_group=env.str("RA_WORKER_GROUP", "stream-workers"),
         events_topic=env.str("RA_EVENTS_TOPIC", Topic.EVENTS.value),
         app_origins=app_origins(env),
@@ -94,7 +84,4 @@ def load_settings(env: Env | None = None) -> Settings:
         project_queue_wait_seconds=env.float("RA_QUERY_PROJECT_QUEUE_WAIT_SECONDS", 10.0),
         retry_after_seconds=env.int("RA_QUERY_RETRY_AFTER_SECONDS", 2),
         funnel_workers=env.int("RA_QUERY_FUNNEL_WORKERS", 2),
-        shard_databases=parse_shard_databases(
-            env.str("RA_SHARD_DATABASES", ""), env.str("RA_DATABASE_URL")
-        ),
     )

@@ -44,9 +44,14 @@ def _text(value: Any) -> TypeGuard[str]:
 
 
 class Decoded(NamedTuple):
-    """A record off the topic as the sink uses it: ``EventRecord``'s fields (a tuple is
-    cheaper to build than the frozen dataclass, once per record) and its two times as ISO
-    8601 text for the staging COPY (as on the topic when in the gateway's shape)."""
+    """A record off the topic as the sink uses it: ``EventRecord``'s fields and its two
+    times as ISO 8601 text for the staging COPY (as on the topic when in the gateway's
+    shape).
+
+    The fields are stated again here, in ``EventRecord``'s order, on purpose: a tuple
+    costs about 1.5 µs to build against the frozen dataclass's 5.5 µs, once per record
+    (about a tenth of the worker's CPU per event). ``of`` and ``record`` convert both
+    ways, and tests/unit/stream_workers/test_decoding.py holds them equal."""
 
     id: str
     project_id: str

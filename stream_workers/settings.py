@@ -1,25 +1,25 @@
 """The stream worker's settings, read from the environment in one place."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from environs import Env
 
+from common.settings import StoreSettings, environment, kafka_bootstrap, stores
 from contracts.lanes import Lane, lane_group, lane_topic
-from contracts.shards import DEFAULT_SHARD, parse_shard_databases, shard_group
+from contracts.shards import DEFAULT_SHARD, shard_group
 from contracts.topics import EVENTS_PARTITIONS, Topic
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    # This worker's database: its shard's (contracts/shards.py); with one shard, the
-    # control database, which then also holds the projects.
-    database_url: str
-    redis_url: str
+class Settings(StoreSettings):
+    """The shared stores' fields (``StoreSettings``), except that ``database_url`` is this
+    worker's shard's database (contracts/shards.py); with one shard, the control
+    database, which then also holds the projects. Then the worker's own."""
+
     kafka_bootstrap: str
     events_topic: str = Topic.EVENTS.value
     control_topic: str = Topic.CONTROL.value
     dead_letter_topic: str = Topic.DEAD_LETTER.value
-    redis_prefix: str = "ra:"
     # The main lane's consumer group; the overflow lane's is this plus "-overflow".
     group_id: str = "stream-workers"
     # Which lane this worker consumes (contracts/lanes.py): the events topic, or the
@@ -58,10 +58,8 @@ class Settings:
     # How often the main lane's workers run raw retention (stream_workers/retention.py).
     retention_seconds: float = 3600.0
     data_dir: str = ".local/stream_workers"  # Faust's own files (memory store: almost none)
-    # The shard this worker applies (RA_WORKER_SHARD), and every shard's database by name
-    # (RA_SHARD_DATABASES beside RA_DATABASE_URL, the default shard and control database).
+    # The shard this worker applies (RA_WORKER_SHARD, one of ``shard_databases``).
     shard: str = DEFAULT_SHARD
-    shard_databases: dict[str, str] = field(default_factory=dict)
     # The geolocation database file (geoip2fast's format; None: the one the package
     # ships): replace the file and restart the workers to refresh it (decision 0017).
     geoip_database: str | None = None
@@ -98,20 +96,18 @@ class Settings:
 
 
 def load_settings(env: Env | None = None) -> Settings:
-    env = env or Env()
-    env.read_env(".local/services.env", recurse=False)
-    shards = parse_shard_databases(env.str("RA_SHARD_DATABASES", ""), env.str("RA_DATABASE_URL"))
+    env = environment(env)
+    shared = stores(env)
     shard = env.str("RA_WORKER_SHARD", DEFAULT_SHARD)
-    if shard not in shards:
+    if shard not in shared["shard_databases"]:
         raise ValueError(f"RA_WORKER_SHARD: no shard {shard!r} in RA_SHARD_DATABASES")
+    shared["database_url"] = shared["shard_databases"][shard]
     return Settings(
-        database_url=shards[shard],
-        redis_url=env.str("RA_REDIS_URL"),
-        kafka_bootstrap=env.str("RA_KAFKA_BOOTSTRAP"),
+        **shared,
+        kafka_bootstrap=kafka_bootstrap(env),
         events_topic=env.str("RA_EVENTS_TOPIC", Topic.EVENTS.value),
         control_topic=env.str("RA_CONTROL_TOPIC", Topic.CONTROL.value),
         dead_letter_topic=env.str("RA_WORKER_DEAD_LETTER_TOPIC", Topic.DEAD_LETTER.value),
-        redis_prefix=env.str("RA_REDIS_PREFIX", "ra:"),
         group_id=env.str("RA_WORKER_GROUP", "stream-workers"),
         lane=env.enum("RA_WORKER_LANE", Lane.MAIN, enum=Lane, by_value=True),
         overflow_topic=env.str("RA_OVERFLOW_TOPIC", None),
@@ -133,5 +129,4 @@ def load_settings(env: Env | None = None) -> Settings:
         data_dir=env.str("RA_WORKER_DATA_DIR", ".local/stream_workers"),
         geoip_database=env.str("RA_GEOIP_DATABASE", None),
         shard=shard,
-        shard_databases=shards,
     )
