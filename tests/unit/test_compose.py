@@ -34,6 +34,8 @@ APP_ENV_KEYS = {
 # settings module reads it. Every service of compose.yaml reads its names today.
 NOT_YET_READ: set[str] = set()
 
+_LISTENING = re.compile(r'listening\(\s*\w+,\s*"(RA_[A-Z0-9_]+)"')
+LISTENING_SUFFIXES = ("HOST", "PORT", "REUSE_PORT")  # common.settings.listening
 _RA_LITERAL = re.compile(r"""["'](RA_[A-Z0-9_]+)["']""")
 
 
@@ -66,8 +68,13 @@ def app_services(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any
 
 
 def env_names_read_by_code() -> set[str]:
+    """Every RA_* literal of the settings modules, and the names ``common.settings.listening``
+    makes from each prefix it is given (``listening(env, "RA_APP", …)``)."""
     sources = [*REPO.glob("*/settings.py"), REPO / "migrations" / "__main__.py"]
-    return {name for path in sources for name in _RA_LITERAL.findall(path.read_text())}
+    texts = [path.read_text() for path in sources]
+    names = {name for text in texts for name in _RA_LITERAL.findall(text)}
+    prefixes = {p for text in texts for p in _LISTENING.findall(text)}
+    return names | {f"{p}_{suffix}" for p in prefixes for suffix in LISTENING_SUFFIXES}
 
 
 def test_the_stack_has_its_services(services: dict[str, dict[str, Any]]) -> None:
