@@ -48,6 +48,9 @@ def producer_config(bootstrap: str, timeout_seconds: float, linger_ms: int) -> d
         # The Java client's partition for a key (murmur2), as ingest_gateway.partitioner
         # and every consumer that co-partitions by key expect.
         "partitioner": "murmur2_random",
+        # A missing topic is an operator's mistake to surface (503, /ready false), not one
+        # for the broker to paper over with a topic of its default partition count.
+        "allow.auto.create.topics": False,
         "retry.backoff.ms": 100,
         "reconnect.backoff.ms": 100,
         "reconnect.backoff.max.ms": RECONNECT_MAX_MS,
