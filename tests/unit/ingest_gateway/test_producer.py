@@ -362,6 +362,8 @@ def test_librdkafka_partitions_keys_as_the_gateway_partitioner_does() -> None:
     test_producer.py)."""
     config = producer_config("unused:9092", 10.0, 0)
     del config["logger"]
+    # The mock cluster makes its topics on first use only.
+    config["allow.auto.create.topics"] = True
     producer = Producer({**config, "test.mock.num.brokers": 1, "log_level": 3})
     keys = [f"project-{i % 7}:user-{i:05d}".encode() for i in range(300)]
     partitions: dict[bytes, int] = {}
