@@ -19,6 +19,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from common.logs import RepeatFilter
+
 logger = logging.getLogger(__name__)
 librdkafka_logger = logging.getLogger("ingest_gateway.librdkafka")
 
@@ -27,6 +29,13 @@ QUEUE_MAX_MESSAGES = 200_000  # past this, produce() raises BufferError: the req
 RECONNECT_MAX_MS = 2_000  # librdkafka's longest wait between two connection attempts
 
 ErrorHandler = Callable[[KafkaError], None]
+
+
+def quiet(logger: logging.Logger) -> None:
+    """Cap librdkafka's repeated lines as common.logs does aiokafka's: while the broker is
+    away it logs every reconnect attempt (about 20 a second seen here)."""
+    if not any(isinstance(f, RepeatFilter) for f in logger.filters):
+        logger.addFilter(RepeatFilter())
 
 
 def producer_config(bootstrap: str, timeout_seconds: float, linger_ms: int) -> dict[str, Any]:
@@ -123,6 +132,7 @@ class PolledProducer:
     running while the producer is being closed."""
 
     def __init__(self, config: dict[str, Any], on_error: ErrorHandler) -> None:
+        quiet(librdkafka_logger)
         self._on_error = on_error
         self._producer = Producer({**config, "error_cb": self._error})
         self.produce = self._producer.produce
