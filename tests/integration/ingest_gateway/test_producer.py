@@ -3,6 +3,7 @@ client (and ingest_gateway.partitioner) would choose for its key, with the reque
 header, and /ready's probe true for a led topic and false for a missing one."""
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
@@ -58,7 +59,8 @@ async def test_records_land_on_the_java_clients_partition_with_the_request_id(
 
 
 async def test_not_ready_for_a_topic_that_does_not_exist(services: Any) -> None:
-    appender = EventAppender(services.kafka_bootstrap, "no-such-topic-for-ready", 5.0, 5)
+    missing = f"no-such-topic-{uuid.uuid4().hex[:12]}"
+    appender = EventAppender(services.kafka_bootstrap, missing, 5.0, 5)
     await appender.start(wait_seconds=1.5)
     try:
         assert not await appender.ready()
