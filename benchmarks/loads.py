@@ -1,5 +1,6 @@
 """Benchmark loads: request bodies, wrk (closed loop), a paced open-loop generator, the
-bare aiokafka producer, and counting what reached the topic."""
+bare producers (aiokafka's, and librdkafka's as the gateway drives it), and counting what
+reached the topic."""
 
 import asyncio
 import re
@@ -23,7 +24,8 @@ from benchmarks.stack import (
     cpu_between,
     cpu_snapshot,
 )
-from contracts.events import EventRecord, encode_record, record_key
+from contracts.events import REQUEST_ID_HEADER, EventRecord, encode_record, record_key
+from ingest_gateway.kafka_client import PolledProducer, RequestDelivery, producer_config
 
 # ---------------------------------------------------------------- payloads
 
@@ -308,6 +310,45 @@ def bare_process(
     bootstrap: str, topic: str, records: list[tuple[bytes, bytes]], seconds: int, concurrency: int
 ) -> BareResult:
     return asyncio.run(bare_load(bootstrap, topic, records, seconds, concurrency))
+
+
+def confluent_bare_process(
+    bootstrap: str, topic: str, records: list[tuple[bytes, bytes]], seconds: int, concurrency: int
+) -> BareResult:
+    """The librdkafka ceiling: the gateway's own producer (``ingest_gateway.kafka_client``,
+    same settings, a poll thread, one future per chunk of 100, a request-id header on every
+    record) with nothing of the gateway around it."""
+    return asyncio.run(_confluent_bare(bootstrap, topic, records, seconds, concurrency))
+
+
+async def _confluent_bare(
+    bootstrap: str, topic: str, records: list[tuple[bytes, bytes]], seconds: int, concurrency: int
+) -> BareResult:
+    producer = PolledProducer(producer_config(bootstrap, 10.0, 5), lambda error: None)
+    loop = asyncio.get_running_loop()
+    headers: list[tuple[str, str | bytes | None]] = [(REQUEST_ID_HEADER, b"bench-request-id")]
+
+    async def chunks(until: float) -> int:
+        acked = 0
+        while loop.time() < until:
+            future: asyncio.Future[str | None] = loop.create_future()
+            delivery = RequestDelivery(loop, future, len(records))
+            for key, value in records:
+                producer.produce(topic, value, key, on_delivery=delivery, headers=headers)
+            failure = await future
+            if failure is not None:
+                raise RuntimeError(f"bare librdkafka producer: {failure}")
+            acked += len(records)
+        return acked
+
+    try:
+        await chunks(loop.time() + 1)  # metadata, warm-up
+        started, cpu_started = loop.time(), time.process_time()
+        acked = sum(await asyncio.gather(*(chunks(started + seconds) for _ in range(concurrency))))
+        wall = loop.time() - started
+        return BareResult(acked, wall, (time.process_time() - cpu_started) / wall * 100)
+    finally:
+        await asyncio.to_thread(producer.close, 10.0)
 
 
 async def in_child_process(function: Any, *args: Any) -> Any:

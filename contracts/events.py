@@ -42,10 +42,14 @@ class EventRecord:
 
 
 def format_time(moment: datetime) -> str:
-    """UTC ISO 8601 with microseconds and a ``Z``, the one time format on the topic."""
+    """UTC ISO 8601 with microseconds and a ``Z``, the one time format on the topic.
+
+    ``isoformat()`` without ``timespec`` (whose keyword parsing cost as much as the rest),
+    completed by hand when it leaves the microseconds out (they are zero)."""
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
-    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    text = moment.isoformat()  # ...+00:00
+    return text[:-6] + "Z" if moment.microsecond else text[:-6] + ".000000Z"
 
 
 def record_key(project_id: str, distinct_id: str) -> bytes:
@@ -53,19 +57,50 @@ def record_key(project_id: str, distinct_id: str) -> bytes:
 
 
 def encode_record(record: EventRecord) -> bytes:
+    return encode_record_fields(
+        record.id,
+        record.project_id,
+        record.event,
+        format_time(record.timestamp),
+        format_time(record.received_at),
+        record.distinct_id,
+        record.session_id,
+        record.properties,
+        record.insert_id,
+        record.context,
+        record.quota_reserved,
+    )
+
+
+def encode_record_fields(
+    id: str,
+    project_id: str,
+    event: str,
+    timestamp: str,
+    received_at: str,
+    distinct_id: str,
+    session_id: str,
+    properties: dict[str, Any],
+    insert_id: str | None,
+    context: dict[str, str],
+    quota_reserved: bool,
+) -> bytes:
+    """``encode_record``'s bytes from the fields, the times already ``format_time``'d: the
+    gateway's hot path skips the frozen dataclass and formats a request's receive time once
+    (together a third of its CPU per event)."""
     body: dict[str, Any] = {
-        "id": record.id,
-        "projectId": record.project_id,
-        "event": record.event,
-        "timestamp": format_time(record.timestamp),
-        "receivedAt": format_time(record.received_at),
-        "distinctId": record.distinct_id,
-        "sessionId": record.session_id,
-        "properties": record.properties,
-        "insertId": record.insert_id,
-        "context": record.context,
+        "id": id,
+        "projectId": project_id,
+        "event": event,
+        "timestamp": timestamp,
+        "receivedAt": received_at,
+        "distinctId": distinct_id,
+        "sessionId": session_id,
+        "properties": properties,
+        "insertId": insert_id,
+        "context": context,
     }
-    if record.quota_reserved:
+    if quota_reserved:
         body["quotaReserved"] = True
     return orjson.dumps(body)
 

@@ -3,16 +3,17 @@
 ``append`` returns only once Kafka has acknowledged every record of the request, or raises
 ``AppendFailed`` when that cannot happen within the bound — the handler answers 503 then.
 If the broker is unreachable at start-up, the gateway still starts (after a bounded wait) and
-keeps connecting in the background; every append meanwhile fails fast.
+keeps connecting in the background; every append meanwhile fails fast. So does every append
+while no broker is connected (librdkafka's ``_ALL_BROKERS_DOWN``), until a metadata probe
+sees the events topic led again.
 
-A producer that gave up on a record is replaced. The idempotent producer numbers each
-partition's records; aiokafka assigns those numbers when a batch is drained, so a batch that
-then fails (typically one that expired while its partition had no leader, as when the broker
-stops) leaves a hole in the sequence, and the broker refuses every later batch for that
-partition with ``OutOfOrderSequenceNumber`` — for good, as aiokafka does not reset its
-sequence state (aio-libs/aiokafka#1017). Only a new producer (a new producer id, sequences
-from 0) recovers, so the first failure retires the producer and a fresh one connects in the
-background: appends answer 503 meanwhile, and ingest resumes as soon as the broker answers.
+The producer is librdkafka's (``ingest_gateway.kafka_client``, decision 0019). A record it
+cannot deliver within the append timeout fails with ``_MSG_TIMED_OUT`` and librdkafka bumps
+the producer's epoch past it, so, unlike aiokafka's (aio-libs/aiokafka#1017), a timeout
+leaves the producer sound. What it cannot recover from it reports as a fatal error (an
+idempotence guarantee it can no longer keep, e.g. ``OUT_OF_ORDER_SEQUENCE_NUMBER``): that
+retires the producer, once however many requests saw it, and a fresh one connects in the
+background; appends answer 503 meanwhile.
 """
 
 import asyncio
@@ -20,45 +21,52 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any, Protocol
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import (
-    KafkaError,
-    KafkaTimeoutError,
-    ProducerClosed,
-    UnknownTopicOrPartitionError,
-)
+from confluent_kafka import KafkaError, KafkaException
 
 from contracts.events import REQUEST_ID_HEADER
-from ingest_gateway.partitioner import partition_for
+from ingest_gateway.kafka_client import (
+    ErrorHandler,
+    PolledProducer,
+    RequestDelivery,
+    error_is_fatal,
+    error_means_unreachable,
+    producer_config,
+)
 
 logger = logging.getLogger(__name__)
 
-# What ``send`` may raise about one request while the producer itself stays sound: a full
-# buffer or slow metadata, a topic the broker does not know, or a race with a replacement
-# that already closed this producer. Anything else from ``send`` is a producer whose sender
-# died (aiokafka re-raises that error on every later send).
-_REQUEST_ERRORS = (KafkaTimeoutError, UnknownTopicOrPartitionError, ProducerClosed)
-
 RECONNECT_MAX_DELAY_SECONDS = 2.0  # how late, at most, ingest notices the broker is back
+PROBE_SECONDS = 1.0  # a reconnect probe's metadata wait
+READY_SECONDS = 2.0  # /ready's
+
+
+# librdkafka's header type, whose list is invariant: a value may be str, bytes or None.
+Headers = list[tuple[str, str | bytes | None]]
 
 
 class AppendFailed(Exception):
     pass
 
 
-def send_error_breaks_producer(exc: BaseException) -> bool:
-    """Whether ``send`` raising ``exc`` means the producer can deliver nothing more."""
-    return isinstance(exc, KafkaError) and not isinstance(exc, _REQUEST_ERRORS)
+class KafkaProducer(Protocol):
+    """What the appender needs of a producer (``kafka_client.PolledProducer``; a stand-in in
+    the unit tests)."""
 
+    def produce(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes,
+        *,
+        on_delivery: RequestDelivery,
+        headers: Headers | None,
+    ) -> None: ...
 
-def delivery_breaks_producer(ack: "asyncio.Future[object]") -> bool:
-    """Whether a finished delivery leaves the producer's sequence state broken.
+    def topic_ready(self, topic: str, timeout: float) -> bool: ...
 
-    With idempotence aiokafka retries every retriable error for as long as the partition
-    has a leader, so a delivery that fails at all is one it gave up on after numbering it:
-    the hole every later batch of that partition is refused for."""
-    return not ack.cancelled() and ack.exception() is not None
+    def close(self, timeout: float) -> int: ...
 
 
 class EventAppender:
@@ -75,109 +83,128 @@ class EventAppender:
         self._topic = topic
         self._timeout = timeout_seconds
         self._linger_ms = linger_ms
-        self._producer: AIOKafkaProducer | None = None
+        self._producer: KafkaProducer | None = None
+        self._generation = 0  # which producer an error callback speaks of
+        self._connected = False  # a probe saw the topic led since the last "all down"
+        self._stopping = asyncio.Event()
         self._connector: asyncio.Task[None] | None = None
-        self._retiring: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Future[Any]] = set()  # retirements and probes
 
-    def _new_producer(self) -> AIOKafkaProducer:
-        timeout_ms = int(self._timeout * 1000)
-        return AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap,
-            client_id="ingest-gateway",
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=self._linger_ms,
-            max_batch_size=512 * 1024,
-            # A batch that cannot be delivered expires near the time the client gets its
-            # 503, so a record answered 503 is very unlikely to land later (retries with
-            # the same insertId are deduplicated by the workers anyway).
-            request_timeout_ms=timeout_ms,
-            retry_backoff_ms=100,
-            partitioner=partition_for,
-        )
+    def _new_producer(self, on_error: ErrorHandler) -> KafkaProducer:
+        config = producer_config(self._bootstrap, self._timeout, self._linger_ms)
+        return PolledProducer(config, on_error)
 
     async def start(self, wait_seconds: float = 10.0) -> None:
         """Connect, waiting up to ``wait_seconds``; past that keep trying in the background."""
-        self._connect_in_background()
+        self._open()
         assert self._connector is not None
         await asyncio.wait([self._connector], timeout=wait_seconds)
+
+    def _open(self) -> None:
+        """A new producer (not connected until a probe says so), and its connector."""
+        loop = asyncio.get_running_loop()
+        self._generation += 1
+        on_error = partial(self._error_from_thread, loop, self._generation)
+        self._producer = self._new_producer(on_error)
+        self._connected = False
+        self._connect_in_background()
+
+    def _error_from_thread(
+        self, loop: asyncio.AbstractEventLoop, generation: int, error: KafkaError
+    ) -> None:
+        # librdkafka's error callback, on the poll thread: handled on the loop.
+        with contextlib.suppress(RuntimeError):  # the loop closed: shut-down
+            loop.call_soon_threadsafe(self._kafka_error, generation, error)
+
+    def _kafka_error(self, generation: int, error: KafkaError) -> None:
+        if generation != self._generation or self._stopping.is_set():
+            return  # a retired producer's, or one stopping
+        if error_is_fatal(error):
+            self._replace(error.name())
+        elif error_means_unreachable(error):
+            if self._connected:
+                logger.warning("kafka unreachable (%s): appends fail fast", error.name())
+            self._connected = False
+            self._connect_in_background()
+        else:
+            logger.debug("kafka error %s", error.name())
 
     def _connect_in_background(self) -> None:
         if self._connector is None or self._connector.done():
             self._connector = asyncio.create_task(self._connect_forever())
 
     async def _connect_forever(self) -> None:
+        """Probe the current producer's metadata until the events topic is led, then let
+        appends through. librdkafka reconnects by itself; this only notices when."""
         delay, attempts = 0.5, 0
-        while self._producer is None:
-            producer = self._new_producer()
-            try:
-                await producer.start()
-            except asyncio.CancelledError:
-                await producer.stop()  # stopped while still connecting
-                raise
-            except KafkaError as exc:
-                attempts += 1
-                # Once per outage at warning level: the gateway retries every few seconds.
-                log = logger.warning if attempts == 1 else logger.debug
-                log("kafka not reachable (%s); retrying", type(exc).__name__)
-                with contextlib.suppress(Exception):
-                    await producer.stop()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RECONNECT_MAX_DELAY_SECONDS)
+        while not self._connected and not self._stopping.is_set():
+            producer = self._producer
+            assert producer is not None
+            if await self._probe(producer, PROBE_SECONDS):
+                if producer is self._producer:
+                    self._connected = True
+                    logger.info(
+                        "connected to kafka at %s after %d failed attempts",
+                        self._bootstrap,
+                        attempts,
+                    )
                 continue
-            self._producer = producer
-            logger.info(
-                "connected to kafka at %s after %d failed attempts", self._bootstrap, attempts
-            )
+            attempts += 1
+            # Once per outage at warning level: the gateway retries every few seconds.
+            log = logger.warning if attempts == 1 else logger.debug
+            log("kafka not reachable (topic %s not led); retrying", self._topic)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._stopping.wait()
+            delay = min(delay * 2, RECONNECT_MAX_DELAY_SECONDS)
 
-    def _replace(self, producer: AIOKafkaProducer, reason: str) -> None:
-        """Retire ``producer`` and connect a new one, once however many appends saw it fail.
+    async def _probe(self, producer: KafkaProducer, wait_seconds: float) -> bool:
+        """The producer's metadata probe in a worker thread; tracked, so ``stop`` waits for
+        it before closing the producer under it."""
+        probe = asyncio.ensure_future(
+            asyncio.to_thread(producer.topic_ready, self._topic, wait_seconds)
+        )
+        self._track(probe)
+        return await asyncio.shield(probe)
 
-        No lock is needed: the check and the swap run with no await in between, so on the
-        event loop they are one step; the appends that still hold the old producer finish
-        on it (200 only for what it acknowledged, else 503), and new ones fail fast until
-        the single connector task has a new producer."""
-        if producer is not self._producer:
-            return  # already replaced
-        logger.warning("kafka producer gave up on a record (%s); replacing it", reason)
+    def _track(self, task: "asyncio.Future[Any]") -> None:
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _replace(self, reason: str) -> None:
+        """Retire the current producer and open a new one.
+
+        Called on the loop only, with no await between the check and the swap: however many
+        requests saw the fatal error, it retires the producer once (the generation check in
+        ``_kafka_error``). The requests still on the old producer get what it reports (its
+        queue is purged: 503), and new ones fail fast until the new producer is connected."""
+        old = self._producer
+        if old is None:
+            return
+        logger.warning("kafka producer hit a fatal error (%s); replacing it", reason)
         if self._on_replace is not None:
             self._on_replace(reason)
-        self._producer = None
-        retiring = asyncio.create_task(self._retire(producer))
-        self._retiring.add(retiring)
-        retiring.add_done_callback(self._retiring.discard)
-        self._connect_in_background()
+        self._track(asyncio.create_task(self._retire(old)))
+        self._open()
 
-    @staticmethod
-    async def _retire(producer: AIOKafkaProducer) -> None:
-        # stop() flushes: records still in the old producer (their requests already
-        # answered 503, or about to be) are delivered or fail once the broker answers.
-        try:
-            await producer.stop()
-        except KafkaError as exc:
-            logger.warning("retired kafka producer did not stop cleanly (%s)", type(exc).__name__)
-
-    def _watch_delivery(self, producer: AIOKafkaProducer, ack: "asyncio.Future[object]") -> None:
-        # Also for records whose request already timed out: their failure breaks the
-        # producer just the same, and reading the exception keeps asyncio from logging it.
-        if delivery_breaks_producer(ack):
-            self._replace(producer, type(ack.exception()).__name__)
+    async def _retire(self, producer: KafkaProducer) -> None:
+        left = await asyncio.to_thread(producer.close, self._timeout)
+        if left:
+            logger.warning("retired kafka producer closed with %d records undelivered", left)
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._connector is not None:
-            self._connector.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connector
-        # Cleared first: a delivery failing during the flush must not start a replacement.
+            await self._connector
+        # Retirements and probes first: none may still use a producer being closed.
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         producer, self._producer = self._producer, None
+        self._connected = False
         if producer is not None:
-            await producer.stop()
-        if self._retiring:
-            # A retired producer stops once the broker answers; at shut-down, not forever.
-            _, stuck = await asyncio.wait(self._retiring, timeout=self._timeout)
-            for task in stuck:
-                task.cancel()
-            await asyncio.gather(*stuck, return_exceptions=True)
+            left = await asyncio.to_thread(producer.close, self._timeout)
+            if left:
+                logger.warning("kafka producer stopped with %d records undelivered", left)
 
     async def append(
         self,
@@ -187,40 +214,39 @@ class EventAppender:
     ) -> None:
         """Append ``(key, value)`` records to ``topic`` (default: the events topic), each
         with the request's id as a header; return once all are acknowledged."""
-        topic = topic or self._topic
-        headers = [(REQUEST_ID_HEADER, request_id.encode())] if request_id else None
         producer = self._producer
-        if producer is None:
+        if producer is None or not self._connected:
             raise AppendFailed("not connected to kafka")
+        if not messages:
+            return
+        topic = topic or self._topic
+        headers: Headers | None = [(REQUEST_ID_HEADER, request_id.encode())] if request_id else None
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._timeout
-        acks: list[asyncio.Future[object]] = []
+        acked: asyncio.Future[str | None] = loop.create_future()
+        delivery = RequestDelivery(loop, acked, len(messages))
+        produce = producer.produce
         try:
-            async with asyncio.timeout_at(deadline):
-                for key, value in messages:
-                    ack = await producer.send(topic, value=value, key=key, headers=headers)
-                    ack.add_done_callback(partial(self._watch_delivery, producer))
-                    acks.append(ack)
-            # wait, not gather: a timeout must not cancel aiokafka's own delivery futures.
-            done, pending = await asyncio.wait(acks, timeout=max(0.0, deadline - loop.time()))
-        except KafkaError as exc:
-            if send_error_breaks_producer(exc):
-                self._replace(producer, type(exc).__name__)
-            raise AppendFailed(type(exc).__name__) from exc
+            for key, value in messages:
+                produce(topic, value, key, on_delivery=delivery, headers=headers)
+        except BufferError as exc:  # librdkafka's queue is full: Kafka is not keeping up
+            raise AppendFailed("producer queue full") from exc
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, KafkaError) and error_is_fatal(error):
+                self._kafka_error(self._generation, error)
+            name = error.name() if isinstance(error, KafkaError) else type(exc).__name__
+            raise AppendFailed(name) from exc
+        try:
+            async with asyncio.timeout(self._timeout):
+                failure = await acked
         except TimeoutError as exc:
-            raise AppendFailed(type(exc).__name__) from exc
-        if pending:
-            raise AppendFailed("not acknowledged in time")
-        for ack in done:
-            if ack.exception() is not None:
-                raise AppendFailed(type(ack.exception()).__name__)
+            raise AppendFailed("not acknowledged in time") from exc
+        if failure is not None:
+            raise AppendFailed(failure)
 
     async def ready(self) -> bool:
+        """Whether the events topic's metadata, every partition led, comes within 2 s."""
         producer = self._producer
-        if producer is None:
+        if producer is None or not self._connected:
             return False
-        try:
-            async with asyncio.timeout(2):
-                return bool(await producer.client.force_metadata_update())
-        except (TimeoutError, KafkaError):
-            return False
+        return await self._probe(producer, READY_SECONDS)

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from contracts.events import EventRecord, encode_record, record_key
+from contracts.events import encode_record_fields, format_time, record_key
 from ingest_gateway.ids import uuid7_batch
 
 
@@ -25,23 +25,22 @@ def build_records(
         if own_contexts
         else [context] * len(events)
     )
+    received = format_time(received_at)  # one receive time for the request's records
     return [
         (
             record_key(project_id, event["distinctId"]),
-            encode_record(
-                EventRecord(
-                    id=event_id,
-                    project_id=project_id,
-                    event=event["event"],
-                    timestamp=event["timestamp"],
-                    received_at=received_at,
-                    distinct_id=event["distinctId"],
-                    session_id=event["sessionId"],
-                    properties=event["properties"],
-                    insert_id=event["insertId"],
-                    context=event_context,
-                    quota_reserved=quota_reserved,
-                )
+            encode_record_fields(
+                event_id,
+                project_id,
+                event["event"],
+                format_time(event["timestamp"]),
+                received,
+                event["distinctId"],
+                event["sessionId"],
+                event["properties"],
+                event["insertId"],
+                event_context,
+                quota_reserved,
             ),
         )
         for event, event_id, event_context in zip(events, ids, contexts, strict=True)

@@ -8,6 +8,8 @@ from contracts.events import (
     RecordError,
     decode_record,
     encode_record,
+    encode_record_fields,
+    format_time,
     record_key,
 )
 
@@ -67,3 +69,38 @@ def test_key_keeps_one_users_events_together() -> None:
 def test_malformed_records_raise_record_error(raw: bytes) -> None:
     with pytest.raises(RecordError):
         decode_record(raw)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 2, 3, 15, 30, tzinfo=UTC),
+        datetime(2026, 2, 3, 15, 30, 0, 1, tzinfo=UTC),
+        datetime(2026, 2, 3, 15, 30, 59, 999999, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),  # the year stays four digits
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 2, 3, 17, 30, 0, 500, tzinfo=timezone(timedelta(hours=2))),
+        datetime(2026, 2, 3, 15, 30, tzinfo=timezone(timedelta(0))),  # UTC, not the singleton
+    ],
+)
+def test_times_are_formatted_as_isoformat_with_microseconds_always(moment: datetime) -> None:
+    """format_time's shortcut (isoformat without timespec) gives the one format on the topic."""
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    assert format_time(moment) == utc.isoformat(timespec="microseconds") + "Z"
+
+
+def test_the_gateways_field_encoder_gives_the_records_bytes() -> None:
+    record = make_record(quota_reserved=True)
+    assert encode_record(record) == encode_record_fields(
+        record.id,
+        record.project_id,
+        record.event,
+        format_time(record.timestamp),
+        format_time(record.received_at),
+        record.distinct_id,
+        record.session_id,
+        record.properties,
+        record.insert_id,
+        record.context,
+        True,
+    )
