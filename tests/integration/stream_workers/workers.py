@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import orjson
 import psycopg
 from aiokafka import AIOKafkaProducer
 
@@ -83,6 +84,18 @@ async def produce(bootstrap: str, topic: str, records: Sequence[EventRecord]) ->
 
 # Records past which a consumer group's workers have committed (sum of next offsets).
 APPLIED = "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE consumer = %s"
+
+
+def json_lines(log: str) -> list[dict]:
+    """The JSON log lines a worker wrote (structlog's renderer), other output skipped."""
+    lines = []
+    for line in log.splitlines():
+        if line.startswith("{"):
+            try:
+                lines.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                continue
+    return lines
 
 
 def applied_offsets(conninfo: str, consumer: str) -> int:
