@@ -5,7 +5,7 @@ then its RSS over a soak.
 Run from the repository root with ``scripts/services.sh start`` up::
 
     python -m benchmarks.worker_ceiling [--events 1000000] [--users 100000] [--spread 60]
-        [--late-every 20] [--batch 5000] [--ceiling-events 300000] [--soak-seconds 60]
+        [--late-every 20] [--batch 20000] [--ceiling-events 300000] [--soak-seconds 60]
         [--soak-rate 5000]
 
 It fills a fresh 12-partition topic as ``benchmarks.stream_workers`` does (the same
@@ -16,11 +16,12 @@ generator and defaults), then measures, printing the load average beside each fi
    of the same shape, in batches of ``--batch``, into a schema of its own;
 3. one ``python -m stream_workers worker`` applying the topic into every projection (from
    its first committed batch to the last), its CPU per event, its RSS sampled each second;
-4. the database ceiling again (so the machine's load hits both sides: the two are printed,
-   and the ratio uses their mean);
-5. a soak: ``--soak-rate`` ev/s produced for ``--soak-seconds`` into the running worker,
+4. a soak: ``--soak-rate`` ev/s produced for ``--soak-seconds`` into the running worker,
    its RSS sampled every 5 s; flat when the last third's mean is within 5 % of the first
-   third's (target: under 400 MB throughout).
+   third's (target: under 400 MB throughout);
+5. the database ceiling again, in the worker's own mean batch (its ``worker_batch_size``
+   histogram): a batch's rollup rows are upserted once whatever its events, so the
+   ceiling per event depends on the batch; the worker is printed as a ratio of each.
 
 Ratios: worker ÷ database ceiling (target ≥ 0.6) and worker ÷ bare consumer.
 """
@@ -33,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import psycopg
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -60,7 +62,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--spread", type=int, default=60)
     parser.add_argument("--late-every", type=int, default=20)
-    parser.add_argument("--batch", type=int, default=5000, help="ceiling's batch size")
+    parser.add_argument("--batch", type=int, default=20000, help="first ceiling's batch")
     parser.add_argument("--ceiling-events", type=int, default=300_000)
     parser.add_argument("--soak-seconds", type=float, default=60)
     parser.add_argument("--soak-rate", type=int, default=5000)
@@ -68,18 +70,18 @@ def parse_args() -> argparse.Namespace:
 
 
 async def ceiling(
-    env: dict[str, str], project: str, args: argparse.Namespace, first: int
+    env: dict[str, str], project: str, args: argparse.Namespace, size: int, first: int
 ) -> database_ceiling.Ceiling:
     schema, database, _ = await new_schema(env, project)
     try:
         batch = records(
             project, args.ceiling_events, args.users, first, None, args.spread, args.late_every
         )
-        found = await database_ceiling.measure(database, batch, args.batch)
+        found = await database_ceiling.measure(database, batch, size)
     finally:
         drop_schemas(env, [schema])
     print(
-        f"database ceiling, {found.events:,} events in batches of {args.batch:,}: COPY into"
+        f"database ceiling, {found.events:,} events in batches of {size:,}: COPY into"
         f" events alone {found.copy_rate:,.0f} rows/s, rollup upserts alone"
         f" {found.upsert_rate:,.0f} ev/s, both one after the other {found.both_rate:,.0f}"
         f" ev/s; load average {load_average()}",
@@ -114,6 +116,23 @@ async def soak(bootstrap: str, topic: str, project: str, args: argparse.Namespac
         await producer.stop()
 
 
+async def mean_batch(port: int) -> float:
+    """Records per batch over the worker's life, from its ``worker_batch_size`` histogram."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/metrics") as answer,
+    ):
+        text = await answer.text()
+    found = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("worker_batch_size_sum", "worker_batch_size_count"):
+            found[name] = float(value)
+    return found.get("worker_batch_size_sum", 0.0) / max(
+        1.0, found.get("worker_batch_size_count", 0)
+    )
+
+
 def flatness(samples: list[tuple[float, float]]) -> str:
     values = [mb for _, mb in samples]
     third = max(1, len(values) // 3)
@@ -128,7 +147,7 @@ def flatness(samples: list[tuple[float, float]]) -> str:
 async def run_worker(
     env: dict[str, str], topic: str, project: str, args: argparse.Namespace
 ) -> tuple[float, float]:
-    """The worker's applied ev/s and CPU µs per event; prints its RSS and the soak."""
+    """The worker's applied ev/s and mean batch size; prints its CPU, RSS and the soak."""
     schema, database, _ = await new_schema(env, project)
     group = f"bench-{schema}"
     rss: list[tuple[float, float]] = []
@@ -150,9 +169,11 @@ async def run_worker(
                     done = await reached(c, group, args.events)
                     rate = (done - first) / (time.perf_counter() - started)
                     per_event = (cpu_seconds(pid) - cpu) / max(1, done - first) * 1e6
+                    batch = await mean_batch(worker.port)
                     print(
                         f"one worker, all projections: {rate:,.0f} ev/s, CPU {per_event:.0f}"
-                        f" us/event, RSS max {max(mb for _, mb in rss):.0f} MB during the load;"
+                        f" us/event, {batch:,.0f} records a batch (mean), RSS max"
+                        f" {max(mb for _, mb in rss):.0f} MB during the load;"
                         f" load average at start {load}, at end {load_average()}",
                         flush=True,
                     )
@@ -171,7 +192,7 @@ async def run_worker(
                 worker.stop()
     finally:
         drop_schemas(env, [schema])
-    return rate, per_event
+    return rate, batch
 
 
 async def main() -> None:
@@ -192,17 +213,18 @@ async def main() -> None:
             await produce(bootstrap, topic, chunk)
         bare = await bare_consumer_rate(bootstrap, topic, args.events)
         print(f"bare aiokafka consumer: {bare:,.0f} ev/s; load average {load_average()}")
-        before = await ceiling(env, project, args, 20_000_000)
-        rate, _ = await run_worker(env, topic, project, args)
-        after = await ceiling(env, project, args, 30_000_000)
-        both = statistics.mean([before.both_rate, after.both_rate])
-        print(
-            f"worker {rate:,.0f} ev/s ÷ database ceiling {both:,.0f} ev/s (mean of"
-            f" {before.both_rate:,.0f} before, {after.both_rate:,.0f} after) ="
-            f" {rate / both:.2f} (target >= 0.6); ÷ bare consumer {bare:,.0f} ="
-            f" {rate / bare:.3f}; load average {load_average()}",
-            flush=True,
-        )
+        before = await ceiling(env, project, args, args.batch, 20_000_000)
+        rate, batch = await run_worker(env, topic, project, args)
+        # Again, in the worker's own batches: the upserts' cost per event falls as a batch
+        # grows (a batch's rows are upserted once, whatever its events).
+        after = await ceiling(env, project, args, max(1, round(batch)), 30_000_000)
+        for label, found in (("before, in batches of --batch", before), ("after", after)):
+            print(
+                f"worker {rate:,.0f} ev/s ÷ database ceiling {label} {found.both_rate:,.0f}"
+                f" ev/s = {rate / found.both_rate:.2f} (target >= 0.6)",
+                flush=True,
+            )
+        print(f"worker ÷ bare consumer {bare:,.0f} = {rate / bare:.3f}; {load_average()}")
     finally:
         drop_schemas(env, [schema])
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
