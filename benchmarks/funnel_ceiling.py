@@ -64,6 +64,7 @@ _INSERT = (
     "INSERT INTO ev SELECT * FROM file('{path}', CSV,"
     " 'distinct_id String, ts UInt64, event String')"
 )
+_SIZE = "SELECT sum(bytes_on_disk) FROM system.parts WHERE table = 'ev' AND active"
 _FUNNEL = (
     "SELECT countIf(level >= 1), countIf(level >= 2), countIf(level >= 3) FROM ("
     " SELECT windowFunnel({window}, 'strict_increase')(ts, {conditions}) AS level"
@@ -214,6 +215,8 @@ def main() -> None:
                 ch.query(_TABLE)
                 step(f"chdb load {rows:,} rows", lambda: ch.query(_INSERT.format(path=csv)))
                 step("chdb OPTIMIZE FINAL", lambda: ch.query("OPTIMIZE TABLE ev FINAL"))
+                size = ch.query(_SIZE, "CSV")
+                print(f"  chdb bytes on disk: {int(str(size).strip()) / rows:.1f} per event")
                 result = asyncio.run(compare(url, q, args.runs, base.funnel_workers, ch))
             finally:
                 ch.close()
