@@ -87,8 +87,8 @@ def chdb_funnel_sql() -> str:
 
 
 def load(url: str, base_url: str, schema: str, args: argparse.Namespace, span: timedelta) -> None:
-    """The first ``span`` of the benchmark's rows (and the jitter's few minutes after),
-    generated in arrival order, then VACUUM ANALYZE."""
+    """The benchmark's rows of its first month, or of ``span`` and two days more when
+    longer, generated in arrival order, then VACUUM ANALYZE."""
     events, users, days = args.events, args.users, args.days
     project = create_schema(url, base_url, schema, days)
     # As --funnel-only: the whole first month (the funnel's index then holds the month's
