@@ -18,7 +18,7 @@ generator and defaults), then measures, printing the load average beside each fi
    its first committed batch to the last), its CPU per event, its RSS sampled each second;
 4. a soak: ``--soak-rate`` ev/s produced for ``--soak-seconds`` into the running worker,
    its RSS sampled every 5 s; flat when the last third's mean is within 5 % of the first
-   third's (target: under 400 MB throughout);
+   third's, else it grows or falls (target: flat or falling, under 400 MB throughout);
 5. the database ceiling again, in the worker's own mean batch (its ``worker_batch_size``
    histogram): a batch's rollup rows are upserted once whatever its events, so the
    ceiling per event depends on the batch; the worker is printed as a ratio of each.
@@ -137,7 +137,8 @@ def flatness(samples: list[tuple[float, float]]) -> str:
     values = [mb for _, mb in samples]
     third = max(1, len(values) // 3)
     head, tail = statistics.mean(values[:third]), statistics.mean(values[-third:])
-    verdict = "flat" if abs(tail - head) <= 0.05 * head else "NOT flat"
+    # Growth is what a leak shows; falling back from the load's peak is not one.
+    verdict = "grows" if tail > 1.05 * head else "falls" if tail < 0.95 * head else "flat"
     return (
         f"{verdict} (first third mean {head:.0f} MB, last third {tail:.0f} MB, max"
         f" {max(values):.0f} MB; target < 400 MB)"
