@@ -4,7 +4,7 @@ distinct id, as Mixpanel and Amplitude count them.
 Segment's and Mixpanel's server libraries send no session id, and PostHog's send one only
 from the browser. An event without one joins its distinct id's current session when it is
 at most ``idle`` after the session's last event (or at most ``idle`` before its first);
-otherwise it starts a new one. The sessions live in Redis (one small hash per active
+otherwise it starts a new one. The sessions live in Redis (one short string per active
 distinct id, expiring ``ttl`` after its last event), updated by one script call per request,
 so every gateway process agrees. The session id is a hash of the project, the distinct id
 and the session's first event time: a retried request gets the same ids.
@@ -32,35 +32,46 @@ logger = logging.getLogger(__name__)
 IDLE_SECONDS = 30 * 60
 TTL_SECONDS = 2 * 60 * 60
 
-# KEYS[i]: one distinct id's session {f: first event ms (the id's seed), s: start, l: last}.
-# ARGV: idle ms, ttl ms, then per key its count n and n event times (ms, ascending).
-# Answers one seed per event time: a session's first event time, or -1 for "too late".
+# KEYS[i]: one distinct id's session, "first event ms (the id's seed) start last".
+# ARGV[1], ARGV[2]: idle ms, ttl ms; ARGV[3]: per key "n t1 .. tn;" (ms, ascending), one
+# string (one argument to encode and parse instead of hundreds: a batch's derivation costs
+# one MGET and one SET per distinct id, docs/benchmarks.md (Drop-in formats)).
+# Answers one seed per event time, space-separated: a session's first event time, or -1
+# for "too late".
 _SCRIPT = """
 local idle, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
-local out, a = {}, 3
-for _, key in ipairs(KEYS) do
-  local n = tonumber(ARGV[a]); a = a + 1
-  local h = redis.call('HMGET', key, 'f', 's', 'l')
-  local seed, start, last = tonumber(h[1]), tonumber(h[2]), tonumber(h[3])
-  for _ = 1, n do
-    local t = tonumber(ARGV[a]); a = a + 1
-    if seed == nil or t > last + idle then
-      seed, start, last = t, t, t
-      out[#out + 1] = seed
-    elseif t < start - idle then
-      out[#out + 1] = -1
+local stored = redis.call('MGET', unpack(KEYS))
+local out, k = {}, 0
+for group in string.gmatch(ARGV[3], '[^;]+') do
+  k = k + 1
+  local seed, start, last
+  if stored[k] then
+    local a, b, c = string.match(stored[k], '(%d+) (%d+) (%d+)')
+    seed, start, last = tonumber(a), tonumber(b), tonumber(c)
+  end
+  local first = true
+  for word in string.gmatch(group, '%d+') do
+    if first then
+      first = false  -- the group's count, implied by its times
     else
-      if t < start then start = t end
-      if t > last then last = t end
-      out[#out + 1] = seed
+      local t = tonumber(word)
+      if seed == nil or t > last + idle then
+        seed, start, last = t, t, t
+        out[#out + 1] = seed
+      elseif t < start - idle then
+        out[#out + 1] = -1
+      else
+        if t < start then start = t end
+        if t > last then last = t end
+        out[#out + 1] = seed
+      end
     end
   end
   if seed ~= nil then
-    redis.call('HSET', key, 'f', seed, 's', start, 'l', last)
-    redis.call('PEXPIRE', key, ttl)
+    redis.call('SET', KEYS[k], string.format('%d %d %d', seed, start, last), 'PX', ttl)
   end
 end
-return out
+return table.concat(out, ' ')
 """
 
 
@@ -116,27 +127,37 @@ class SessionDeriver:
             return 0
         seeds = await self._seeds(project_id, wanted)
         for distinct, times in wanted.items():
+            ids: dict[str, str] = {}  # a distinct id's events mostly share one session
             for position, (moment, index) in enumerate(times):
                 seed = seeds[distinct][position] if seeds else -1
                 label = str(seed) if seed >= 0 else window_seed(moment, self._idle_ms)
-                events[index][SESSION_ID] = session_id(project_id, distinct, label)
+                if label not in ids:
+                    ids[label] = session_id(project_id, distinct, label)
+                events[index][SESSION_ID] = ids[label]
         return 0 if seeds else sum(len(times) for times in wanted.values())
 
     async def _seeds(
         self, project_id: str, wanted: dict[str, list[tuple[int, int]]]
     ) -> dict[str, list[int]] | None:
         keys = [self._key(project_id, distinct) for distinct in wanted]
-        args: list[int] = [self._idle_ms, self._ttl_ms]
-        for times in wanted.values():
-            args += [len(times), *(moment for moment, _ in times)]
+        groups = "".join(
+            f"{len(times)} {' '.join(str(moment) for moment, _ in times)};"
+            for times in wanted.values()
+        )
+        args: list[int | str] = [self._idle_ms, self._ttl_ms, groups]
         try:
             async with asyncio.timeout(self._timeout):
                 answer = await self._script(keys=keys, args=args)
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("session derivation failed (%s): fixed windows", type(exc).__name__)
             return None
-        flat = iter(int(seed) for seed in answer)
-        return {distinct: [next(flat) for _ in times] for distinct, times in wanted.items()}
+        flat = [int(seed) for seed in answer.split()]
+        seeds: dict[str, list[int]] = {}
+        start = 0
+        for distinct, times in wanted.items():
+            seeds[distinct] = flat[start : start + len(times)]
+            start += len(times)
+        return seeds if start == len(flat) else None
 
     def _key(self, project_id: str, distinct_id: str) -> str:
         digest = hashlib.sha256(distinct_id.encode()).hexdigest()[:32]
