@@ -10,21 +10,41 @@ calls, PostHog ``/batch/``, Mixpanel ``/import``), through wrk, closed loop, onl
 counted; the formats take turns for ``--rounds`` rounds (so a drift of the machine hits
 them alike) and each figure is the sum over its rounds. It prints events/s per format and
 its ratio to native (target: at least 0.8).
+
+Then where a format's extra time goes, in this process (CPU per event, over
+``COST_ROUNDS`` requests): each format's translation of the same body beside native's JSON
+parse, and the derived sessions' Redis script (Segment's and Mixpanel's bodies carry no
+session id) against the run's own Redis.
 """
 
 import argparse
 import asyncio
+import copy
+import secrets
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import orjson
+from redis.asyncio import Redis
 
 from benchmarks.ingest_gateway import Setup, bench_setup
 from benchmarks.loads import batch_body, run_wrk, sample_events, write_wrk_script
-from benchmarks.stack import BATCH_SIZE, WARMUP_SECONDS, Options, parse_options, read_services
+from benchmarks.stack import (
+    BATCH_SIZE,
+    WARMUP_SECONDS,
+    Options,
+    fresh_redis_prefix,
+    parse_options,
+    read_services,
+)
+from ingest_gateway.dropin.formats import FORMATS
+from ingest_gateway.dropin.sessions import SessionDeriver
+from ingest_gateway.dropin.wire import WireRequest
 
 TARGET_RATIO = 0.8
+COST_ROUNDS = 300
 
 
 def segment_body(key: str) -> bytes:
@@ -133,9 +153,62 @@ def print_summary(totals: dict[str, tuple[int, float, dict[int, int]]], options:
         print(f"   {name:<20} {rate:>10,.0f}  {ratio:>8.2f}  {target}")
 
 
+def cpu_per_event(work: Callable[[], object], events: int) -> float:
+    """µs of this process's CPU per event for ``work`` (one request's worth), warmed up."""
+    work()
+    started = time.process_time()
+    for _ in range(COST_ROUNDS):
+        work()
+    return (time.process_time() - started) / COST_ROUNDS / events * 1e6
+
+
+async def session_cost(redis_url: str, prefix: str, events: list[dict[str, object]]) -> float:
+    """µs of this process's CPU per event to derive the sessions of ``events``."""
+    redis = Redis.from_url(redis_url)
+    try:
+        deriver = SessionDeriver(redis, prefix, timeout=5.0)
+        batches = [copy.deepcopy(events) for _ in range(COST_ROUNDS)]
+        started = time.process_time()
+        for batch in batches:
+            await deriver.fill("bench", batch)
+        return (time.process_time() - started) / COST_ROUNDS / len(events) * 1e6
+    finally:
+        await redis.aclose()
+
+
+async def print_costs(redis_url: str, prefix: str) -> None:
+    key = "pk_live_" + secrets.token_urlsafe(24)
+    native = batch_body()
+    print("\n== where the time goes, in this process (CPU per event)")
+    parse = cpu_per_event(lambda: orjson.loads(native), BATCH_SIZE)
+    print(f"   {'native: JSON parse':<32} {parse:6.1f} µs")
+    bodies = {
+        "segment": segment_body(key),
+        "posthog": posthog_body(key),
+        "mixpanel": mixpanel_body(key),
+    }
+    paths = {"segment": "/v1/batch", "posthog": "/batch/", "mixpanel": "/import"}
+    without_sessions: list[dict[str, object]] = []
+    for wire_format in FORMATS:
+        request = WireRequest(paths[wire_format.name], bodies[wire_format.name], "application/json")
+        cost = cpu_per_event(lambda f=wire_format, r=request: f.translate(r), BATCH_SIZE)
+        events = wire_format.translate(request).events
+        missing = sum("sessionId" not in event for event in events)
+        label = f"{wire_format.name}: parse and translate"
+        print(f"   {label:<32} {cost:6.1f} µs  ({missing} of {len(events)} without a session id)")
+        if missing and not without_sessions:
+            without_sessions = events
+    if without_sessions:
+        cost = await session_cost(redis_url, prefix, without_sessions)
+        print(f"   {'derived sessions (Redis script)':<32} {cost:6.1f} µs")
+
+
 async def run(options: Options, rounds: int) -> None:
-    async with bench_setup(read_services(), options) as setup:
+    services = read_services()
+    async with bench_setup(services, options) as setup:
         totals = await measure(setup, rounds)
+        async with fresh_redis_prefix(services.redis_url, f"{setup.topic}:costs:") as prefix:
+            await print_costs(services.redis_url, prefix)
     print_summary(totals, options)
 
 
