@@ -240,6 +240,7 @@ async def test_a_recreated_topic_is_held_and_reported_then_counted_after_the_res
     assert not any(r["inconsistency"] for r in rows.values())
 
 
+@pytest.mark.long  # the hold is the test above's; the replay is test_replay's (CI < 30 min)
 async def test_after_a_reset_a_replay_into_a_fresh_schema_holds_the_new_topic(
     services, database, make_project, kafka_topic, unique_group, worker_env, spawn
 ):
