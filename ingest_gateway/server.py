@@ -163,7 +163,8 @@ async def start_site(
     app: web.Application, settings: Settings, max_connections: int
 ) -> web.AppRunner:
     """Serve ``app`` on the settings' host and port (port 0: any free one); the runner's
-    ``addresses`` say where, its ``cleanup`` stops it."""
+    ``addresses`` say where, its ``cleanup`` stops it. A site that cannot start (a busy
+    port) cleans the app up before the error goes on: its clients are closed."""
     options = handler_options(settings)
     runner = web.AppRunner(app, handle_signals=False, **options)
     await runner.setup()
@@ -179,5 +180,9 @@ async def start_site(
         on_malformed=refused.labels("malformed_http", "").inc,
         handler_options=options,
     )
-    await site.start()
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
     return runner
