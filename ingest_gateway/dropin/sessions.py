@@ -33,7 +33,7 @@ IDLE_SECONDS = 30 * 60
 TTL_SECONDS = 2 * 60 * 60
 
 # KEYS[i]: one distinct id's session, "first event ms (the id's seed) start last".
-# ARGV[1], ARGV[2]: idle ms, ttl ms; ARGV[3]: per key "n t1 .. tn;" (ms, ascending), one
+# ARGV[1], ARGV[2]: idle ms, ttl ms; ARGV[3]: per key "t1 .. tn;" (ms, ascending), one
 # string (one argument to encode and parse instead of hundreds: a batch's derivation costs
 # one MGET and one SET per distinct id, docs/benchmarks.md (Drop-in formats)).
 # Answers one seed per event time, space-separated: a session's first event time, or -1
@@ -49,22 +49,17 @@ for group in string.gmatch(ARGV[3], '[^;]+') do
     local a, b, c = string.match(stored[k], '(%d+) (%d+) (%d+)')
     seed, start, last = tonumber(a), tonumber(b), tonumber(c)
   end
-  local first = true
   for word in string.gmatch(group, '%d+') do
-    if first then
-      first = false  -- the group's count, implied by its times
+    local t = tonumber(word)
+    if seed == nil or t > last + idle then
+      seed, start, last = t, t, t
+      out[#out + 1] = seed
+    elseif t < start - idle then
+      out[#out + 1] = -1
     else
-      local t = tonumber(word)
-      if seed == nil or t > last + idle then
-        seed, start, last = t, t, t
-        out[#out + 1] = seed
-      elseif t < start - idle then
-        out[#out + 1] = -1
-      else
-        if t < start then start = t end
-        if t > last then last = t end
-        out[#out + 1] = seed
-      end
+      if t < start then start = t end
+      if t > last then last = t end
+      out[#out + 1] = seed
     end
   end
   if seed ~= nil then
@@ -140,10 +135,7 @@ class SessionDeriver:
         self, project_id: str, wanted: dict[str, list[tuple[int, int]]]
     ) -> dict[str, list[int]] | None:
         keys = [self._key(project_id, distinct) for distinct in wanted]
-        groups = "".join(
-            f"{len(times)} {' '.join(str(moment) for moment, _ in times)};"
-            for times in wanted.values()
-        )
+        groups = ";".join(" ".join(str(moment) for moment, _ in times) for times in wanted.values())
         args: list[int | str] = [self._idle_ms, self._ttl_ms, groups]
         try:
             async with asyncio.timeout(self._timeout):
