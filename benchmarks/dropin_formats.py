@@ -13,13 +13,13 @@ its ratio to native (target: at least 0.8).
 
 Then where a format's extra time goes, in this process (CPU per event, over
 ``COST_ROUNDS`` requests): each format's translation of the same body beside native's JSON
-parse, and the derived sessions' Redis script (Segment's and Mixpanel's bodies carry no
-session id) against the run's own Redis.
+parse. Segment's and Mixpanel's bodies carry no session id: their events go out with
+``$derive`` and the stream workers derive their sessions (decision 0023), so the gateway
+spends nothing on them.
 """
 
 import argparse
 import asyncio
-import copy
 import secrets
 import sys
 import time
@@ -27,7 +27,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import orjson
-from redis.asyncio import Redis
 
 from benchmarks.ingest_gateway import Setup, bench_setup
 from benchmarks.loads import batch_body, run_wrk, sample_events, write_wrk_script
@@ -35,12 +34,10 @@ from benchmarks.stack import (
     BATCH_SIZE,
     WARMUP_SECONDS,
     Options,
-    fresh_redis_prefix,
     parse_options,
     read_services,
 )
 from ingest_gateway.dropin.formats import FORMATS
-from ingest_gateway.dropin.sessions import SessionDeriver
 from ingest_gateway.dropin.wire import WireRequest
 
 TARGET_RATIO = 0.8
@@ -162,21 +159,7 @@ def cpu_per_event(work: Callable[[], object], events: int) -> float:
     return (time.process_time() - started) / COST_ROUNDS / events * 1e6
 
 
-async def session_cost(redis_url: str, prefix: str, events: list[dict[str, object]]) -> float:
-    """µs of this process's CPU per event to derive the sessions of ``events``."""
-    redis = Redis.from_url(redis_url)
-    try:
-        deriver = SessionDeriver(redis, prefix, timeout=5.0)
-        batches = [copy.deepcopy(events) for _ in range(COST_ROUNDS)]
-        started = time.process_time()
-        for batch in batches:
-            await deriver.fill("bench", batch)
-        return (time.process_time() - started) / COST_ROUNDS / len(events) * 1e6
-    finally:
-        await redis.aclose()
-
-
-async def print_costs(redis_url: str, prefix: str) -> None:
+def print_costs() -> None:
     key = "pk_live_" + secrets.token_urlsafe(24)
     native = batch_body()
     print("\n== where the time goes, in this process (CPU per event)")
@@ -188,27 +171,23 @@ async def print_costs(redis_url: str, prefix: str) -> None:
         "mixpanel": mixpanel_body(key),
     }
     paths = {"segment": "/v1/batch", "posthog": "/batch/", "mixpanel": "/import"}
-    without_sessions: list[dict[str, object]] = []
     for wire_format in FORMATS:
         request = WireRequest(paths[wire_format.name], bodies[wire_format.name], "application/json")
         cost = cpu_per_event(lambda f=wire_format, r=request: f.translate(r), BATCH_SIZE)
         events = wire_format.translate(request).events
         missing = sum("sessionId" not in event for event in events)
         label = f"{wire_format.name}: parse and translate"
-        print(f"   {label:<32} {cost:6.1f} µs  ({missing} of {len(events)} without a session id)")
-        if missing and not without_sessions:
-            without_sessions = events
-    if without_sessions:
-        cost = await session_cost(redis_url, prefix, without_sessions)
-        print(f"   {'derived sessions (Redis script)':<32} {cost:6.1f} µs")
+        print(
+            f"   {label:<32} {cost:6.1f} µs  ({missing} of {len(events)} without a session id:"
+            " the workers derive them)"
+        )
 
 
 async def run(options: Options, rounds: int) -> None:
     services = read_services()
     async with bench_setup(services, options) as setup:
         totals = await measure(setup, rounds)
-        async with fresh_redis_prefix(services.redis_url, f"{setup.topic}:costs:") as prefix:
-            await print_costs(services.redis_url, prefix)
+    print_costs()
     print_summary(totals, options)
 
 

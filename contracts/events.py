@@ -17,6 +17,10 @@ MAX_PROPERTIES = 100
 MAX_INSERT_ID = 64
 # The Kafka header naming the request that appended a record (common/request_ids.py).
 REQUEST_ID_HEADER = "ra-request-id"
+# The session id that asks the stream workers to derive the event's session (one per 30
+# idle minutes per distinct id, stream_workers/sessions.py): the gateway gives it to the
+# drop-in events whose product sent no session id, and a native event may send it too.
+DERIVE_SESSION = "$derive"
 
 
 class RecordError(ValueError):

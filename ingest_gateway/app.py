@@ -18,7 +18,6 @@ from ingest_gateway.cache import TtlCache
 from ingest_gateway.configs import ConfigWatcher
 from ingest_gateway.dropin.formats import FORMATS
 from ingest_gateway.dropin.handler import add_routes
-from ingest_gateway.dropin.sessions import SessionDeriver
 from ingest_gateway.ingest import Ingestor
 from ingest_gateway.metrics import Metrics
 from ingest_gateway.openapi import build_spec
@@ -104,7 +103,6 @@ async def _appending(app: web.Application, stores: Stores) -> AsyncIterator[None
         retry_after_unavailable=settings.retry_after_unavailable_seconds,
         rate_limit_override=settings.rate_limit_override,
         topics={lane: settings.topic_of(lane) for lane in Lane},
-        sessions=SessionDeriver(redis, settings.redis_prefix, settings.redis_timeout_seconds),
     )
     yield
     await watcher.stop()

@@ -28,8 +28,7 @@ from redis.exceptions import RedisError
 from common.client_address import UNKNOWN, IpNetwork, client_address, forwarded_chain
 from contracts.lanes import Lane
 from ingest_gateway.admission import Admission, Admitter, UsageUnknown
-from ingest_gateway.dropin.sessions import SessionDeriver
-from ingest_gateway.dropin.wire import Translated
+from ingest_gateway.dropin.wire import Translated, mark_sessionless
 from ingest_gateway.errors import (
     EventLimitExceeded,
     IngestError,
@@ -128,7 +127,6 @@ class Ingestor:
         retry_after_unavailable: int,
         rate_limit_override: int | None = None,
         topics: Mapping[Lane, str] | None = None,
-        sessions: SessionDeriver | None = None,
     ) -> None:
         self._projects = projects
         self._admitter = admitter  # rate, quota and lane in one round trip
@@ -143,7 +141,6 @@ class Ingestor:
         self._retry_after = retry_after_unavailable
         self._rate_limit_override = rate_limit_override
         self._topics = dict(topics or {})
-        self._sessions = sessions  # drop-in events' session ids, when they carry none
 
     async def ingest(self, body: bytes, request: RequestContext) -> Accepted:
         # With the key in a header, a key this process saw refused by the rate limit is
@@ -160,13 +157,10 @@ class Ingestor:
 
     async def ingest_translated(self, translated: Translated, request: RequestContext) -> Accepted:
         """A drop-in format's request (``ingest_gateway.dropin``): the same path as ``POST /``
-        once its events without a session id have their derived one."""
+        once its events without a session id ask the workers to derive one."""
         project = await self._authenticate(translated.api_key)
         try:
-            if self._sessions is not None:
-                fallbacks = await self._sessions.fill(project.id, translated.events)
-                if fallbacks:
-                    self._metrics.derived_sessions_fallback.inc(fallbacks)
+            mark_sessionless(translated.events)
             payload = Payload(
                 translated.api_key,
                 translated.events,

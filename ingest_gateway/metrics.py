@@ -18,12 +18,6 @@ class Metrics:
             ["format", "status"],
             registry=r,
         )
-        self.derived_sessions_fallback = Counter(
-            "ingest_derived_sessions_fallback_total",
-            "Drop-in events given a fixed 30-minute window's session id because Redis could"
-            " not be asked",
-            registry=r,
-        )
         self.events_accepted = Counter(
             "ingest_events_accepted_total", "Events appended and acknowledged", registry=r
         )

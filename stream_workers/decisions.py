@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
-from contracts.events import EventRecord
+from contracts.events import DERIVE_SESSION, EventRecord
 from stream_workers.decoding import Decoded
 from stream_workers.raw_tables import partition_month
 
@@ -39,6 +39,7 @@ class Positioned(NamedTuple):
     partition_month: date | None  # of timestamp: the raw table's partition (None: DEFAULT)
     quota_reserved: bool  # the gateway reserved quota for it (contracts.events)
     bot: bool = False  # a crawler's (``$bot``, stream_workers/enrichment.py): counted apart
+    derive_session: bool = False  # came with ``$derive``: stream_workers/sessions.py
 
     @classmethod
     def of(cls, partition: int, offset: int, record: EventRecord | Decoded) -> "Positioned":
@@ -54,6 +55,7 @@ class Positioned(NamedTuple):
             partition_month(record.timestamp, received),
             record.quota_reserved,
             record.properties.get("$bot") is True,
+            record.session_id == DERIVE_SESSION,
         )
 
 

@@ -13,9 +13,9 @@ of the shard's main-lane workers, then, in the shard's database:
    events left, with the statement that applies a batch (``projections.aggregate``): the
    counts exact, the sketches as if their hashes had never been added. One slice at a
    time, so a batch of the project waits for one slice at most, not for the whole request.
-3. **Done**: their aliases (``person_aliases``) removed, the request's count (its
-   tombstones' sum) and status written, its distinct ids cleared (the tombstones keep
-   digests only).
+3. **Done**: their aliases (``person_aliases``) and derived sessions removed, the
+   request's count (its tombstones' sum) and status written, its distinct ids cleared
+   (the tombstones keep digests only).
 
 Each step can be done again: a worker that dies midway leaves the request to another once
 its lease has passed, which finds only what is left. Usage counts are not touched (they
@@ -32,7 +32,7 @@ from psycopg import AsyncConnection
 
 from contracts.buckets import EPOCH
 from contracts.erasure import DeletionStatus, person_digest, project_lock_key
-from stream_workers import identity, projections
+from stream_workers import identity, projections, sessions
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +149,7 @@ class Eraser:
                 _RENEW, (self._lease, await self._counted(db, request), request.id)
             )
         await identity.forget(db, request.project_id, request.distinct_ids)
+        await sessions.forget(db, request.project_id, request.distinct_ids)
         return await self._counted(db, request)
 
     async def _rebuild_slice(

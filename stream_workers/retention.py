@@ -15,7 +15,8 @@ advisory lock; the others skip that round). One run:
 4. deletes, row by row, the project's rows in ``events_default`` past its retention:
    only events whose timestamp lay more than five years before or a month after their
    receipt go there (stream_workers/raw_tables.py), so that table stays small;
-5. records the run (``retention_runs``, control database) for the ops view.
+5. prunes the derived sessions untouched for two hours (stream_workers/sessions.py);
+6. records the run (``retention_runs``, control database) for the ops view.
 
 Running it again finds nothing more to do: idempotent. Rollups are never touched.
 
@@ -33,6 +34,7 @@ from typing import Any
 
 from psycopg import AsyncConnection, errors, sql
 
+from stream_workers import sessions
 from stream_workers.raw_tables import next_month, partition_name
 
 logger = logging.getLogger(__name__)
@@ -178,7 +180,7 @@ class Retainer:
                     await (await control.execute(_PROJECTS, (self._shard,))).fetchall()
                 )
                 dropped: list[str] = []
-                strays = 0
+                strays = pruned = 0
                 error = None
                 try:
                     if await hypertable(db):
@@ -189,16 +191,19 @@ class Retainer:
                             if await drop(db, table):
                                 dropped.append(table.name)
                         strays = await delete_past(db, "events_default", retention, today)
+                    pruned = await sessions.prune(db)
                 except Exception as exc:
                     error = type(exc).__name__
                     raise
                 finally:
                     await control.execute(_RECORD, (self._shard, started, dropped, strays, error))
                     logger.info(
-                        "retention run on shard %s: %d tables dropped, %d stray rows",
+                        "retention run on shard %s: %d tables dropped, %d stray rows,"
+                        " %d idle derived sessions",
                         self._shard,
                         len(dropped),
                         strays,
+                        pruned,
                     )
             return Run(tuple(dropped), strays)
 

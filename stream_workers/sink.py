@@ -28,7 +28,7 @@ from redis.exceptions import RedisError
 
 from contracts.lanes import Lane
 from contracts.usage import SET_IF_NEWER_SCRIPT, USAGE_TTL_SECONDS, UsageRow, usage_key
-from stream_workers import identity, projections, store
+from stream_workers import identity, projections, sessions, store
 from stream_workers.consistency import StoredOffset, Verdict
 from stream_workers.decisions import (
     DedupKey,
@@ -251,6 +251,8 @@ class Sink:
             await projections.unstage(conn, refused(items, outcome.accepted))
             await store.save_dedup(conn, rewrites)
             if outcome.accepted:
+                if any(i.derive_session for i in outcome.accepted):
+                    await sessions.derive_staged(conn)
                 keys = {p: self._keys_for(p) for p in {i.project_id for i in kept}}
                 await projections.write_events(conn, keys)
                 await identity.merge_staged(conn)

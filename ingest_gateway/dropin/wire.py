@@ -18,9 +18,10 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from contracts.events import DERIVE_SESSION
 from ingest_gateway.errors import IngestError
 
-# Our event fields a translation fills (``sessionId`` may be left out: ``sessions`` derives it).
+# Our event fields a translation fills (``sessionId`` may be left out: mark_sessionless).
 EVENT = "event"
 TIMESTAMP = "timestamp"
 DISTINCT_ID = "distinctId"
@@ -118,3 +119,12 @@ def with_details(body: dict[str, Any], error: IngestError) -> dict[str, Any]:
         if name in error.body:
             body[name] = error.body[name]
     return body
+
+
+def mark_sessionless(events: list[Any]) -> None:
+    """Give each event its product sent no session id ``$derive`` (in place): the stream
+    workers derive its session, one per 30 idle minutes per distinct id
+    (stream_workers/sessions.py). Anything not an event is left to validation."""
+    for event in events:
+        if type(event) is dict and not event.get(SESSION_ID):
+            event[SESSION_ID] = DERIVE_SESSION

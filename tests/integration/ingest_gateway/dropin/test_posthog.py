@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from posthog import Posthog
 from posthog.request import APIError
 
+from contracts.events import DERIVE_SESSION
 from control_plane.projects import CreatedProject
 from ingest_gateway.dropin.posthog import MAX_EVENTS
 from tests.integration.ingest_gateway.pipeline import apply, ask, raw_records, stored
@@ -116,7 +117,7 @@ async def test_capture_identify_alias_and_a_retry_are_counted_exactly_once(
         "purchase",
     ]
     assert records[0]["sessionId"] == "s-1"
-    assert records[4]["sessionId"].startswith("$s_")  # none sent: derived
+    assert records[4]["sessionId"] == DERIVE_SESSION  # none sent: the workers derive it
     assert records[0]["properties"]["$url"] == "http://shop.test/pricing?utm_source=news"
     assert records[0]["properties"]["$pathname"] == "/pricing"
     assert all("token" not in r["properties"] for r in records)

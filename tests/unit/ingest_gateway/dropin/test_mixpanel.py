@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from ingest_gateway.dropin.mixpanel_body import unquote_form
+from ingest_gateway.dropin.wire import mark_sessionless
 from ingest_gateway.errors import (
     ValidationFailed,
 )
@@ -133,7 +134,7 @@ def test_form_decoding_matches_urllib() -> None:
 
 def test_a_message_that_is_not_an_object_is_left_for_validation_to_name() -> None:
     translated = translate([message(), 7])
-    translated.events[0]["sessionId"] = "s1"  # the deriver's part
+    mark_sessionless(translated.events)  # the gateway's part before validation
     with pytest.raises(ValidationFailed) as caught:
         validate_events(translated.events, max_events=translated.max_events)
     assert caught.value.body["details"] == [

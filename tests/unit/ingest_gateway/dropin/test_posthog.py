@@ -122,7 +122,7 @@ def test_set_stays_a_set_event_and_merges_nothing() -> None:
     assert event["properties"] == {"$set": {"name": "Max"}}
 
 
-def test_no_session_id_is_left_out_for_the_gateway_to_derive() -> None:
+def test_no_session_id_is_left_out_for_the_workers_to_derive() -> None:
     [event] = run({"api_key": KEY, "batch": [message()]}).events
     assert "sessionId" not in event
 
@@ -170,7 +170,7 @@ def test_distinct_id_fallbacks_and_numbers() -> None:
         (2, "sessionId"),
         (3, "distinctId"),
         (3, "sessionId"),
-    ]  # the gateway derives the session ids first; index 3 has no distinct id at all
+    ]  # the gateway marks them `$derive` first; index 3 has no distinct id at all
 
 
 def test_uuid_longer_than_an_insert_id_is_hashed_the_same_every_time() -> None:

@@ -55,7 +55,7 @@ def test_track_maps_ids_time_properties_page_and_campaign() -> None:
             "$anonDistinctId": "anon_1",  # both ids: the workers merge them
         },
     }
-    assert "sessionId" not in event  # none in the call: the gateway derives one
+    assert "sessionId" not in event  # none in the call: the workers derive one
 
 
 def test_the_end_users_agent_and_address_are_each_messages_record_context() -> None:

@@ -13,7 +13,7 @@ from ingest_gateway.dropin.segment import (
     SEGMENT,
     segment_field,
 )
-from ingest_gateway.dropin.wire import WireRequest
+from ingest_gateway.dropin.wire import WireRequest, mark_sessionless
 from ingest_gateway.errors import (
     EventLimitExceeded,
     IngestError,
@@ -99,8 +99,7 @@ def test_translated_events_meet_our_contract_once_sessions_are_filled() -> None:
             + [{"type": "alias", "userId": "u", "previousId": "p"}]
         },
     ).events
-    for event in events:
-        event.setdefault("sessionId", "derived")
+    mark_sessionless(events)
     assert len(validate_events(events)) == 6
 
 
@@ -109,7 +108,7 @@ def test_what_our_contract_refuses_is_named_as_sent() -> None:
     [event] = translate(
         "/v1/track", {"userId": "u" * 201, "event": "e", "timestamp": "yesterday"}
     ).events
-    event["sessionId"] = "derived"
+    mark_sessionless([event])
     with pytest.raises(ValidationFailed) as caught:
         validate_events([event])
     response = SEGMENT.refused(request("/v1/track", {}), caught.value)

@@ -1,6 +1,7 @@
 """What the drop-in formats share (ingest_gateway.dropin.wire)."""
 
-from ingest_gateway.dropin.wire import basic_auth_user, end_user, may_hold_nul
+from contracts.events import DERIVE_SESSION
+from ingest_gateway.dropin.wire import basic_auth_user, end_user, mark_sessionless, may_hold_nul
 
 
 def test_only_a_plain_json_body_without_an_escaped_nul_skips_the_scan() -> None:
@@ -23,3 +24,16 @@ def test_an_end_user_is_an_agent_and_a_real_address() -> None:
     assert end_user(None, "not an address") == {}
     assert end_user(42, ["8.8.8.8"]) == {}
     assert len(end_user("x" * 2000, None)["userAgent"]) == 512
+
+
+def test_events_without_a_session_id_ask_the_workers_to_derive_one() -> None:
+    events = [{"sessionId": "own"}, {}, {"sessionId": ""}, {"sessionId": None}, 7, ["x"]]
+    mark_sessionless(events)
+    assert events == [
+        {"sessionId": "own"},
+        {"sessionId": DERIVE_SESSION},
+        {"sessionId": DERIVE_SESSION},
+        {"sessionId": DERIVE_SESSION},
+        7,  # not an event: validation names it
+        ["x"],
+    ]
