@@ -13,6 +13,7 @@ acknowledged it.
 """
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import time
@@ -159,6 +160,8 @@ class Ingestor:
         """A drop-in format's request (``ingest_gateway.dropin``): the same path as ``POST /``
         once its events without a session id ask the workers to derive one."""
         project = await self._authenticate(translated.api_key)
+        if not translated.request_address:
+            request = dataclasses.replace(request, ip=None)
         try:
             mark_sessionless(translated.events)
             payload = Payload(

@@ -32,19 +32,21 @@ KEEP = "2 hours"  # a stored session untouched for this long is pruned
 
 _DERIVE = """
 WITH wanted AS (
-    SELECT b.part, b.pos, b.project_id, b.distinct_id,
+    SELECT b.part, b.pos, b.project_id, b.distinct_id COLLATE "C" AS distinct_id,
            (extract(epoch FROM b.ts) * 1000)::bigint AS t
     FROM batch_events b
     WHERE b.session_id = %(marker)s
 ),
 known AS (
-    SELECT s.project_id, s.distinct_id, s.seed, s.first_ms, s.last_ms
+    SELECT s.project_id, s.distinct_id COLLATE "C" AS distinct_id, s.seed, s.first_ms, s.last_ms
     FROM derived_sessions s
     WHERE (s.project_id, s.distinct_id) IN (SELECT project_id, distinct_id FROM wanted)
     ORDER BY s.project_id, s.distinct_id
     FOR UPDATE
 ),
 placed AS (
+    -- A late event is more than idle before its stored session; it sorts first (it is
+    -- earlier than the rest) and opens nothing, so one ordering serves every window.
     SELECT w.*, k.seed AS k_seed, k.first_ms AS k_first, k.last_ms AS k_last,
            coalesce(w.t < k.first_ms - %(idle)s, false) AS late
     FROM wanted w LEFT JOIN known k USING (project_id, distinct_id)
@@ -52,32 +54,23 @@ placed AS (
 opened AS (
     -- GREATEST skips NULLs: the reference is the latest earlier time, stored or batched.
     SELECT p.*,
-           CASE WHEN p.late THEN 0
-                WHEN greatest(lag(p.t) OVER w, p.k_last) IS NULL THEN 1
-                WHEN p.t > greatest(lag(p.t) OVER w, p.k_last) + %(idle)s THEN 1
-                ELSE 0 END AS opens
+           CASE WHEN p.late THEN NULL
+                WHEN greatest(lag(p.t) OVER w, p.k_last) IS NULL
+                  OR p.t > greatest(lag(p.t) OVER w, p.k_last) + %(idle)s THEN p.t
+           END AS opens_at
     FROM placed p
-    WINDOW w AS (PARTITION BY p.project_id, p.distinct_id, p.late ORDER BY p.t, p.part, p.pos)
-),
-islands AS (
-    SELECT o.*,
-           sum(o.opens) OVER (
-               PARTITION BY o.project_id, o.distinct_id, o.late
-               ORDER BY o.t, o.part, o.pos ROWS UNBOUNDED PRECEDING) AS island
-    FROM opened o
-),
-seeded AS (
-    -- Island 0 continues the stored session (there is none when the first event opens).
-    SELECT i.*,
-           CASE WHEN i.island = 0 THEN i.k_seed
-                ELSE min(i.t) OVER (PARTITION BY i.project_id, i.distinct_id, i.late, i.island)
-           END AS seed
-    FROM islands i
+    WINDOW w AS (PARTITION BY p.project_id, p.distinct_id ORDER BY p.t, p.part, p.pos)
 ),
 labelled AS (
-    SELECT s.*,
-           CASE WHEN s.late THEN 'w' || (s.t / %(idle)s)::text ELSE s.seed::text END AS label
-    FROM seeded s
+    -- A session's seed is the time of the event that opened it, the latest opening so far
+    -- (times ascend); none yet continues the stored session.
+    SELECT o.*,
+           coalesce(max(o.opens_at) OVER w, o.k_seed) AS seed,
+           CASE WHEN o.late THEN 'w' || (o.t / %(idle)s)::text
+                ELSE coalesce(max(o.opens_at) OVER w, o.k_seed)::text END AS label
+    FROM opened o
+    WINDOW w AS (PARTITION BY o.project_id, o.distinct_id ORDER BY o.t, o.part, o.pos
+                 ROWS UNBOUNDED PRECEDING)
 ),
 named AS (
     UPDATE batch_events b
@@ -87,22 +80,21 @@ named AS (
     WHERE b.part = l.part AND b.pos = l.pos
     RETURNING 1
 ),
-last_session AS (
-    SELECT l.project_id, l.distinct_id, l.island, l.seed, l.k_first, l.k_last,
-           min(l.t) AS first_ms, max(l.t) AS last_ms
-    FROM labelled l
-    WHERE NOT l.late
-    GROUP BY l.project_id, l.distinct_id, l.island, l.seed, l.k_first, l.k_last
-),
 latest AS (
-    SELECT DISTINCT ON (project_id, distinct_id) *
-    FROM last_session
-    ORDER BY project_id, distinct_id, island DESC
+    -- Each distinct id's last session: its seed, and its first and last event times
+    -- (with the stored ones when the batch only continued it).
+    SELECT l.project_id, l.distinct_id, max(l.seed) AS seed,
+           min(l.t) FILTER (WHERE l.seed = l.max_seed) AS first_ms,
+           max(l.t) AS last_ms, min(l.k_seed) AS k_seed, min(l.k_first) AS k_first,
+           max(l.k_last) AS k_last
+    FROM (SELECT *, max(seed) OVER (PARTITION BY project_id, distinct_id) AS max_seed
+          FROM labelled WHERE NOT late) l
+    GROUP BY l.project_id, l.distinct_id
 )
 INSERT INTO derived_sessions AS d (project_id, distinct_id, seed, first_ms, last_ms)
 SELECT project_id, distinct_id, seed,
-       CASE WHEN island = 0 THEN least(first_ms, k_first) ELSE first_ms END,
-       CASE WHEN island = 0 THEN greatest(last_ms, k_last) ELSE last_ms END
+       CASE WHEN seed = k_seed THEN least(first_ms, k_first) ELSE first_ms END,
+       CASE WHEN seed = k_seed THEN greatest(last_ms, k_last) ELSE last_ms END
 FROM latest
 ORDER BY project_id, distinct_id
 ON CONFLICT (project_id, distinct_id) DO UPDATE

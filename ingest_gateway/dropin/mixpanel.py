@@ -83,7 +83,7 @@ class MixpanelFormat:
         cap = IMPORT_MAX_EVENTS if importing else TRACK_MAX_EVENTS
         if len(messages) > cap:
             raise body_error(f"At most {cap} events per request.")
-        received = self.clock().isoformat()
+        received = self.clock()
         events: list[Any] = []
         tokens: dict[int, str | None] = {}  # per message that is an object
         problems: list[Problem] = []
@@ -97,13 +97,14 @@ class MixpanelFormat:
         key = basic if basic is not None else request_token(tokens, problems)
         if problems:
             raise ValidationFailed(sorted(problems, key=lambda p: p["index"]))
-        request_address = flag(request, "ip")
+        contexts = [located(message) for message in messages]
         return Translated(
             api_key=key,
             events=events,
             max_events=cap,
-            contexts=[located(message, request_address) for message in messages],
+            contexts=contexts if any(contexts) else [],  # none: the request's, for all
             may_hold_nul=may_hold_nul(request.body),
+            request_address=flag(request, "ip"),
         )
 
     def accepted(self, request: WireRequest, count: int) -> web.Response:
@@ -142,22 +143,21 @@ class MixpanelFormat:
         return web.json_response(body, status=error.status)
 
 
-def located(message: Any, request_address: bool) -> dict[str, str]:
-    """Where Mixpanel would locate the event: its ``ip`` property, else the request's
-    address only with ``ip=1`` (mixpanel-python sends ``ip=0``: the request comes from the
-    customer's server, not the end user); an empty address is left out of the record."""
+def located(message: Any) -> dict[str, str]:
+    """Where Mixpanel would locate the event: its ``ip`` property, else (``Translated``'s
+    ``request_address``) the request's address only with ``ip=1`` (mixpanel-python sends
+    ``ip=0``: the request comes from the customer's server, not the end user)."""
     properties = message.get("properties") if isinstance(message, dict) else None
-    own = end_user(None, properties.get("ip") if isinstance(properties, dict) else None)
-    if not request_address:
-        own.setdefault("ip", "")
-    return own
+    if not isinstance(properties, dict) or "ip" not in properties:
+        return {}  # the common case, decided at once
+    return end_user(None, properties.get("ip"))
 
 
 def is_import(request: WireRequest) -> bool:
     return request.path.rstrip("/") == "/import"
 
 
-def translate_message(message: Any, received: str) -> tuple[Any, str | None, list[Problem]]:
+def translate_message(message: Any, received: datetime) -> tuple[Any, str | None, list[Problem]]:
     """One message → (our event, its token, its problems as ``{"field", "message"}``). A
     message that is not an object is passed on for validation to name."""
     if not isinstance(message, dict):
@@ -172,7 +172,7 @@ def translate_message(message: Any, received: str) -> tuple[Any, str | None, lis
     if moment is None:
         event[TIMESTAMP] = received
     elif (when := event_time(moment)) is not None:
-        event[TIMESTAMP] = when.isoformat()
+        event[TIMESTAMP] = when  # a UTC datetime, as validation takes it
     else:
         event[TIMESTAMP] = received
         problems.append(
@@ -192,7 +192,7 @@ def translate_message(message: Any, received: str) -> tuple[Any, str | None, lis
     event[PROPERTIES] = kept
     insert_id = as_id(properties.get("$insert_id"))
     if isinstance(insert_id, str) and insert_id:
-        sent_time = event[TIMESTAMP] if moment is not None else ""
+        sent_time = event[TIMESTAMP].isoformat() if moment is not None else ""
         event[INSERT_ID] = dedup_id(name, event.get(DISTINCT_ID), sent_time, insert_id)
     elif insert_id not in (None, ""):
         problems.append({"field": "properties.$insert_id", "message": "Must be a string."})
@@ -315,7 +315,7 @@ def dedup_id(*parts: Any) -> str:
     deduplicates on, ``(event, distinct_id, time, $insert_id)``. A retry is the same
     message, so the same id (counted once); two events sharing an ``$insert_id`` but not
     their name, user or time are two events, in Mixpanel and here."""
-    text = "\x00".join(str(part) for part in parts)
+    text = "\x00".join(map(str, parts))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 

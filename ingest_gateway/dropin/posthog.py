@@ -116,7 +116,7 @@ def translate(request: WireRequest, now: datetime) -> Translated:
         api_key=api_key,
         events=events,
         max_events=MAX_EVENTS,
-        contexts=[end_user_of(message) for message in messages],
+        contexts=contexts if any(contexts := [end_user_of(m) for m in messages]) else [],
         may_hold_nul=may_hold_nul(request.body),
     )
 

@@ -151,8 +151,9 @@ def event_time(
     """PostHog's timestamp: ``timestamp`` moved by the client's clock skew (the receive
     time minus ``sent_at``) unless ``properties.$ignore_sent_at``; ``offset`` (ms before
     the receive time) wins over both; neither → the receive time; more than 23 hours ahead
-    of the receive time → the receive time. A timestamp that is not a date is passed on
-    as it was, for validation to refuse (PostHog would take the receive time)."""
+    of the receive time → the receive time. The time is handed to validation as a UTC
+    ``datetime`` (not formatted and parsed again). A timestamp that is not a date is passed
+    on as it was, for validation to refuse (PostHog would take the receive time)."""
     moment = now
     raw = message.get("timestamp")
     if raw is not None:
@@ -165,11 +166,11 @@ def event_time(
     offset = message.get("offset")
     if offset is not None:
         if not isinstance(offset, int) or isinstance(offset, bool):
-            return moment.isoformat(), ("offset", "Must be an integer (milliseconds).")
+            return moment, ("offset", "Must be an integer (milliseconds).")
         moment = _before(now, offset)
     if moment - now > FUTURE_CUTOFF:
         moment = now
-    return moment.isoformat(), None
+    return moment, None
 
 
 def _shifted(now: datetime, delta: timedelta) -> datetime | None:

@@ -47,13 +47,16 @@ class WireRequest:
 class Translated:
     """The key the request carried (None: none) and our events, one per message; with
     ``contexts`` (one per event, or none at all), what the message said of its end user
-    (``end_user``), which the workers' enrichment reads instead of the HTTP request's."""
+    (``end_user``), which the workers' enrichment reads instead of the HTTP request's; and
+    whether the request's own address is the end user's (``request_address``: not when a
+    server says it relays its users' calls, as Mixpanel's ``ip=0``)."""
 
     api_key: str | None
     events: list[Any]
     max_events: int
     contexts: list[dict[str, str]] = field(default_factory=list)
     may_hold_nul: bool = True  # as validation.Payload's: False lets validation skip a scan
+    request_address: bool = True
 
     def __post_init__(self) -> None:
         if self.contexts and len(self.contexts) != len(self.events):

@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -162,6 +162,10 @@ MUTATIONS: list[dict[str, Any]] = [
     {"timestamp": "2026-02-03 15:30"},
     {"timestamp": ""},
     {"timestamp": None},
+    # A drop-in translation hands over the UTC time it computed; nothing else is a time.
+    {"timestamp": datetime(2026, 2, 3, 15, 30, tzinfo=UTC)},
+    {"timestamp": datetime(2026, 2, 3, 15, 30)},
+    {"timestamp": datetime(2026, 2, 3, 15, 30, tzinfo=timezone(timedelta(hours=1)))},
     {"distinctId": "d" * 200},
     {"distinctId": "d" * 201},
     {"sessionId": []},
@@ -194,3 +198,4 @@ def test_plain_valid_events_take_the_fast_path() -> None:
 
     assert _plainly_valid(event()) is not None
     assert _plainly_valid(event(insertId="i-1", timestamp="2026-02-03T15:30:00+01:00"))
+    assert _plainly_valid(event(timestamp=datetime(2026, 2, 3, 15, 30, tzinfo=UTC)))

@@ -227,3 +227,28 @@ async def test_a_strict_import_with_a_bad_record_is_refused_whole_and_gzip_is_re
     raws = await raw_records(services.kafka_bootstrap, kafka_topic, 3)
     sent = [dedup_id("Signup", f"u{n}", at(10, 15).isoformat(), f"i{n}") for n in range(3)]
     assert sorted(json.loads(r.value)["insertId"] for r in raws) == sorted(sent)
+
+
+async def test_the_request_address_is_the_end_user_s_only_with_ip_1(
+    gateway: TestClient, project: CreatedProject, services: Any, kafka_topic: str
+) -> None:
+    """mixpanel-python posts ``ip=0`` from the customer's server: the record carries no
+    address, unless a message names its user's (``ip``); ``ip=1`` (mixpanel-js) makes the
+    request's own address the user's."""
+
+    def track(n: int, **extra: Any) -> dict[str, Any]:
+        properties = {"token": project.public_key, "distinct_id": f"u{n}", "$insert_id": f"i{n}"}
+        return {"event": "Signup", "properties": {**properties, **extra}}
+
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for flag, messages in (("0", [track(0), track(1, ip="8.8.8.8")]), ("1", [track(2)])):
+        body = "data=" + base64.b64encode(json.dumps(messages).encode()).decode() + f"&ip={flag}"
+        response = await gateway.post("/track", data=body, headers=form)
+        assert response.status == 200
+    raws = await raw_records(services.kafka_bootstrap, kafka_topic, 3)
+    contexts = {
+        record["distinctId"]: record["context"] for record in (json.loads(r.value) for r in raws)
+    }
+    assert "ip" not in contexts["u0"]
+    assert contexts["u1"]["ip"] == "8.8.8.8"
+    assert contexts["u2"]["ip"] == "127.0.0.1"

@@ -67,7 +67,7 @@ def test_every_body_shape_gives_the_same_event(
     assert translated.events == [
         {
             "event": "Signup",
-            "timestamp": "2026-03-01T12:00:00+00:00",
+            "timestamp": NOW,  # a UTC datetime, as validation takes it
             "distinctId": "u1",
             "properties": {},
             "insertId": INSERT_ID,
@@ -162,13 +162,13 @@ def test_reserved_properties_are_not_stored_and_the_rest_are() -> None:
     ],
 )
 def test_time_in_seconds_or_milliseconds(sent: float, timestamp: str) -> None:
-    assert one([message(time=sent)])["timestamp"] == timestamp
+    assert one([message(time=sent)])["timestamp"].isoformat() == timestamp
 
 
 def test_no_time_is_the_receive_time() -> None:
     sent = message()
     del sent["properties"]["time"]
-    assert one([sent])["timestamp"] == NOW.isoformat()
+    assert one([sent])["timestamp"] == NOW
 
 
 @pytest.mark.parametrize("bad", ["1772366400", True, [1], 1e30, -1e30])
@@ -251,7 +251,7 @@ def test_identify_alias_and_merge_become_our_identify() -> None:
     assert events[1]["insertId"] == translate([alias]).events[0]["insertId"]
     assert events[1]["insertId"] != events[2]["insertId"]
     assert len(events[1]["insertId"]) == 64
-    assert all(e["timestamp"] == NOW.isoformat() for e in events[1:])
+    assert all(e["timestamp"] == NOW for e in events[1:])
 
 
 def test_an_alias_sent_with_track_as_the_docs_say_merges() -> None:

@@ -180,6 +180,8 @@ def test_other_refusals_keep_their_status_in_mixpanel_words() -> None:
 
 def test_the_ip_property_locates_the_event_and_the_request_address_only_with_ip_1() -> None:
     located = translate([message(ip="8.8.8.8"), message(ip="not an address"), message()])
-    assert located.contexts == [{"ip": "8.8.8.8"}, {"ip": ""}, {"ip": ""}]  # "": not the server's
-    assert translate([message()], query={"ip": "1"}).contexts == [{}]
+    assert located.contexts == [{"ip": "8.8.8.8"}, {}, {}]
+    assert not located.request_address  # the others: not the server's address either
+    plain = translate([message()], query={"ip": "1"})
+    assert (plain.contexts, plain.request_address) == ([], True)
     assert "ip" not in located.events[0]["properties"]  # never stored

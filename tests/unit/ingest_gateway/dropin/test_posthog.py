@@ -1,5 +1,6 @@
 """PostHog's capture format: each message mapped onto our events, and the key (pure)."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -44,7 +45,7 @@ def test_posthog_python_batch_maps_each_field() -> None:
             "event": "signup",
             "distinctId": "user_1",
             "sessionId": "s-1",
-            "timestamp": "2026-03-04T11:59:00+00:00",
+            "timestamp": datetime(2026, 3, 4, 11, 59, tzinfo=UTC),  # as validation takes it
             "insertId": "0190b3a2-7e3c-7bb1-9c1f-6f1f3b0b2a11",
             "properties": {"plan": "pro", "$lib": "posthog-python"},
         }
