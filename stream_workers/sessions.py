@@ -64,10 +64,7 @@ opened AS (
 labelled AS (
     -- A session's seed is the time of the event that opened it, the latest opening so far
     -- (times ascend); none yet continues the stored session.
-    SELECT o.*,
-           coalesce(max(o.opens_at) OVER w, o.k_seed) AS seed,
-           CASE WHEN o.late THEN 'w' || (o.t / %(idle)s)::text
-                ELSE coalesce(max(o.opens_at) OVER w, o.k_seed)::text END AS label
+    SELECT o.*, coalesce(max(o.opens_at) OVER w, o.k_seed) AS seed
     FROM opened o
     WINDOW w AS (PARTITION BY o.project_id, o.distinct_id ORDER BY o.t, o.part, o.pos
                  ROWS UNBOUNDED PRECEDING)
@@ -75,25 +72,27 @@ labelled AS (
 named AS (
     UPDATE batch_events b
     SET session_id = '$s_' || left(encode(sha256(convert_to(
-            l.project_id::text || '|' || l.distinct_id || '|' || l.label, 'UTF8')), 'hex'), 24)
+            l.project_id::text || '|' || l.distinct_id || '|'
+            || CASE WHEN l.late THEN 'w' || (l.t / %(idle)s)::text ELSE l.seed::text END,
+            'UTF8')), 'hex'), 24)
     FROM labelled l
     WHERE b.part = l.part AND b.pos = l.pos
     RETURNING 1
 ),
 latest AS (
-    -- Each distinct id's last session: its seed, and its first and last event times
-    -- (with the stored ones when the batch only continued it).
-    SELECT l.project_id, l.distinct_id, max(l.seed) AS seed,
-           min(l.t) FILTER (WHERE l.seed = l.max_seed) AS first_ms,
-           max(l.t) AS last_ms, min(l.k_seed) AS k_seed, min(l.k_first) AS k_first,
-           max(l.k_last) AS k_last
-    FROM (SELECT *, max(seed) OVER (PARTITION BY project_id, distinct_id) AS max_seed
-          FROM labelled WHERE NOT late) l
+    -- Each distinct id's last session (seeds ascend) holds its latest event. A session
+    -- opened in the batch starts at its seed; the stored one, continued, keeps its times
+    -- widened by the batch's.
+    SELECT l.project_id, l.distinct_id, max(l.seed) AS seed, max(l.t) AS last_ms,
+           min(l.t) FILTER (WHERE l.seed = l.k_seed) AS continued_first,
+           min(l.k_seed) AS k_seed, min(l.k_first) AS k_first, max(l.k_last) AS k_last
+    FROM labelled l
+    WHERE NOT l.late
     GROUP BY l.project_id, l.distinct_id
 )
 INSERT INTO derived_sessions AS d (project_id, distinct_id, seed, first_ms, last_ms)
 SELECT project_id, distinct_id, seed,
-       CASE WHEN seed = k_seed THEN least(first_ms, k_first) ELSE first_ms END,
+       CASE WHEN seed = k_seed THEN least(continued_first, k_first) ELSE seed END,
        CASE WHEN seed = k_seed THEN greatest(last_ms, k_last) ELSE last_ms END
 FROM latest
 ORDER BY project_id, distinct_id
