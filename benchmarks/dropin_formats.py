@@ -6,13 +6,15 @@ Run from the repository root, with the services up and ``wrk`` installed::
     python -m benchmarks.dropin_formats [--seconds 10] [--connections 64] [--rounds 2]
 
 Each format sends the same 100 page views per request (Segment ``/v1/batch`` of ``page``
-calls, PostHog ``/batch/``, Mixpanel ``/import``), through wrk, closed loop, only 200s
-counted; the formats take turns for ``--rounds`` rounds (so a drift of the machine hits
-them alike) and each figure is the sum over its rounds. It prints events/s per format and
-its ratio to native (target: at least 0.8), and the same ratio per core: native's gateway
-CPU per event over the format's, read from the gateway's own CPU time during its runs
-(the throughput a process reaches with a core to itself; the machine's other load moves
-the throughput ratio from run to run, not this one).
+calls, PostHog ``/batch/``, Mixpanel ``/import``), each message with its client's id, and
+native sends them as our SDKs do, each with its ``insertId`` (the baseline); native without
+insert ids (the ingest benchmark's body) runs too, for reference. Through wrk, closed
+loop, only 200s counted; the formats take turns for ``--rounds`` rounds (so a drift of the
+machine hits them alike) and each figure is the sum over its rounds. It prints events/s
+per format and its ratio to native (target: at least 0.8), and the same ratio per core:
+native's gateway CPU per event over the format's, read from the gateway's own CPU time
+during its runs (the throughput a process reaches with a core to itself; the machine's
+other load moves the throughput ratio from run to run, not this one).
 
 Then where a format's extra time goes, in this process (CPU per event, over
 ``COST_ROUNDS`` requests): each format's translation of the same body beside native's JSON
@@ -45,7 +47,18 @@ from ingest_gateway.dropin.formats import FORMATS
 from ingest_gateway.dropin.wire import WireRequest
 
 TARGET_RATIO = 0.8
+NATIVE = "native POST /"
+WITHOUT_IDS = "native, no insertId"
 COST_ROUNDS = 300
+
+
+def native_body() -> bytes:
+    """Our own ``POST /`` batch as our SDKs send it: every event with its ``insertId`` (32 hex
+    digits), as every product's client gives each message its id (``messageId``, ``uuid``,
+    ``$insert_id``), so the formats are compared on the same events, each deduplicated."""
+    return orjson.dumps(
+        [{**event, "insertId": secrets.token_hex(16)} for event in sample_events(BATCH_SIZE)]
+    )
 
 
 def segment_body(key: str) -> bytes:
@@ -101,9 +114,11 @@ def mixpanel_body(key: str) -> bytes:
 
 
 def formats(key: str) -> list[tuple[str, str, bytes, str | None]]:
-    """``(name, path, body, X-API-Key)`` per format, native first."""
+    """``(name, path, body, X-API-Key)`` per format, native first (the baseline); then
+    native without insert ids (the ingest benchmark's body), for reference."""
     return [
-        ("native POST /", "/", batch_body(), key),
+        (NATIVE, "/", native_body(), key),
+        (WITHOUT_IDS, "/", batch_body(), key),
         ("Segment /v1/batch", "/v1/batch", segment_body(key), None),
         ("PostHog /batch/", "/batch/", posthog_body(key), None),
         ("Mixpanel /import", "/import", mixpanel_body(key), None),
@@ -167,7 +182,7 @@ def print_summary(totals: dict[str, Total], options: Options) -> None:
     """Each format's throughput as a ratio of native's, and the same per core: native's
     gateway CPU per event over the format's (what one process reaches when it has its core
     to itself: steadier on a shared machine, whose other load moves the first)."""
-    native = totals["native POST /"]
+    native = totals[NATIVE]
     print(
         f"\n== summary: one gateway process, {BATCH_SIZE} events per request, wrk "
         f"-t{options.threads} -c{options.connections}, {options.seconds}s x rounds per format"
@@ -179,7 +194,8 @@ def print_summary(totals: dict[str, Total], options: Options) -> None:
     for name, total in totals.items():
         ratio = total.rate / native.rate if native.rate else 0.0
         per_core = native.cpu_us_per_event / total.cpu_us_per_event
-        first, second = ("-", "-") if total is native else (verdict(ratio), verdict(per_core))
+        reference = name in (NATIVE, WITHOUT_IDS)
+        first, second = ("-", "-") if reference else (verdict(ratio), verdict(per_core))
         print(
             f"   {name:<20} {total.rate:>10,.0f}  {ratio:>8.2f}  {first:<12}  "
             f"{total.cpu_us_per_event:>14.1f} µs  {per_core:>17.2f}  {second}"
@@ -197,7 +213,7 @@ def cpu_per_event(work: Callable[[], object], events: int) -> float:
 
 def print_costs() -> None:
     key = "pk_live_" + secrets.token_urlsafe(24)
-    native = batch_body()
+    native = native_body()
     print("\n== where the time goes, in this process (CPU per event)")
     parse = cpu_per_event(lambda: orjson.loads(native), BATCH_SIZE)
     print(f"   {'native: JSON parse':<32} {parse:6.1f} µs")

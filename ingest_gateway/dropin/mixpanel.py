@@ -53,9 +53,10 @@ DEVICE_PREFIX = "$device:"
 # Read into our fields or used as the key, never stored as properties; ``ip`` is the end
 # user's address, which Mixpanel only geolocates: it becomes the record's context address,
 # which the workers locate and then drop (``located``), so no address is stored.
-RESERVED = frozenset({"token", "time", "distinct_id", "$insert_id", "ip"})
+RESERVED = ("token", "time", "distinct_id", "$insert_id", "ip")
 # Mixpanel's page properties → ours, which the dashboards and the workers read.
 RENAMED = {"$current_url": "$url", "current_url_path": "$pathname", "current_page_title": "$title"}
+_MIXPANEL_PAGE = frozenset(RENAMED)
 EVENT_NAMES = {"$mp_web_page_view": "$pageview"}
 IDENTITY_EVENTS = frozenset({"$identify", "$create_alias", "$merge"})
 
@@ -90,9 +91,10 @@ class MixpanelFormat:
         for index, message in enumerate(messages):
             event, token, found = translate_message(message, received)
             events.append(event)
-            if isinstance(message, dict):
+            if type(message) is dict:
                 tokens[index] = token
-            problems += [{"index": index, **problem} for problem in found]
+            if found:
+                problems += [{"index": index, **problem} for problem in found]
         basic = basic_auth_user(request.authorization) if importing else None
         key = basic if basic is not None else request_token(tokens, problems)
         if problems:
@@ -160,21 +162,22 @@ def is_import(request: WireRequest) -> bool:
 def translate_message(message: Any, received: datetime) -> tuple[Any, str | None, list[Problem]]:
     """One message → (our event, its token, its problems as ``{"field", "message"}``). A
     message that is not an object is passed on for validation to name."""
-    if not isinstance(message, dict):
+    if type(message) is not dict:
         return message, None, []
     properties = message.get("properties", {})
-    if not isinstance(properties, dict):
+    if type(properties) is not dict:
         return message, None, [{"field": "properties", "message": "Must be an object."}]
     problems: list[Problem] = []
     name = message.get("event")
-    event: dict[str, Any] = {EVENT: EVENT_NAMES.get(name, name) if isinstance(name, str) else name}
-    moment = properties.get("time")
-    if moment is None:
-        event[TIMESTAMP] = received
-    elif (when := event_time(moment)) is not None:
-        event[TIMESTAMP] = when  # a UTC datetime, as validation takes it
+    if type(name) is not str:  # passed on for validation to name (it may be unhashable)
+        name, sent_name = None, name
     else:
-        event[TIMESTAMP] = received
+        sent_name = EVENT_NAMES.get(name, name)
+    identifying = name in IDENTITY_EVENTS
+    moment = properties.get("time")
+    when = received if moment is None else event_time(moment)
+    if when is None:
+        moment, when = None, received  # refused: no time for the dedup key
         problems.append(
             {
                 "field": "properties.time",
@@ -182,32 +185,36 @@ def translate_message(message: Any, received: datetime) -> tuple[Any, str | None
             }
         )
     kept = stored_properties(properties)
-    if name in IDENTITY_EVENTS:
-        event[EVENT] = IDENTIFY
     distinct, anon = identity(name, properties, problems)
+    event: dict[str, Any] = {
+        EVENT: IDENTIFY if identifying else sent_name,
+        TIMESTAMP: when,  # a UTC datetime, as validation takes it
+        PROPERTIES: kept,
+    }
     if distinct is not None:
         event[DISTINCT_ID] = distinct
     if anon is not None:
         kept[ANON_ID] = anon
-    event[PROPERTIES] = kept
-    insert_id = as_id(properties.get("$insert_id"))
+    insert_id = properties.get("$insert_id")
+    if type(insert_id) is not str:
+        insert_id = as_id(insert_id)
     if isinstance(insert_id, str) and insert_id:
-        sent_time = event[TIMESTAMP].isoformat() if moment is not None else ""
-        event[INSERT_ID] = dedup_id(name, event.get(DISTINCT_ID), sent_time, insert_id)
+        sent_time = "" if moment is None else str(epoch_micros(moment))
+        event[INSERT_ID] = dedup_id(name, distinct, sent_time, insert_id)
     elif insert_id not in (None, ""):
         problems.append({"field": "properties.$insert_id", "message": "Must be a string."})
-    elif name in IDENTITY_EVENTS and DISTINCT_ID in event and ANON_ID in kept:
+    elif identifying and distinct is not None and anon is not None:
         # A retried alias or merge (mixpanel-python sends them without one) counts once.
-        event[INSERT_ID] = dedup_id(name, event[DISTINCT_ID], kept[ANON_ID])
+        event[INSERT_ID] = dedup_id(name, distinct, anon)
     token = properties.get("token")
-    if token is not None and not isinstance(token, str):
+    if token is not None and type(token) is not str:
         problems.append({"field": "properties.token", "message": "Must be a string."})
         token = None
     return event, token, problems
 
 
 def identity(
-    name: Any, properties: dict[str, Any], problems: list[Problem]
+    name: str | None, properties: dict[str, Any], problems: list[Problem]
 ) -> tuple[Any, str | None]:
     """``(distinctId, $anonDistinctId)`` of a message, either None when it has none (a
     missing distinct id is then named by validation). A non-string id is passed on for
@@ -283,21 +290,27 @@ def event_time(value: Any) -> datetime | None:
         return None
 
 
+def epoch_micros(moment: float) -> int:
+    """A time ``event_time`` took, in whole microseconds: the time in Mixpanel's deduplication
+    key, the same for the same moment sent in seconds or in milliseconds."""
+    return round(moment * (1000 if abs(moment) >= MILLISECONDS_FROM else 1_000_000))
+
+
 def stored_properties(properties: dict[str, Any]) -> dict[str, Any]:
     """The properties we store: Mixpanel's reserved ones out, its page properties on ours."""
-    kept = dict(properties)
+    kept = properties.copy()
     for name in RESERVED:
-        kept.pop(name, None)
-    for theirs, ours in RENAMED.items():
-        if theirs in kept:
-            value = kept.pop(theirs)
-            kept.setdefault(ours, value)
+        if name in kept:
+            del kept[name]
+    if not _MIXPANEL_PAGE.isdisjoint(kept):
+        for theirs, ours in RENAMED.items():
+            if theirs in kept:
+                kept.setdefault(ours, kept.pop(theirs))
     if kept.get("$referrer") == "$direct":  # Mixpanel's word for "no referrer"
         del kept["$referrer"]
-    url = kept.get("$url")
-    if "$pathname" not in kept and type(url) is str:
-        path = url_path(url)
-        if path is not None:
+    if "$pathname" not in kept:
+        url = kept.get("$url")
+        if type(url) is str and (path := url_path(url)) is not None:
             kept["$pathname"] = path
     return kept
 
@@ -315,7 +328,10 @@ def dedup_id(*parts: Any) -> str:
     deduplicates on, ``(event, distinct_id, time, $insert_id)``. A retry is the same
     message, so the same id (counted once); two events sharing an ``$insert_id`` but not
     their name, user or time are two events, in Mixpanel and here."""
-    text = "\x00".join(map(str, parts))
+    try:
+        text = "\x00".join(parts)
+    except TypeError:  # a number among them: its text
+        text = "\x00".join(map(str, parts))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -109,7 +109,8 @@ def translate(request: WireRequest, now: datetime) -> Translated:
     for index, message in enumerate(messages):
         event, found = translate_message(message, now, sent_at)
         events.append(event)
-        problems += [{"index": index, "field": f, "message": m} for f, m in found]
+        if found:
+            problems += [{"index": index, "field": f, "message": m} for f, m in found]
     if problems:
         raise ValidationFailed(problems)
     return Translated(

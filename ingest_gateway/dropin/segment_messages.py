@@ -110,6 +110,8 @@ def message_event(
     session = _session(message, context)
     if session is not None:
         event[SESSION_ID] = session
+    if "userAgent" not in context and "ip" not in context:
+        return event, {}  # the common case (a browser's own call), decided at once
     return event, end_user(context.get("userAgent"), context.get("ip"))
 
 

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient
 from mixpanel import BufferedConsumer, Consumer, Mixpanel, MixpanelException
 
 from control_plane.projects import CreatedProject
-from ingest_gateway.dropin.mixpanel import dedup_id
+from ingest_gateway.dropin.mixpanel import dedup_id, epoch_micros
 from tests.integration.ingest_gateway.pipeline import apply, ask, raw_records, stored
 from tests.support.kafka import read_topic
 
@@ -225,7 +225,7 @@ async def test_a_strict_import_with_a_bad_record_is_refused_whole_and_gzip_is_re
     assert response.status == 200
     assert await response.json() == {"code": 200, "num_records_imported": 3, "status": "OK"}
     raws = await raw_records(services.kafka_bootstrap, kafka_topic, 3)
-    sent = [dedup_id("Signup", f"u{n}", at(10, 15).isoformat(), f"i{n}") for n in range(3)]
+    sent = [dedup_id("Signup", f"u{n}", str(epoch_micros(1770113700)), f"i{n}") for n in range(3)]
     assert sorted(json.loads(r.value)["insertId"] for r in raws) == sorted(sent)
 
 
@@ -252,3 +252,22 @@ async def test_the_request_address_is_the_end_user_s_only_with_ip_1(
     assert "ip" not in contexts["u0"]
     assert contexts["u1"]["ip"] == "8.8.8.8"
     assert contexts["u2"]["ip"] == "127.0.0.1"
+
+
+async def test_an_event_name_that_is_no_text_is_a_400_not_a_crash(
+    gateway: TestClient, project: CreatedProject, services: Any, kafka_topic: str
+) -> None:
+    """An event name that is a list or an object (unhashable) once made the translation
+    raise: a 500 for the batch, where every other refusal is Mixpanel's 400."""
+    properties = {"token": project.public_key, "distinct_id": "u1", "time": 1770113700}
+    batch = [
+        {"event": "Signup", "properties": properties},
+        {"event": ["Signup"], "properties": properties},
+        {"event": {"name": "Signup"}, "properties": properties},
+    ]
+    response = await gateway.post("/track?verbose=1", json=batch)
+    assert response.status == 400
+    answer = await response.json()
+    assert answer["status"] == 0
+    assert [(d["index"], d["field"]) for d in answer["details"]] == [(1, "event"), (2, "event")]
+    assert await read_topic(services.kafka_bootstrap, kafka_topic, timeout=1.0) == []

@@ -29,7 +29,8 @@ FORM = "application/x-www-form-urlencoded"
 KEY = "pk_test"
 
 
-INSERT_ID = hashlib.sha256(b"Signup\x00u1\x002026-03-01T12:00:00+00:00\x00i1").hexdigest()
+# (event, distinct_id, time in microseconds since the epoch, $insert_id)
+INSERT_ID = hashlib.sha256(b"Signup\x00u1\x001772366400000000\x00i1").hexdigest()
 
 
 def message(name: str = "Signup", /, **properties: Any) -> dict[str, Any]:

@@ -1,23 +1,26 @@
 """Mixpanel's ingestion format: body shapes and the mapping onto our events (pure: no server)."""
 
 import base64
-import hashlib
 import random
 from typing import Any
 from urllib.parse import quote_plus, unquote_to_bytes
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest_gateway.dropin.mixpanel_body import unquote_form
 from ingest_gateway.dropin.wire import mark_sessionless
 from ingest_gateway.errors import (
+    IngestError,
     ValidationFailed,
 )
 from ingest_gateway.validation import validate_events
 from tests.unit.ingest_gateway.dropin.mixpanel_support import (
     B64,
     FORM,
+    FORMAT,
     INSERT_ID,
     JSON_TEXT,
     KEY,
@@ -27,6 +30,7 @@ from tests.unit.ingest_gateway.dropin.mixpanel_support import (
     one,
     refusal,
     translate,
+    wire,
 )
 
 
@@ -194,14 +198,13 @@ def test_insert_ids_dedup_as_mixpanel_does() -> None:
             message(**{"$insert_id": ""}),
         ]
     ).events
-    assert first["insertId"] == retry["insertId"]
-    assert (
-        first["insertId"]
-        == hashlib.sha256(b"Signup\x00u1\x002026-03-01T12:00:00+00:00\x00i1").hexdigest()
-    )
+    assert first["insertId"] == retry["insertId"] == INSERT_ID
     ids = [e["insertId"] for e in (first, other_event, other_user, other_time, numeric)]
     assert len(set(ids)) == 5
     assert "insertId" not in empty
+    # The same moment in seconds or in milliseconds is the same message.
+    seconds, milliseconds = message(time=1772366400.25), message(time=1772366400250)
+    assert one([seconds])["insertId"] == one([milliseconds])["insertId"]
     no_time = message()
     del no_time["properties"]["time"]
     assert one([no_time])["insertId"] == one([no_time])["insertId"]  # not the receive time
@@ -312,3 +315,42 @@ def test_translated_events_are_valid_once_they_have_a_session() -> None:
 def test_properties_that_are_not_an_object_are_refused() -> None:
     [detail] = refusal([{"event": "x", "properties": ["token"]}])
     assert detail == {"index": 0, "field": "properties", "message": "Must be an object."}
+
+
+# --- any input ---
+
+_SCALAR = st.none() | st.booleans() | st.floats(allow_nan=False) | st.text(max_size=8)
+_JSON = st.recursive(
+    _SCALAR | st.integers(-(2**63), 2**64 - 1),  # what orjson reads and writes
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+_PROPERTIES = st.dictionaries(
+    st.sampled_from(
+        ["token", "time", "distinct_id", "$insert_id", "ip", "$user_id", "$device_id",
+         "$identified_id", "$anon_distinct_id", "alias", "$distinct_ids", "$current_url",
+         "$referrer"]
+    ),
+    _JSON | st.sampled_from([KEY, 1772366400, 1772366400123, "u1"]),
+)  # fmt: skip
+_MESSAGE = st.fixed_dictionaries(
+    {},
+    optional={
+        "event": _JSON | st.sampled_from(["Signup", "$identify", "$create_alias", "$merge"]),
+        "properties": _PROPERTIES | _JSON,
+    },
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(batch=st.lists(_MESSAGE | _JSON, max_size=4), path=st.sampled_from(["/track", "/import"]))
+def test_any_json_is_events_or_a_refusal_never_a_crash(batch: list[Any], path: str) -> None:
+    # An event name that is a list once crashed the translation (unhashable): a 500.
+    try:
+        translated = translate(batch, path=path)
+        mark_sessionless(translated.events)
+        validate_events(translated.events, translated.may_hold_nul, translated.max_events)
+    except IngestError as error:
+        assert FORMAT.refused(wire(batch, path=path), error).status in (400, 401, 413)
+    else:
+        assert len(translated.events) == len(batch)
