@@ -85,6 +85,7 @@ class MixpanelFormat:
         if len(messages) > cap:
             raise body_error(f"At most {cap} events per request.")
         received = self.clock()
+        contexts = [located(message) for message in messages]  # before their ``ip`` goes
         events: list[Any] = []
         tokens: dict[int, str | None] = {}  # per message that is an object
         problems: list[Problem] = []
@@ -99,7 +100,6 @@ class MixpanelFormat:
         key = basic if basic is not None else request_token(tokens, problems)
         if problems:
             raise ValidationFailed(sorted(problems, key=lambda p: p["index"]))
-        contexts = [located(message) for message in messages]
         return Translated(
             api_key=key,
             events=events,
@@ -175,38 +175,48 @@ def translate_message(message: Any, received: datetime) -> tuple[Any, str | None
         sent_name = EVENT_NAMES.get(name, name)
     identifying = name in IDENTITY_EVENTS
     moment = properties.get("time")
-    when = received if moment is None else event_time(moment)
-    if when is None:
-        moment, when = None, received  # refused: no time for the dedup key
+    sent = None if moment is None else event_time(moment)
+    when, micros = (received, None) if sent is None else sent
+    if sent is None and moment is not None:
         problems.append(
             {
                 "field": "properties.time",
                 "message": "Must be seconds or milliseconds since the epoch.",
             }
         )
-    kept = stored_properties(properties)
-    distinct, anon = identity(name, properties, problems)
+    distinct, anon = properties.get("distinct_id"), None
+    if (
+        type(distinct) is not str
+        or not distinct
+        or identifying
+        or "$user_id" in properties
+        or "$device_id" in properties
+    ):
+        distinct, anon = identity(name, properties, problems)
+    insert_id = properties.get("$insert_id")
+    token = properties.get("token")
+    kept = stored_properties(properties)  # the parsed message's own: stripped in place
     event: dict[str, Any] = {
         EVENT: IDENTIFY if identifying else sent_name,
         TIMESTAMP: when,  # a UTC datetime, as validation takes it
         PROPERTIES: kept,
+        INSERT_ID: None,
     }
     if distinct is not None:
         event[DISTINCT_ID] = distinct
     if anon is not None:
         kept[ANON_ID] = anon
-    insert_id = properties.get("$insert_id")
     if type(insert_id) is not str:
         insert_id = as_id(insert_id)
     if isinstance(insert_id, str) and insert_id:
-        sent_time = "" if moment is None else str(epoch_micros(moment))
-        event[INSERT_ID] = dedup_id(name, distinct, sent_time, insert_id)
+        # dedup_id's text, formatted at once (the hot path)
+        moment_text = "" if micros is None else micros
+        event[INSERT_ID] = digest(f"{name}\x00{distinct}\x00{moment_text}\x00{insert_id}")
     elif insert_id not in (None, ""):
         problems.append({"field": "properties.$insert_id", "message": "Must be a string."})
     elif identifying and distinct is not None and anon is not None:
         # A retried alias or merge (mixpanel-python sends them without one) counts once.
         event[INSERT_ID] = dedup_id(name, distinct, anon)
-    token = properties.get("token")
     if token is not None and type(token) is not str:
         problems.append({"field": "properties.token", "message": "Must be a string."})
         token = None
@@ -219,16 +229,7 @@ def identity(
     """``(distinctId, $anonDistinctId)`` of a message, either None when it has none (a
     missing distinct id is then named by validation). A non-string id is passed on for
     validation to name, a number as its text (Mixpanel takes numeric ids)."""
-    distinct = properties.get("distinct_id")
-    if (
-        type(distinct) is str
-        and distinct
-        and name not in IDENTITY_EVENTS
-        and "$user_id" not in properties
-        and "$device_id" not in properties
-    ):
-        return distinct, None  # the common case, decided at once
-    distinct = as_id(distinct)
+    distinct = as_id(properties.get("distinct_id"))
     if name == "$identify":
         known = as_id(properties.get("$identified_id"))
         return (known if known is not None else distinct), _text(
@@ -276,32 +277,28 @@ def device_distinct_id(device: str) -> str:
     return device if device.startswith(DEVICE_PREFIX) else DEVICE_PREFIX + device
 
 
-def event_time(value: Any) -> datetime | None:
+def event_time(value: Any) -> tuple[datetime, int] | None:
     """Seconds or milliseconds since the epoch (``MILLISECONDS_FROM`` tells them apart) as
-    a UTC time, to the microsecond; None for anything else or out of range."""
+    a UTC time and as whole microseconds (the time in Mixpanel's deduplication key: the
+    same moment, sent in seconds or in milliseconds, is the same); None for anything else
+    or out of range."""
     kind = type(value)
     if kind is not int and kind is not float:
         return None  # a bool is an int, but not a time
     try:
         if abs(value) >= MILLISECONDS_FROM:
-            value = value / 1000
-        return datetime.fromtimestamp(value, UTC)
+            return datetime.fromtimestamp(value / 1000, UTC), round(value * 1000)
+        return datetime.fromtimestamp(value, UTC), round(value * 1_000_000)
     except (OverflowError, OSError, ValueError):
         return None
 
 
-def epoch_micros(moment: float) -> int:
-    """A time ``event_time`` took, in whole microseconds: the time in Mixpanel's deduplication
-    key, the same for the same moment sent in seconds or in milliseconds."""
-    return round(moment * (1000 if abs(moment) >= MILLISECONDS_FROM else 1_000_000))
-
-
-def stored_properties(properties: dict[str, Any]) -> dict[str, Any]:
-    """The properties we store: Mixpanel's reserved ones out, its page properties on ours."""
-    kept = properties.copy()
+def stored_properties(kept: dict[str, Any]) -> dict[str, Any]:
+    """The properties we store, made of the message's own (changed in place: a message is
+    read before, and never after): Mixpanel's reserved ones out, its page properties on
+    ours."""
     for name in RESERVED:
-        if name in kept:
-            del kept[name]
+        kept.pop(name, None)
     if not _MIXPANEL_PAGE.isdisjoint(kept):
         for theirs, ours in RENAMED.items():
             if theirs in kept:
@@ -323,15 +320,15 @@ def url_path(url: str) -> str | None:
         return None
 
 
-def dedup_id(*parts: Any) -> str:
+def dedup_id(*parts: object) -> str:
     """Our ``insertId`` for a Mixpanel message: the SHA-256 (64 hex digits) of what Mixpanel
     deduplicates on, ``(event, distinct_id, time, $insert_id)``. A retry is the same
     message, so the same id (counted once); two events sharing an ``$insert_id`` but not
     their name, user or time are two events, in Mixpanel and here."""
-    try:
-        text = "\x00".join(parts)
-    except TypeError:  # a number among them: its text
-        text = "\x00".join(map(str, parts))
+    return digest("\x00".join(map(str, parts)))
+
+
+def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -104,6 +104,7 @@ def translate(request: WireRequest, now: datetime) -> Translated:
         raise body_error("Body must be an event, an array of events or a batch.")
     if len(messages) > MAX_EVENTS:  # before translating them all: validation says the same
         raise body_error(f"At most {MAX_EVENTS} events per request.")
+    contexts = [end_user_of(message) for message in messages]  # before their ``$ip`` goes
     events: list[Any] = []
     problems: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
@@ -117,7 +118,7 @@ def translate(request: WireRequest, now: datetime) -> Translated:
         api_key=api_key,
         events=events,
         max_events=MAX_EVENTS,
-        contexts=contexts if any(contexts := [end_user_of(m) for m in messages]) else [],
+        contexts=contexts if any(contexts) else [],  # none: the request's, for all
         may_hold_nul=may_hold_nul(request.body),
     )
 

@@ -87,8 +87,7 @@ def translate_message(
     insert_id, problem = insert_id_of(message.get("uuid"))
     if problem is not None:
         problems.append(problem)
-    if insert_id is not None:
-        event[INSERT_ID] = insert_id
+    event[INSERT_ID] = insert_id  # None: not deduplicated
     merged = _MERGES.get(name) if isinstance(name, str) else None
     if merged is not None:
         event[EVENT] = IDENTIFY
@@ -119,13 +118,21 @@ def properties_of(
     ``$pathname`` from it when missing), ``$referrer`` ``$direct`` → "", the person
     updates (top-level ``$set`` / ``$set_once``) kept as properties, the merged id as
     ``$anonDistinctId``; the key, the ids mapped elsewhere and null values left out (PostHog's
-    queries read a null property as a missing one; posthog-js sends ~30 of them)."""
-    out = {
-        key: value
-        for key, value in properties.items()
-        if key not in _NOT_KEPT and value is not None
-    }
+    queries read a null property as a missing one; posthog-js sends ~30 of them). Without
+    a null, the message's own properties are changed in place (a message is read before,
+    and never after)."""
     url = properties.get("$current_url")
+    if None in properties.values():
+        out = {
+            key: value
+            for key, value in properties.items()
+            if key not in _NOT_KEPT and value is not None
+        }
+    else:
+        out = properties
+        for key in _NOT_KEPT:
+            if key in out:
+                del out[key]
     if isinstance(url, str) and url:
         out.setdefault("$url", url)
         if "$pathname" not in out:

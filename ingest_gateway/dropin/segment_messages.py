@@ -92,7 +92,7 @@ def message_event(
     if kind in ("identify", "group"):
         properties = {TRAIT_PREFIX + k: v for k, v in object_field(message, "traits").items()}
     else:
-        properties = dict(object_field(message, PROPERTIES))
+        properties = object_field(message, PROPERTIES)  # the message's own: changed in place
     _add_context(properties, context, message, kind)
     if kind == "group":
         properties.setdefault("$group_id", _id(message, "groupId", required=True))
@@ -103,10 +103,8 @@ def message_event(
         TIMESTAMP: _moment(message, envelope),
         DISTINCT_ID: distinct,
         PROPERTIES: properties,
+        INSERT_ID: _insert_id(message),
     }
-    insert_id = _insert_id(message)
-    if insert_id is not None:
-        event[INSERT_ID] = insert_id
     session = _session(message, context)
     if session is not None:
         event[SESSION_ID] = session
