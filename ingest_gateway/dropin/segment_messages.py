@@ -187,13 +187,16 @@ def _add_page(properties: dict[str, Any], page: dict[str, Any]) -> None:
     for ours, theirs in PAGE_FIELDS:
         value = page.get(theirs)
         if type(value) is str and ours not in properties:
-            properties[ours] = _cut(value)
+            properties[ours] = value if len(value) <= _SURELY_SHORT else _cut(value)
+
+
+_SURELY_SHORT = MAX_STRING_BYTES // 4  # characters within the cap whatever they are
 
 
 def _cut(text: str) -> str:
     """A value we copy from the context, within our string cap (a long URL is cut, not a
     reason to refuse the batch it came in)."""
-    if len(text) <= MAX_STRING_BYTES // 4:  # within the cap whatever the characters
+    if len(text) <= _SURELY_SHORT:
         return text
     return text.encode()[:MAX_STRING_BYTES].decode(errors="ignore")
 
@@ -246,6 +249,8 @@ def _session(message: dict[str, Any], context: dict[str, Any]) -> str | None:
     """``context.sessionId``, else the Amplitude (Actions) session plugin's ``session_id``;
     None (derived then) without either."""
     value = context.get("sessionId")
+    if value is None and "integrations" not in message:
+        return None  # the common case (no session id sent: derived), decided at once
     integrations = message.get("integrations")
     plugin = integrations.get(AMPLITUDE) if type(integrations) is dict else None
     if value is None and type(plugin) is dict:
