@@ -187,16 +187,13 @@ def _add_page(properties: dict[str, Any], page: dict[str, Any]) -> None:
     for ours, theirs in PAGE_FIELDS:
         value = page.get(theirs)
         if type(value) is str and ours not in properties:
-            properties[ours] = value if len(value) <= _SURELY_SHORT else _cut(value)
-
-
-_SURELY_SHORT = MAX_STRING_BYTES // 4  # characters within the cap whatever they are
+            properties[ours] = _cut(value)
 
 
 def _cut(text: str) -> str:
     """A value we copy from the context, within our string cap (a long URL is cut, not a
     reason to refuse the batch it came in)."""
-    if len(text) <= _SURELY_SHORT:
+    if len(text) <= MAX_STRING_BYTES // 4:  # within the cap whatever the characters
         return text
     return text.encode()[:MAX_STRING_BYTES].decode(errors="ignore")
 
