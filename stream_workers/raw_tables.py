@@ -64,6 +64,9 @@ WHERE c.oid = to_regclass(%s)
 # Another worker, or the retention job, doing the same at the same moment.
 _RACES = (
     errors.DuplicateTable,
+    # Two CREATE TABLEs of one name at once: the loser may trip on the table's row type
+    # ("type ... already exists") before it sees the table itself.
+    errors.DuplicateObject,
     errors.UniqueViolation,
     errors.InvalidObjectDefinition,
     errors.UndefinedTable,
