@@ -50,10 +50,6 @@ MAX_BODY_BYTES = 1024 * 1024  # ours; Mixpanel takes 10 MB on /import
 MILLISECONDS_FROM = 100_000_000_000
 DEVICE_PREFIX = "$device:"
 
-# Read into our fields or used as the key, never stored as properties; ``ip`` is the end
-# user's address, which Mixpanel only geolocates: it becomes the record's context address,
-# which the workers locate and then drop (``located``), so no address is stored.
-RESERVED = ("token", "time", "distinct_id", "$insert_id", "ip")
 # Mixpanel's page properties → ours, which the dashboards and the workers read.
 RENAMED = {"$current_url": "$url", "current_url_path": "$pathname", "current_page_title": "$title"}
 _MIXPANEL_PAGE = frozenset(RENAMED)
@@ -174,7 +170,15 @@ def translate_message(message: Any, received: datetime) -> tuple[Any, str | None
     else:
         sent_name = EVENT_NAMES.get(name, name)
     identifying = name in IDENTITY_EVENTS
-    moment = properties.get("time")
+    # Read into our fields or used as the key, and taken out of the properties we store
+    # (the parsed message's own, changed in place: it is read once). ``ip`` is the end
+    # user's address, which Mixpanel only geolocates: ``located`` read it as the record's
+    # context address, which the workers locate and then drop, so no address is stored.
+    moment = properties.pop("time", None)
+    distinct = properties.pop("distinct_id", None)
+    insert_id = properties.pop("$insert_id", None)
+    token = properties.pop("token", None)
+    properties.pop("ip", None)
     sent = None if moment is None else event_time(moment)
     when, micros = (received, None) if sent is None else sent
     if sent is None and moment is not None:
@@ -184,7 +188,7 @@ def translate_message(message: Any, received: datetime) -> tuple[Any, str | None
                 "message": "Must be seconds or milliseconds since the epoch.",
             }
         )
-    distinct, anon = properties.get("distinct_id"), None
+    anon = None
     if (
         type(distinct) is not str
         or not distinct
@@ -192,10 +196,8 @@ def translate_message(message: Any, received: datetime) -> tuple[Any, str | None
         or "$user_id" in properties
         or "$device_id" in properties
     ):
-        distinct, anon = identity(name, properties, problems)
-    insert_id = properties.get("$insert_id")
-    token = properties.get("token")
-    kept = stored_properties(properties)  # the parsed message's own: stripped in place
+        distinct, anon = identity(name, properties, distinct, problems)
+    kept = stored_properties(properties)
     event: dict[str, Any] = {
         EVENT: IDENTIFY if identifying else sent_name,
         TIMESTAMP: when,  # a UTC datetime, as validation takes it
@@ -223,12 +225,13 @@ def translate_message(message: Any, received: datetime) -> tuple[Any, str | None
 
 
 def identity(
-    name: str | None, properties: dict[str, Any], problems: list[Problem]
+    name: str | None, properties: dict[str, Any], distinct_id: Any, problems: list[Problem]
 ) -> tuple[Any, str | None]:
-    """``(distinctId, $anonDistinctId)`` of a message, either None when it has none (a
-    missing distinct id is then named by validation). A non-string id is passed on for
-    validation to name, a number as its text (Mixpanel takes numeric ids)."""
-    distinct = as_id(properties.get("distinct_id"))
+    """``(distinctId, $anonDistinctId)`` of a message (``distinct_id`` is its own, read out
+    of ``properties``), either None when it has none (a missing distinct id is then named
+    by validation). A non-string id is passed on for validation to name, a number as its
+    text (Mixpanel takes numeric ids)."""
+    distinct = as_id(distinct_id)
     if name == "$identify":
         known = as_id(properties.get("$identified_id"))
         return (known if known is not None else distinct), _text(
@@ -293,11 +296,9 @@ def event_time(value: Any) -> tuple[datetime, int] | None:
 
 
 def stored_properties(kept: dict[str, Any]) -> dict[str, Any]:
-    """The properties we store, made of the message's own (changed in place: a message is
-    read before, and never after): Mixpanel's reserved ones out, its page properties on
+    """The properties we store, made of the message's own once its reserved ones are out
+    (changed in place: a message is read before, and never after): its page properties on
     ours."""
-    for name in RESERVED:
-        kept.pop(name, None)
     if not _MIXPANEL_PAGE.isdisjoint(kept):
         for theirs, ours in RENAMED.items():
             if theirs in kept:

@@ -89,13 +89,16 @@ def message_event(
     if envelope.context:
         context = {**envelope.context, **context}
     distinct, anon = _ids(message, kind)
-    if kind in ("identify", "group"):
+    if kind == "identify" or kind == "group":
         properties = {TRAIT_PREFIX + k: v for k, v in object_field(message, "traits").items()}
     else:
         properties = object_field(message, PROPERTIES)  # the message's own: changed in place
-    _add_context(properties, context, message, kind)
+    if kind == "page" or kind == "screen":
+        _add_call_page(properties, message, kind)
+    if "page" in context or "campaign" in context:
+        _add_context(properties, context)
     if kind == "group":
-        properties.setdefault("$group_id", _id(message, "groupId", required=True))
+        properties.setdefault("$group_id", _id(message, "groupId", True))
     if anon is not None and anon != distinct:
         properties[ANON_ID] = anon  # stream_workers.identity merges it into distinct
     event: dict[str, Any] = {
@@ -105,9 +108,10 @@ def message_event(
         PROPERTIES: properties,
         INSERT_ID: _insert_id(message),
     }
-    session = _session(message, context)
-    if session is not None:
-        event[SESSION_ID] = session
+    if "sessionId" in context or "integrations" in message:  # else derived (the common case)
+        session = _session(message, context)
+        if session is not None:
+            event[SESSION_ID] = session
     if "userAgent" not in context and "ip" not in context:
         return event, {}  # the common case (a browser's own call), decided at once
     return event, end_user(context.get("userAgent"), context.get("ip"))
@@ -116,10 +120,9 @@ def message_event(
 def _ids(message: dict[str, Any], kind: str) -> tuple[str, str | None]:
     """The distinct id and the id to merge into it (alias: previousId; else anonymousId
     when the message also names the user)."""
-    user = _id(message, "userId", required=kind == "alias")
     if kind == "alias":
-        return str(user), _id(message, "previousId", required=True)
-    anonymous = _id(message, "anonymousId")
+        return str(_id(message, "userId", True)), _id(message, "previousId", True)
+    user, anonymous = _id(message, "userId"), _id(message, "anonymousId")
     if user is not None:
         return user, anonymous
     if anonymous is None:
@@ -131,15 +134,13 @@ def _id(message: dict[str, Any], name: str, required: bool = False) -> str | Non
     value = message.get(name)
     if type(value) is str and value:
         return value
-    if type(value) is int:  # the libraries send strings; a hand-made call may not
-        value = str(value)
     if value is None or value == "":
         if required:
             raise Problem(name, "Required.")
         return None
-    if type(value) is not str:
-        raise Problem(name, "Must be a string.")
-    return value
+    if type(value) is int:  # the libraries send strings; a hand-made call may not
+        return str(value)
+    raise Problem(name, "Must be a string.")
 
 
 def object_field(message: dict[str, Any], name: str) -> dict[str, Any]:
@@ -160,22 +161,24 @@ def _event_name(message: dict[str, Any], kind: str) -> str:
     return name
 
 
-def _add_context(
-    properties: dict[str, Any], context: dict[str, Any], message: dict[str, Any], kind: str
-) -> None:
-    """Our page, screen and campaign properties from the message; the sender's own
-    properties of the same names win."""
-    if kind == "page":  # a page call's own properties first (Segment's page spec) ...
+def _add_call_page(properties: dict[str, Any], message: dict[str, Any], kind: str) -> None:
+    """A page call's page properties from its own properties (Segment's page spec), and a
+    page's or screen's name and category, as analytics.js copies them into its properties;
+    the sender's own properties of the same names win."""
+    if kind == "page":
         _add_page(properties, properties)
-    if type(page := context.get("page")) is dict:  # ... then context.page (every call)
-        _add_page(properties, page)
-    if kind in ("page", "screen"):
-        # analytics.js copies a page's name and category into its properties too.
-        for name in ("name", "category"):
-            if type(value := message.get(name)) is str:
-                properties.setdefault(name, value)
+    for name in ("name", "category"):
+        if type(value := message.get(name)) is str:
+            properties.setdefault(name, value)
     if kind == "screen" and type(screen := properties.get("name")) is str:
         properties.setdefault("$screen_name", screen)
+
+
+def _add_context(properties: dict[str, Any], context: dict[str, Any]) -> None:
+    """Our page and campaign properties from ``context.page`` and ``context.campaign`` (every
+    call's); the sender's own properties and a page call's own page win."""
+    if type(page := context.get("page")) is dict:
+        _add_page(properties, page)
     campaign = context.get("campaign")
     if type(campaign) is dict:
         for ours, theirs in CAMPAIGN_FIELDS:
@@ -199,21 +202,23 @@ def _cut(text: str) -> str:
 
 
 def _moment(message: dict[str, Any], envelope: Envelope) -> Any:
-    """``timestamp`` as sent (validation parses it, and names it if it is not a date); else
-    ``originalTimestamp`` corrected for the sender's clock (Segment's receivedAt - (sentAt -
-    originalTimestamp)) when a ``sentAt`` says how long ago it was sent, as is without one;
-    else the receive time."""
+    """The message's time as a UTC datetime, as validation takes it: ``timestamp`` (left as
+    sent when it is not a date, for validation to name); else ``originalTimestamp``
+    corrected for the sender's clock (Segment's receivedAt - (sentAt - originalTimestamp))
+    when a ``sentAt`` says how long ago it was sent, as is without one; else the receive
+    time."""
     stamp = message.get("timestamp")
     if stamp is not None:
-        return stamp
+        moment = parse_timestamp(stamp) if type(stamp) is str else None
+        return stamp if moment is None else moment
     original = time_field(message, "originalTimestamp")
     if original is None:
-        return envelope.received.isoformat()
+        return envelope.received
     sent = time_field(message, "sentAt") or envelope.sent_at
     if sent is None:
-        return original.isoformat()
+        return original
     try:
-        return (envelope.received - (sent - original)).isoformat()
+        return envelope.received - (sent - original)
     except OverflowError as exc:
         raise Problem("originalTimestamp", _OUT_OF_RANGE) from exc
 
@@ -246,8 +251,6 @@ def _session(message: dict[str, Any], context: dict[str, Any]) -> str | None:
     """``context.sessionId``, else the Amplitude (Actions) session plugin's ``session_id``;
     None (derived then) without either."""
     value = context.get("sessionId")
-    if value is None and "integrations" not in message:
-        return None  # the common case (no session id sent: derived), decided at once
     integrations = message.get("integrations")
     plugin = integrations.get(AMPLITUDE) if type(integrations) is dict else None
     if value is None and type(plugin) is dict:

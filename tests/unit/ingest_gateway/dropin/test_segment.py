@@ -1,6 +1,6 @@
 """Segment's wire format: the mapping of each call onto our events (pure: no server)."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from ingest_gateway.dropin.segment import (
     MAX_MESSAGES,
@@ -40,7 +40,7 @@ def test_track_maps_ids_time_properties_page_and_campaign() -> None:
     )
     assert event == {
         "event": "Order Completed",
-        "timestamp": WHEN,  # as sent: our validation parses it
+        "timestamp": datetime(2026, 2, 3, 12, tzinfo=UTC),  # as validation takes it
         "distinctId": "user_1",
         "insertId": "msg-1",
         "properties": {
@@ -168,7 +168,8 @@ def test_group_is_accepted_as_a_group_event() -> None:
 
 def test_timestamp_as_sent_else_original_corrected_by_sent_at_else_receive_time() -> None:
     explicit = one("/v1/t", {"userId": "u", "event": "e", "timestamp": WHEN, "sentAt": WHEN})
-    assert explicit["timestamp"] == WHEN
+    assert explicit["timestamp"] == datetime(2026, 2, 3, 12, tzinfo=UTC)
+    assert explicit["timestamp"].tzinfo is UTC  # validation takes it as it is
     # The device's clock is 1 h fast: it says it sent at 16:30, 10 s after the event.
     skewed = one(
         "/v1/t",
@@ -179,11 +180,16 @@ def test_timestamp_as_sent_else_original_corrected_by_sent_at_else_receive_time(
             "sentAt": "2026-02-03T16:30:00Z",
         },
     )
-    assert skewed["timestamp"] == (RECEIVED - timedelta(seconds=10)).isoformat()
+    assert skewed["timestamp"] == RECEIVED - timedelta(seconds=10)
     alone = one("/v1/t", {"userId": "u", "event": "e", "originalTimestamp": WHEN})
-    assert alone["timestamp"] == "2026-02-03T12:00:00+00:00"
+    assert alone["timestamp"] == datetime(2026, 2, 3, 12, tzinfo=UTC)
     nothing = one("/v1/t", {"userId": "u", "event": "e"})
-    assert nothing["timestamp"] == RECEIVED.isoformat()
+    assert nothing["timestamp"] == RECEIVED
+
+
+def test_a_timestamp_that_is_no_date_is_left_as_sent_for_validation_to_name() -> None:
+    for sent in ("soon", 5, "2026-02-30T00:00:00Z"):
+        assert one("/v1/t", {"userId": "u", "event": "e", "timestamp": sent})["timestamp"] == sent
 
 
 def test_a_batch_sent_at_corrects_its_messages_unless_they_carry_their_own() -> None:
@@ -206,8 +212,8 @@ def test_a_batch_sent_at_corrects_its_messages_unless_they_carry_their_own() -> 
         ],
     }
     first, second = translate("/v1/batch", batch).events
-    assert first["timestamp"] == (RECEIVED - timedelta(minutes=1)).isoformat()
-    assert second["timestamp"] == (RECEIVED - timedelta(seconds=30)).isoformat()
+    assert first["timestamp"] == RECEIVED - timedelta(minutes=1)
+    assert second["timestamp"] == RECEIVED - timedelta(seconds=30)
 
 
 def test_message_id_is_the_insert_id_a_long_one_hashed_stably() -> None:
