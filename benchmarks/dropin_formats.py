@@ -10,12 +10,13 @@ Each format sends the same 100 page views per request (Segment ``/v1/batch`` of 
 calls, PostHog ``/batch/``, Mixpanel ``/import``), each message with its client's id, and
 native sends them as our SDKs do, each with its ``insertId`` (the baseline); native without
 insert ids (the ingest benchmark's body) runs too, for reference. Through wrk, closed
-loop, only 200s counted; the formats take turns for ``--rounds`` rounds, native first in
-each. It prints per format its events/s and ratio to native over all rounds, the median
-over the rounds of its ratio to native in the same round (the verdict: target at least
-0.8; a slow spell of a shared machine, which moves one round by a third, moves both runs
-of a round's pair), and the same ratio per core: native's gateway CPU per event over the
-format's, from the gateway's own CPU time during its runs.
+loop, only 200s counted. In each of ``--rounds`` rounds every format runs in a pair with a
+run of native right beside it, native first in even rounds and second in odd ones. It
+prints per format its events/s and ratio to native over all runs, the median over the
+rounds of its ratio to native in its pair (the verdict: target at least 0.8; a slow spell
+of a shared machine, which moves one run by a third, moves both runs of a pair, and
+neither side always runs first), and the same ratio per core: native's gateway CPU per
+event over the format's, from the gateway's own CPU time during its runs.
 
 Then where a format's extra time goes, in this process (CPU per event, the least of
 ``COST_PASSES`` passes): each format's parse and translation of the same body beside
@@ -134,16 +135,15 @@ def formats(key: str) -> list[tuple[str, str, bytes, str | None]]:
 
 @dataclass
 class Total:
-    """One format's runs summed over the rounds, and each round's throughput."""
+    """One format's runs summed over the rounds, and its ratio to native in each pair."""
 
     ok: int = 0  # requests answered 200
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # the gateway process's
     statuses: dict[int, int] = field(default_factory=dict)
-    rates: list[float] = field(default_factory=list)  # events/s, per round
+    pair_ratios: list[float] = field(default_factory=list)  # / native's run beside it
 
     def add(self, result: WrkResult) -> None:
-        self.rates.append(result.ok_per_second * BATCH_SIZE)
         self.ok += result.ok
         self.seconds += result.seconds
         self.cpu_seconds += result.cpu.process_percent / 100 * result.seconds
@@ -159,27 +159,42 @@ class Total:
         return self.cpu_seconds / (self.ok * BATCH_SIZE) * 1e6 if self.ok else float("nan")
 
 
+def pair_order(round_: int, name: str) -> tuple[str, str]:
+    """Which of a pair runs first: native in even rounds, the format in odd ones, so that
+    neither always runs first (a machine's drift, or the broker's cost of what ran just
+    before, falls on both sides alike)."""
+    return (NATIVE, name) if round_ % 2 == 0 else (name, NATIVE)
+
+
 async def measure(setup: Setup, rounds: int) -> dict[str, Total]:
-    """Per format: its runs summed over the rounds."""
+    """Per format: its runs summed over the rounds, each run paired with a run of native
+    right beside it."""
     gateway, options = setup.gateway, setup.options
-    scripts = [
-        (name, write_wrk_script(setup.scripts, f"f{i}", body, key, path))
+    scripts = {
+        name: write_wrk_script(setup.scripts, f"f{i}", body, key, path)
         for i, (name, path, body, key) in enumerate(formats(setup.api_key))
-    ]
-    for _, script in scripts:  # each format's path warmed up (and checked to answer 200)
+    }
+    for script in scripts.values():  # each format's path warmed up (and checked to answer 200)
         warm = await run_wrk(gateway.url, script, WARMUP_SECONDS, options, gateway.pid)
         if not warm.ok:
             raise RuntimeError(f"{script.name}: no 200 in the warm-up: {warm.statuses}")
-    totals = {name: Total() for name, _ in scripts}
+    totals = {name: Total() for name in scripts}
     for round_ in range(rounds):
-        for name, script in scripts:
-            result = await run_wrk(gateway.url, script, options.seconds, options, gateway.pid)
-            totals[name].add(result)
-            print(
-                f"round {round_ + 1} {name:<20} {result.ok_per_second * BATCH_SIZE:>10,.0f} ev/s"
-                f"  gateway {result.cpu.process_percent:4.0f}% of a core"
-                f"  (statuses {dict(sorted(result.statuses.items()))})"
-            )
+        for name in list(scripts)[1:]:
+            rates: dict[str, float] = {}
+            for runner in pair_order(round_, name):
+                result = await run_wrk(
+                    gateway.url, scripts[runner], options.seconds, options, gateway.pid
+                )
+                totals[runner].add(result)
+                rates[runner] = result.ok_per_second * BATCH_SIZE
+                print(
+                    f"round {round_ + 1} {runner:<20} {rates[runner]:>10,.0f} ev/s"
+                    f"  gateway {result.cpu.process_percent:4.0f}% of a core"
+                    f"  (statuses {dict(sorted(result.statuses.items()))})"
+                )
+            if rates[NATIVE]:
+                totals[name].pair_ratios.append(rates[name] / rates[NATIVE])
     return totals
 
 
@@ -194,15 +209,15 @@ def print_summary(totals: dict[str, Total], options: Options) -> None:
     native = totals[NATIVE]
     print(
         f"\n== summary: one gateway process, {BATCH_SIZE} events per request, wrk "
-        f"-t{options.threads} -c{options.connections}, {options.seconds}s x rounds per format"
+        f"-t{options.threads} -c{options.connections}, {options.seconds}s runs beside native"
     )
     print(
-        f"   {'format':<20} {'ev/s':>10}  {'/ native':>8}  {'round median':>12}  target        "
+        f"   {'format':<20} {'ev/s':>10}  {'/ native':>8}  {'pair median':>12}  target        "
         f"{'gateway CPU/event':>17}  {'per core / native':>17}  target"
     )
     for name, total in totals.items():
         ratio = total.rate / native.rate if native.rate else 0.0
-        paired = round_median(total, native)
+        paired = pair_median(total)
         per_core = native.cpu_us_per_event / total.cpu_us_per_event
         reference = name in (NATIVE, WITHOUT_IDS)
         first, second = ("-", "-") if reference else (verdict(paired), verdict(per_core))
@@ -212,12 +227,11 @@ def print_summary(totals: dict[str, Total], options: Options) -> None:
         )
 
 
-def round_median(total: Total, native: Total) -> float:
+def pair_median(total: Total) -> float:
     """The median over the rounds of the format's throughput over native's in the same
-    round (the two ran back to back): a slow spell of the machine moves a round's pair
-    together, where it moves the sums by whichever runs it hit."""
-    ratios = [rate / base for rate, base in zip(total.rates, native.rates, strict=True) if base]
-    return statistics.median(ratios) if ratios else 0.0
+    pair (the two ran back to back): a slow spell of the machine moves a pair together,
+    where it moves the sums by whichever runs it hit."""
+    return statistics.median(total.pair_ratios) if total.pair_ratios else 1.0
 
 
 def cpu_per_event(works: dict[str, Callable[[], object]], events: int) -> dict[str, float]:
