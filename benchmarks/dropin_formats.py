@@ -3,7 +3,7 @@ process, in one run.
 
 Run from the repository root, with the services up and ``wrk`` installed::
 
-    python -m benchmarks.dropin_formats [--seconds 4] [--connections 64] [--rounds 8]
+    python -m benchmarks.dropin_formats [--seconds 2] [--connections 64] [--rounds 12]
     python -m benchmarks.dropin_formats --costs-only   # the in-process part alone
 
 Each format sends the same 100 page views per request (Segment ``/v1/batch`` of ``page``
@@ -325,7 +325,7 @@ async def run(options: Options, rounds: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--costs-only", action="store_true", help="in-process costs, no stack")
     known, rest = parser.parse_known_args(argv)
     if known.costs_only:
