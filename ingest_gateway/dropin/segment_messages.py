@@ -95,10 +95,9 @@ def message_event(
         properties = object_field(message, PROPERTIES)  # the message's own: changed in place
     if kind == "page" or kind == "screen":
         _add_call_page(properties, message, kind)
-    if "page" in context or "campaign" in context:
-        _add_context(properties, context)
+    _add_context(properties, context)
     if kind == "group":
-        properties.setdefault("$group_id", _id(message, "groupId", True))
+        properties.setdefault("$group_id", _id(message, "groupId", required=True))
     if anon is not None and anon != distinct:
         properties[ANON_ID] = anon  # stream_workers.identity merges it into distinct
     event: dict[str, Any] = {
@@ -108,10 +107,9 @@ def message_event(
         PROPERTIES: properties,
         INSERT_ID: _insert_id(message),
     }
-    if "sessionId" in context or "integrations" in message:  # else derived (the common case)
-        session = _session(message, context)
-        if session is not None:
-            event[SESSION_ID] = session
+    session = _session(message, context)
+    if session is not None:
+        event[SESSION_ID] = session
     if "userAgent" not in context and "ip" not in context:
         return event, {}  # the common case (a browser's own call), decided at once
     return event, end_user(context.get("userAgent"), context.get("ip"))
@@ -121,7 +119,7 @@ def _ids(message: dict[str, Any], kind: str) -> tuple[str, str | None]:
     """The distinct id and the id to merge into it (alias: previousId; else anonymousId
     when the message also names the user)."""
     if kind == "alias":
-        return str(_id(message, "userId", True)), _id(message, "previousId", True)
+        return str(_id(message, "userId", required=True)), _id(message, "previousId", required=True)
     user, anonymous = _id(message, "userId"), _id(message, "anonymousId")
     if user is not None:
         return user, anonymous
@@ -251,6 +249,8 @@ def _session(message: dict[str, Any], context: dict[str, Any]) -> str | None:
     """``context.sessionId``, else the Amplitude (Actions) session plugin's ``session_id``;
     None (derived then) without either."""
     value = context.get("sessionId")
+    if value is None and "integrations" not in message:
+        return None  # the common case (no session id sent: derived), decided at once
     integrations = message.get("integrations")
     plugin = integrations.get(AMPLITUDE) if type(integrations) is dict else None
     if value is None and type(plugin) is dict:
