@@ -3,7 +3,7 @@
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +13,6 @@ from prometheus_client import generate_latest
 from redis.asyncio import Redis
 
 from common.control_follower import ControlFollower
-from contracts.events import REQUEST_ID_HEADER
 from contracts.lanes import Lane
 from stream_workers.batcher import Batcher
 from stream_workers.configs import BreakdownKeys
@@ -21,10 +20,10 @@ from stream_workers.deadletter import DeadLetterProducer
 from stream_workers.decisions import month_start
 from stream_workers.enrichment import load_enricher
 from stream_workers.erasure import Eraser
-from stream_workers.fastdrain import RawBytes, WorkerApp
+from stream_workers.fastdrain import Pending, RawBytes, WorkerApp
 from stream_workers.lag import group_lag
 from stream_workers.metrics import Metrics
-from stream_workers.received import RawRecord, Received, receive
+from stream_workers.received import Received, raw_record, receive
 from stream_workers.retention import Retainer
 from stream_workers.retry import apply_until_done
 from stream_workers.settings import Settings
@@ -200,10 +199,12 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     batchers: list[Batcher[Received, Any]] = []
     batcher_ready = asyncio.Event()
 
-    async def take(message: Any) -> None:
+    async def take(pending: Pending, message: Any) -> None:
         if not batcher_ready.is_set():
             await batcher_ready.wait()
-        await batchers[0].add(receive(raw_record(message), enricher), message)
+        # Only the record's position is held for the ack, and its bytes only if unreadable
+        # (stream_workers/received.py): a batch holds its staged rows, not the messages.
+        await batchers[0].add(receive(raw_record(message), enricher, keep=False), pending)
 
     # The fetch loop hands the topic's records straight to the agent's batcher (faust's
     # per-record stream machinery bypassed: stream_workers/fastdrain.py); with faust's own
@@ -306,27 +307,3 @@ async def survive(task: str, run: Awaitable[object]) -> None:
         await run
     except Exception as exc:
         logger.warning("%s failed (%s); next try in one interval", task, type(exc).__name__)
-
-
-def raw_record(message: Any) -> RawRecord:
-    # A record with no value (a tombstone) is b"": not an event, so it is dead-lettered.
-    value = message.value
-    return RawRecord(
-        int(message.partition),
-        int(message.offset),
-        bytes(value or b""),
-        header_text(message.headers, REQUEST_ID_HEADER),
-    )
-
-
-def header_text(headers: Any, name: str) -> str | None:
-    """A record header's value as text (aiokafka gives ``(name, bytes)`` pairs; Faust may
-    give a mapping); None when absent or not UTF-8."""
-    pairs = headers.items() if isinstance(headers, Mapping) else (headers or ())
-    for key, value in pairs:
-        if key == name and isinstance(value, bytes | str):
-            try:
-                return value.decode() if isinstance(value, bytes) else value
-            except UnicodeDecodeError:
-                return None
-    return None

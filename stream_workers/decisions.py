@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from contracts.events import DERIVE_SESSION, EventRecord
 from stream_workers.decoding import Decoded
-from stream_workers.raw_tables import partition_month
+from stream_workers.raw_tables import first_day, partition_month
 
 DEDUP_WINDOW = timedelta(days=7)
 
@@ -60,7 +60,7 @@ class Positioned(NamedTuple):
 
 
 def month_start(moment: datetime) -> date:
-    return date(moment.year, moment.month, 1)
+    return first_day(moment.year, moment.month)
 
 
 def arrival_order(items: Iterable[Positioned]) -> list[Positioned]:

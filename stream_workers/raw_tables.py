@@ -11,6 +11,7 @@ not split: a project's rows of such a month go into it. With TimescaleDB ``event
 hypertable and this is a no-op.
 """
 
+import functools
 import logging
 from collections.abc import Iterable
 from datetime import MAXYEAR, date, datetime, timedelta
@@ -24,11 +25,18 @@ PAST_WINDOW = timedelta(days=5 * 366)
 FUTURE_WINDOW = timedelta(days=31)
 
 
+@functools.cache
+def first_day(year: int, month: int) -> date:
+    """One date object a month: a worker's batches hold two per record (its usage month
+    and its partition's), 64 bytes a record when each is its own."""
+    return date(year, month, 1)
+
+
 def partition_month(ts: datetime, received: datetime) -> date | None:
     """The month (first day) whose partition a row of ``ts`` goes to, or None for DEFAULT
     (also December 9999, whose partition would end in a year no date holds)."""
     if received - PAST_WINDOW <= ts <= received + FUTURE_WINDOW and ts.year < MAXYEAR:
-        return date(ts.year, ts.month, 1)
+        return first_day(ts.year, ts.month)
     return None
 
 

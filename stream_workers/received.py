@@ -1,13 +1,20 @@
 """A batch's records as the sink takes them: each decoded and formatted for the staging
 COPY as it arrives (``receive``), where it sits on the topic, and what applying a batch
-(or its pieces, stream_workers/isolation.py) came to (``BatchResult``)."""
+(or its pieces, stream_workers/isolation.py) came to (``BatchResult``).
+
+A worker holds two batches of up to ``RA_WORKER_BATCH_MAX`` records (one written, one
+gathering), so what a record keeps decides the worker's memory: once decoded, a record
+keeps its staged row and its ``Positioned`` only. Its bytes, its headers and faust's
+message are let go (``keep=False``); the rare record the database then refuses is read
+back from the topic for its dead letter (``stream_workers.deadletter``)."""
 
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from contracts.events import RecordError
+from contracts.events import REQUEST_ID_HEADER, RecordError
 from stream_workers import projections
 from stream_workers.decisions import Positioned
 from stream_workers.decoding import decode_for_sink
@@ -19,7 +26,7 @@ from stream_workers.failures import Failure
 class RawRecord:
     partition: int
     offset: int
-    value: bytes
+    value: bytes | None  # None: not kept; the dead-letter producer reads it from the topic
     request_id: str | None = None  # the gateway request that appended it (a Kafka header)
 
 
@@ -65,42 +72,53 @@ class Received:
     arrives (while the previous batch is being written), or with the reason it goes to
     the dead-letter topic."""
 
-    raw: RawRecord
+    partition: int
+    offset: int
     item: Positioned | None
     reason: str | None = None
     staged: bytes = b""
     code: str = "malformed"  # why it is dead-lettered, in a word: the metric's label
+    kept: RawRecord | None = None  # as read: kept when unreadable, or when asked to
 
     @property
     def project(self) -> str | None:
         """Whose record it is (None: unreadable)."""
         return self.item.project_id if self.item else None
 
+    @property
+    def raw(self) -> RawRecord:
+        """The record for its dead letter: as read, or its position only (its value is then
+        read back from the topic)."""
+        return self.kept or RawRecord(self.partition, self.offset, None)
+
 
 def position(received: Received) -> tuple[int, int]:
     """Where the record sits on the topic: (partition, offset)."""
-    return received.raw.partition, received.raw.offset
+    return received.partition, received.offset
 
 
-def receive(raw: RawRecord, enricher: Enricher | None = None) -> Received:
+def receive(raw: RawRecord, enricher: Enricher | None = None, keep: bool = True) -> Received:
     """Never raises: a record that cannot be read is dead-lettered, not a stalled fetch.
     Enriched here (``stream_workers.enrichment``; default: the package's geolocation
-    database), so every path that applies a record adds the same properties."""
+    database), so every path that applies a record adds the same properties. ``keep``:
+    whether a readable record keeps its bytes (the worker's batches do not)."""
+    p, o = raw.partition, raw.offset
     try:
-        record = (enricher or load_enricher()).apply(decode_for_sink(raw.value))
-        staged = projections.staged_row(raw.partition, raw.offset, record)
-        item = Positioned.of(raw.partition, raw.offset, record)
+        record = (enricher or load_enricher()).apply(decode_for_sink(raw.value or b""))
+        staged = projections.staged_row(p, o, record)
+        item = Positioned.of(p, o, record)
     except RecordError as exc:
-        return Received(raw, None, str(exc))
+        return Received(p, o, None, str(exc), kept=raw)
     except Exception as exc:  # a value past what Python's types hold (year 1 at +01:00)
         reason = f"undecodable: {type(exc).__name__}: {exc}"
-        return Received(raw, None, reason, code="undecodable")
-    return Received(raw, item, None, staged)
+        return Received(p, o, None, reason, code="undecodable", kept=raw)
+    return Received(p, o, item, None, staged, kept=raw if keep else None)
 
 
 def refuse(received: Received, failure: Failure, detail: str) -> Received:
     """A record the database refused, to apply as a dead letter."""
-    return Received(received.raw, None, detail, code=failure.code)
+    p, o = received.partition, received.offset
+    return Received(p, o, None, detail, code=failure.code, kept=received.kept)
 
 
 def refused(items: Sequence[Positioned], accepted: Sequence[Positioned]) -> list[tuple[int, int]]:
@@ -118,5 +136,30 @@ def month_label(month: date) -> str:
 def offsets_by_partition(batch: Sequence[Received]) -> dict[int, list[int]]:
     found: dict[int, list[int]] = defaultdict(list)
     for i in batch:
-        found[i.raw.partition].append(i.raw.offset)
+        found[i.partition].append(i.offset)
     return found
+
+
+def raw_record(message: Any) -> RawRecord:
+    """A Kafka message (faust's or aiokafka's) as the sink reads it."""
+    # A record with no value (a tombstone) is b"": not an event, so it is dead-lettered.
+    value = message.value
+    return RawRecord(
+        int(message.partition),
+        int(message.offset),
+        bytes(value or b""),
+        header_text(message.headers, REQUEST_ID_HEADER),
+    )
+
+
+def header_text(headers: Any, name: str) -> str | None:
+    """A record header's value as text (aiokafka gives ``(name, bytes)`` pairs; Faust may
+    give a mapping); None when absent or not UTF-8."""
+    pairs = headers.items() if isinstance(headers, Mapping) else (headers or ())
+    for key, value in pairs:
+        if key == name and isinstance(value, bytes | str):
+            try:
+                return value.decode() if isinstance(value, bytes) else value
+            except UnicodeDecodeError:
+                return None
+    return None

@@ -207,11 +207,11 @@ class Sink:
                 i
                 for i in batch
                 if i.item is not None
-                and i.raw.partition not in held_before
+                and i.partition not in held_before
                 and (scope is None or scope.takes(i.project))
             ]
             await projections.stage(conn, [i.staged for i in staged])
-            partitions = sorted({i.raw.partition for i in batch})
+            partitions = sorted({i.partition for i in batch})
             rows = await store.lock_offsets(
                 conn, self._consumer, self._topic, partitions, self.guard.topic_id
             )
@@ -224,9 +224,9 @@ class Sink:
                 )
             holds = [row for row in rows.values() if row.inconsistent is not None]
             held = {row.partition for row in holds}
-            live = [i for i in batch if i.raw.partition not in held]
+            live = [i for i in batch if i.partition not in held]
             stored = {p: row.next_offset for p, row in rows.items()}
-            unapplied = [i for i in live if i.raw.offset >= stored[i.raw.partition]]
+            unapplied = [i for i in live if i.offset >= stored[i.partition]]
             fresh = unapplied if scope is None else [i for i in unapplied if scope.takes(i.project)]
             bad = [i for i in fresh if i.item is None]
             good = [i for i in fresh if i.item is not None]
@@ -312,9 +312,9 @@ class Sink:
         """Per partition of the batch: the next offset to store, and the receivedAt of the
         last record applied (None: keep the stored one)."""
         top: dict[int, int] = {}
-        for raw in (i.raw for i in batch):
-            if raw.offset > top.get(raw.partition, -1):
-                top[raw.partition] = raw.offset
+        for i in batch:
+            if i.offset > top.get(i.partition, -1):
+                top[i.partition] = i.offset
         last: dict[int, Positioned] = {}
         for item in fresh:
             seen = last.get(item.partition)

@@ -21,9 +21,8 @@ from contracts.sessions import Session, encode_session, new_token, session_key
 from control_plane.projects import CreatedProject
 from query_api.app import create_standalone_app
 from query_api.settings import Settings as QuerySettings
-from stream_workers.app import header_text
 from stream_workers.metrics import Metrics
-from stream_workers.received import RawRecord
+from stream_workers.received import RawRecord, header_text
 from stream_workers.sink import Sink
 
 ORIGIN = "http://app.test"

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.control import ConfigDeployed, control_key, encode_control
-from contracts.events import EventRecord, encode_record, record_key
+from contracts.events import REQUEST_ID_HEADER, EventRecord, encode_record, record_key
 from tests.integration.stream_workers.test_sink_poison import astral, refuse_poison
 from tests.integration.stream_workers.truth import assert_projections, counted, generate, record
 from tests.integration.stream_workers.workers import (
@@ -25,13 +25,18 @@ from tests.integration.stream_workers.workers import (
 pytestmark = pytest.mark.integration
 
 
-async def send(bootstrap: str, topic: str, items: list[tuple[bytes, bytes | None]]) -> None:
-    """Append (key, value) records as they are, whatever they hold."""
+async def send(
+    bootstrap: str,
+    topic: str,
+    items: list[tuple[bytes, bytes | None]],
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
+    """Append (key, value) records as they are, whatever they hold (each with ``headers``)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
         for key, value in items:
-            await producer.send_and_wait(topic, value, key=key)
+            await producer.send_and_wait(topic, value, key=key, headers=headers)
     finally:
         await producer.stop()
 
@@ -47,11 +52,13 @@ async def deploy(bootstrap: str, control: str, project: str, keys: list[str]) ->
     await send(bootstrap, control, [(control_key(project), encode_control(message))])
 
 
-async def dead_letters(bootstrap: str, topic: str, count: int) -> list[tuple[str, str]]:
-    """(ra-source, ra-error) of the first ``count`` records of the dead-letter topic."""
+async def letters_with_values(
+    bootstrap: str, topic: str, count: int
+) -> list[tuple[str, str, bytes, dict[str, bytes]]]:
+    """(ra-source, ra-error, value, headers) of the first ``count`` dead letters."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, str, bytes, dict[str, bytes]]] = []
     try:
         tp = TopicPartition(topic, 0)
         consumer.assign([tp])
@@ -59,12 +66,19 @@ async def dead_letters(bootstrap: str, topic: str, count: int) -> list[tuple[str
         for _ in range(20):
             for message in (await consumer.getmany(tp, timeout_ms=500)).get(tp, []):
                 headers = dict(message.headers)
-                found.append((headers["ra-source"].decode(), headers["ra-error"].decode()))
+                source, reason = headers["ra-source"].decode(), headers["ra-error"].decode()
+                found.append((source, reason, message.value, headers))
             if len(found) >= count:
                 break
     finally:
         await consumer.stop()
     return found
+
+
+async def dead_letters(bootstrap: str, topic: str, count: int) -> list[tuple[str, str]]:
+    """(ra-source, ra-error) of the first ``count`` records of the dead-letter topic."""
+    letters = await letters_with_values(bootstrap, topic, count)
+    return [(source, reason) for source, reason, _, _ in letters]
 
 
 def keyed(r: EventRecord) -> tuple[bytes, bytes]:
@@ -136,7 +150,7 @@ async def test_refused_records_are_dead_lettered_and_counted_per_reason(
     worker = spawn("w1")
     worker.start()
     try:
-        await send(bootstrap, kafka_topic, items)
+        await send(bootstrap, kafka_topic, items, [(REQUEST_ID_HEADER, b"edge-7")])
         await wait_until(
             lambda: applied_offsets(database, unique_group) == len(items),
             60,
@@ -157,10 +171,15 @@ async def test_refused_records_are_dead_lettered_and_counted_per_reason(
         '{reason="undecodable"}': 1,
         '{reason="malformed"}': 1,
     }
-    letters = await dead_letters(bootstrap, worker_env["RA_WORKER_DEAD_LETTER_TOPIC"], 4)
-    reasons = sorted(reason.split(":")[0] for _, reason in letters)
-    assert len(letters) == 4 and len({source for source, _ in letters}) == 4
+    letters = await letters_with_values(bootstrap, worker_env["RA_WORKER_DEAD_LETTER_TOPIC"], 4)
+    reasons = sorted(reason.split(":")[0] for _, reason, _, _ in letters)
+    assert len(letters) == 4 and len({source for source, _, _, _ in letters}) == 4
     assert reasons[0].startswith("check_violation") and reasons[1].startswith("check_violation")
+    # Each carries the record as sent, and the request that appended it: the refused ones
+    # too, whose bytes the worker let go once decoded and read back from the topic.
+    sent = sorted(value for _, value in items[100:104])
+    assert sorted(value for _, _, value, _ in letters) == sent
+    assert all(headers[REQUEST_ID_HEADER] == b"edge-7" for _, _, _, headers in letters)
     assert_projections(database, good)
 
 

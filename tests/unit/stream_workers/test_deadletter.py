@@ -1,9 +1,8 @@
 """Dead-letter records always fit the dead-letter topic, whatever the original held."""
 
 from contracts.events import REQUEST_ID_HEADER
-from stream_workers.app import header_text
-from stream_workers.deadletter import MAX_VALUE_BYTES, dead_letter
-from stream_workers.received import RawRecord
+from stream_workers.deadletter import MAX_VALUE_BYTES, MISSING_HEADER, dead_letter
+from stream_workers.received import RawRecord, header_text
 
 
 def test_a_dead_letter_carries_the_value_the_reason_and_the_source() -> None:
@@ -35,3 +34,10 @@ def test_the_request_id_is_read_from_either_shape_of_headers() -> None:
     assert header_text({REQUEST_ID_HEADER: b"edge-42"}, REQUEST_ID_HEADER) == "edge-42"
     assert header_text(None, REQUEST_ID_HEADER) is None
     assert header_text([(REQUEST_ID_HEADER, b"\xff")], REQUEST_ID_HEADER) is None
+
+
+def test_a_value_gone_from_its_topic_is_marked_missing() -> None:
+    value, headers = dead_letter(RawRecord(1, 5, None), "check_violation: no", "events")
+    assert value == b""
+    assert dict(headers)[MISSING_HEADER] == b"1"
+    assert dict(headers)["ra-source"] == b"events:1:5"

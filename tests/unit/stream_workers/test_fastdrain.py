@@ -2,14 +2,19 @@
 when the stream buffer is full, given up when the flow is suspended."""
 
 import asyncio
+import weakref
+from collections import defaultdict
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from faust.transport import consumer as faust_consumer
+from faust.types import TP
 from mode import Service
 from mode.utils.locks import Event
 
 from stream_workers import fastdrain
-from stream_workers.fastdrain import FastConsumer, WorkerApp, deliver, fast_drain_active
+from stream_workers.fastdrain import FastConsumer, Pending, WorkerApp, deliver, fast_drain_active
 
 
 class Flow(Service):  # type: ignore[misc]
@@ -129,6 +134,7 @@ async def test_a_callback_error_after_waiting_reaches_the_fetch_loop() -> None:
 class Message:
     def __init__(self, topic: str, offset: int) -> None:
         self.topic, self.offset = topic, offset
+        self.tp = TP(topic, 3)
 
 
 class Consumer(Flow):
@@ -146,12 +152,44 @@ class Consumer(Flow):
 async def test_a_directly_delivered_topic_skips_the_stream_and_is_tracked_for_acks() -> None:
     app = WorkerApp("fastdrain-direct", broker="kafka://127.0.0.1:9", store="memory://")
     direct, streamed = Buffer(10), Buffer(10)
-    assert app.deliver_directly("events", direct.put)
+
+    async def take(pending: Pending, message: Any) -> None:
+        await direct.put((pending, message))
+
+    assert app.deliver_directly("events", take)
     consumer = Consumer(app)
     records = [Message("events", 0), Message("other", 0), Message("events", 1)]
     for message in records:
         await FastConsumer._deliver(consumer, streamed.put, message)  # type: ignore[arg-type]
-    assert [direct.queue.get_nowait() for _ in range(2)] == [records[0], records[2]]
+    delivered = [direct.queue.get_nowait() for _ in range(2)]
+    assert [message for _, message in delivered] == [records[0], records[2]]
     assert streamed.queue.get_nowait() is records[1] and streamed.queue.empty()
-    # Tracked as faust's conductor tracks what it delivers: a revocation waits for its ack.
-    assert consumer.tracked == [records[0], records[2]]
+    # Tracked as faust's conductor tracks what it delivers (a revocation waits for its ack),
+    # by a stand-in holding only what faust's ack reads: the message is not kept.
+    pendings = [pending for pending, _ in delivered]
+    assert consumer.tracked == pendings
+    assert [(p.topic, p.tp, p.offset, p.partition, p.acked) for p in pendings] == [
+        ("events", TP("events", 3), 0, 3, False),
+        ("events", TP("events", 3), 1, 3, False),
+    ]
+    assert not hasattr(pendings[0], "value")
+
+
+def test_faust_acknowledges_a_pending_as_it_does_a_message() -> None:
+    # faust's own Consumer.ack, on the bookkeeping it keeps: the offset is acked for the
+    # commit and the record leaves the set a revocation waits on.
+    tp = TP("events", 3)
+    pending = Pending(Message("events", 41))
+    state = SimpleNamespace(
+        app=SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: True)),
+        _committed_offset=defaultdict(lambda: None),
+        _acked_index=defaultdict(set),
+        _acked=defaultdict(list),
+        _n_acked=0,
+        _unacked_messages=weakref.WeakSet([pending]),
+        _waiting_for_ack=None,
+    )
+    assert faust_consumer.Consumer.ack(state, pending) is True  # type: ignore[arg-type]
+    assert pending.acked and state._acked[tp] == [41] and state._n_acked == 1
+    assert not state._unacked_messages
+    assert faust_consumer.Consumer.ack(state, pending) is False  # once only

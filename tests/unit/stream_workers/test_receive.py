@@ -83,3 +83,14 @@ TIMES = st.one_of(
 def test_any_record_is_received_or_dead_lettered_never_raised(changes: dict[str, object]) -> None:
     received = receive(RawRecord(0, 0, orjson.dumps({**GOOD, **changes})))
     assert (received.item is None) == (received.reason is not None)
+
+
+def test_a_batch_keeps_a_readable_records_bytes_only_when_asked() -> None:
+    raw = RawRecord(3, 7, orjson.dumps(GOOD), request_id="edge-1")
+    kept, let_go = receive(raw), receive(raw, keep=False)
+    assert kept.staged == let_go.staged and kept.item == let_go.item
+    assert kept.raw == raw
+    # The dead letter of a record the database refuses then reads its bytes back.
+    assert let_go.raw == RawRecord(3, 7, None)
+    unreadable = RawRecord(0, 1, b"not json", request_id="edge-2")
+    assert receive(unreadable, keep=False).raw == unreadable
