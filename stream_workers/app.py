@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from common.control_follower import ControlFollower
 from contracts.lanes import Lane
+from stream_workers import memory
 from stream_workers.batcher import Batcher
 from stream_workers.configs import BreakdownKeys
 from stream_workers.deadletter import DeadLetterProducer
@@ -285,6 +286,12 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         async def retain_raw_events() -> None:
             if runtime.started:
                 await survive("raw retention", runtime.retainer.run())
+
+    if settings.trim_seconds > 0:
+
+        @app.timer(interval=settings.trim_seconds)  # type: ignore[untyped-decorator]
+        async def trim_memory() -> None:
+            memory.trim()
 
     @app.page("/metrics")
     async def metrics(view: Any, request: Any) -> Any:

@@ -57,6 +57,8 @@ class Settings(StoreSettings):
     erasure_lease_seconds: float = 60.0
     # How often the main lane's workers run raw retention (stream_workers/retention.py).
     retention_seconds: float = 3600.0
+    # How often freed memory is given back to the system (stream_workers/memory.py; 0: never).
+    trim_seconds: float = 5.0
     data_dir: str = ".local/stream_workers"  # Faust's own files (memory store: almost none)
     # The shard this worker applies (RA_WORKER_SHARD, one of ``shard_databases``).
     shard: str = DEFAULT_SHARD
@@ -126,6 +128,7 @@ def load_settings(env: Env | None = None) -> Settings:
         erasure_seconds=env.float("RA_WORKER_ERASURE_SECONDS", 2.0),
         erasure_lease_seconds=env.float("RA_WORKER_ERASURE_LEASE_SECONDS", 60.0),
         retention_seconds=env.float("RA_WORKER_RETENTION_SECONDS", 3600.0),
+        trim_seconds=env.float("RA_WORKER_TRIM_SECONDS", 5.0),
         data_dir=env.str("RA_WORKER_DATA_DIR", ".local/stream_workers"),
         geoip_database=env.str("RA_GEOIP_DATABASE", None),
         shard=shard,
