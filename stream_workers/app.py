@@ -175,6 +175,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     app = WorkerApp(
         settings.consumer_group,  # the app id: each lane's workers are a group of their own
         fast_drain=settings.fast_drain,
+        fetch_max_bytes=settings.fetch_max_bytes,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
         autodiscover=False,

@@ -42,6 +42,10 @@ class Settings(StoreSettings):
     # were not handed on yet, so with 1 MiB the worker waited on Kafka between fetches:
     # 32k -> 38.7k ev/s at 4 MiB (README, Stream workers).
     fetch_bytes: int = 4 * 1024 * 1024
+    # Bytes one fetch may bring over all partitions (aiokafka's fetch_max_bytes; its default,
+    # 50 MB, is 12 partitions' 4 MiB): a fetch is held three times over while it is read,
+    # decoded and unpacked, which made it the worker's biggest use of memory.
+    fetch_max_bytes: int = 8 * 1024 * 1024
     session_timeout_seconds: float = 10.0
     host: str = "127.0.0.1"
     port: int = 6066
@@ -119,6 +123,7 @@ def load_settings(env: Env | None = None) -> Settings:
         fast_drain=env.bool("RA_WORKER_FAST_DRAIN", True),
         stream_buffer_maxsize=env.int("RA_WORKER_STREAM_BUFFER", 20000),
         fetch_bytes=env.int("RA_WORKER_FETCH_BYTES", 4 * 1024 * 1024),
+        fetch_max_bytes=env.int("RA_WORKER_FETCH_MAX_BYTES", 8 * 1024 * 1024),
         session_timeout_seconds=env.float("RA_WORKER_SESSION_TIMEOUT_SECONDS", 10.0),
         host=env.str("RA_WORKER_HOST", "127.0.0.1"),
         port=env.int("RA_WORKER_PORT", 6066),

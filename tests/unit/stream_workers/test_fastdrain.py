@@ -2,12 +2,14 @@
 when the stream buffer is full, given up when the flow is suspended."""
 
 import asyncio
+import inspect
 import weakref
 from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from faust.transport import consumer as faust_consumer
 from faust.types import TP
 from mode import Service
@@ -193,3 +195,18 @@ def test_faust_acknowledges_a_pending_as_it_does_a_message() -> None:
     assert pending.acked and state._acked[tp] == [41] and state._n_acked == 1
     assert not state._unacked_messages
     assert faust_consumer.Consumer.ack(state, pending) is False  # once only
+
+
+async def test_a_fetch_brings_at_most_the_workers_cap_over_all_partitions() -> None:
+    app = WorkerApp(
+        "fastdrain-fetch", broker="kafka://127.0.0.1:9", store="memory://", fetch_max_bytes=1234
+    )
+    thread = app.consumer._thread  # type: ignore[attr-defined]
+    kafka_consumer = thread._create_worker_consumer(app.transport)
+    try:
+        assert kafka_consumer._fetch_max_bytes == 1234
+    finally:
+        await kafka_consumer.stop()
+        thread.thread_loop.close()  # never started: its loop is closed here
+    # The attribute is what aiokafka's own fetch_max_bytes sets, and its fetcher reads.
+    assert "fetch_max_bytes=self._fetch_max_bytes" in inspect.getsource(AIOKafkaConsumer.start)
