@@ -12,10 +12,7 @@ batch's pages are not faulted in again every time.
 
 import ctypes
 import ctypes.util
-import logging
 from collections.abc import Callable
-
-logger = logging.getLogger(__name__)
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
