@@ -19,6 +19,7 @@ from stream_workers.batcher import Batcher
 from stream_workers.configs import BreakdownKeys
 from stream_workers.deadletter import DeadLetterProducer
 from stream_workers.decisions import month_start
+from stream_workers.dedup_pruning import lane_partitions
 from stream_workers.enrichment import load_enricher
 from stream_workers.erasure import Eraser
 from stream_workers.fastdrain import Pending, RawBytes, WorkerApp
@@ -62,6 +63,7 @@ class Runtime:
             settings.shard,
             functools.partial(autocommit, settings.database_url),
             functools.partial(autocommit, settings.control_database_url),
+            functools.partial(lane_partitions, settings.kafka_bootstrap, lanes=settings.lanes()),
         )
 
     @property

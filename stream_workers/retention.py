@@ -34,7 +34,8 @@ from typing import Any
 
 from psycopg import AsyncConnection, errors, sql
 
-from stream_workers import sessions
+from stream_workers import dedup_pruning, sessions
+from stream_workers.dedup_pruning import PartitionState
 from stream_workers.raw_tables import next_month, partition_name
 
 logger = logging.getLogger(__name__)
@@ -157,15 +158,27 @@ async def list_tables(db: AsyncConnection[Any]) -> list[Table]:
 class Run:
     dropped: tuple[str, ...]
     stray_rows: int
+    dedup_rows: int = 0  # insertIds pruned (stream_workers/dedup_pruning.py)
+
+
+# The shard's lane partitions as Kafka and its stored offsets show them (on its connection).
+LanePartitions = Callable[[AsyncConnection[Any]], Awaitable[list[PartitionState]]]
 
 
 class Retainer:
-    """Runs retention for one shard."""
+    """Runs retention for one shard; with ``lane_partitions``, prunes its insertIds too."""
 
-    def __init__(self, shard: str, connect_shard: Connect, connect_control: Connect) -> None:
+    def __init__(
+        self,
+        shard: str,
+        connect_shard: Connect,
+        connect_control: Connect,
+        lane_partitions: LanePartitions | None = None,
+    ) -> None:
         self._shard = shard
         self._connect_shard = connect_shard
         self._connect_control = connect_control
+        self._lane_partitions = lane_partitions
 
     async def run(self, today: date | None = None) -> Run | None:
         """One run, recorded; None when another worker of the shard is running one."""
@@ -180,7 +193,7 @@ class Retainer:
                     await (await control.execute(_PROJECTS, (self._shard,))).fetchall()
                 )
                 dropped: list[str] = []
-                strays = pruned = 0
+                strays = pruned = dedup = 0
                 error = None
                 try:
                     if await hypertable(db):
@@ -192,6 +205,7 @@ class Retainer:
                                 dropped.append(table.name)
                         strays = await delete_past(db, "events_default", retention, today)
                     pruned = await sessions.prune(db)
+                    dedup = await self._prune_dedup(db, started)
                 except Exception as exc:
                     error = type(exc).__name__
                     raise
@@ -199,13 +213,23 @@ class Retainer:
                     await control.execute(_RECORD, (self._shard, started, dropped, strays, error))
                     logger.info(
                         "retention run on shard %s: %d tables dropped, %d stray rows,"
-                        " %d idle derived sessions",
+                        " %d idle derived sessions, %d insertIds past the dedup window",
                         self._shard,
                         len(dropped),
                         strays,
                         pruned,
+                        dedup,
                     )
-            return Run(tuple(dropped), strays)
+            return Run(tuple(dropped), strays, dedup)
+
+    async def _prune_dedup(self, db: AsyncConnection[Any], now: datetime) -> int:
+        if self._lane_partitions is None:
+            return 0
+        before = dedup_pruning.cutoff(await self._lane_partitions(db), now)
+        if before is None:
+            logger.info("retention: a lane partition gives no bound; no insertId pruned")
+            return 0
+        return await dedup_pruning.prune(db, before)
 
 
 async def drop(db: AsyncConnection[Any], table: Table) -> bool:

@@ -220,13 +220,13 @@ async def claim_dedup(conn: AsyncConnection) -> dict[DedupKey, datetime]:
 
     The new keys are inserted first, in key order, so a concurrent worker holding the
     same new key waits on the unique index until this transaction ends, and then finds
-    it counted. Rows this transaction inserted (``xmin``: the sink's transactions are
-    never subtransactions) are the new keys, so only older rows come back."""
-    await conn.execute(
-        "INSERT INTO event_dedup (project_id, insert_id, received_at)"
-        " SELECT project_id, insert_id, min(received_at) FROM batch_events"
-        " WHERE insert_id IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2 ON CONFLICT DO NOTHING"
-    )
+    it counted. The keys counted before are locked by that same statement (an ``ON
+    CONFLICT DO UPDATE`` that updates nothing still locks), so the dedup pruning
+    (stream_workers/dedup_pruning.py) cannot delete one before the next statement reads
+    it: a key neither inserted nor read back would be counted with no row left to say so.
+    Rows this transaction inserted (``xmin``: the sink's transactions are never
+    subtransactions) are the new keys, so only older rows come back."""
+    await conn.execute(CLAIM_NEW)
     cursor = await conn.execute(
         "SELECT d.project_id::text, d.insert_id, d.received_at FROM event_dedup d"
         " JOIN (SELECT DISTINCT project_id, insert_id FROM batch_events"
@@ -236,6 +236,15 @@ async def claim_dedup(conn: AsyncConnection) -> dict[DedupKey, datetime]:
         " ORDER BY 1, 2 FOR UPDATE OF d"
     )
     return {(str(p), str(i)): r for p, i, r in await cursor.fetchall()}
+
+
+CLAIM_NEW = (
+    "INSERT INTO event_dedup (project_id, insert_id, received_at)"
+    " SELECT project_id, insert_id, min(received_at) FROM batch_events"
+    " WHERE insert_id IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
+    " ON CONFLICT (project_id, insert_id) DO UPDATE SET received_at = event_dedup.received_at"
+    " WHERE false"
+)
 
 
 async def save_dedup(conn: AsyncConnection, changed: Mapping[DedupKey, datetime]) -> None:

@@ -56,7 +56,7 @@ async def open_sink(
     """Sinks on connections of their own, as separate workers have; closed at the end."""
     closing: list[Callable[[], Awaitable[None]]] = []
 
-    async def open_one(lane: Lane = Lane.MAIN) -> Sink:
+    async def open_one(lane: Lane = Lane.MAIN, topic: str = "events") -> Sink:
         conn = await psycopg.AsyncConnection.connect(database, autocommit=True)
         redis = Redis.from_url(services.redis_url)
         closing.extend([conn.close, redis.aclose])
@@ -64,7 +64,7 @@ async def open_sink(
             conn,
             redis,
             consumer=lane_group("test", lane),
-            topic=lane_topic(lane, "events"),
+            topic=lane_topic(lane, topic),
             redis_prefix=redis_prefix,
             dead_letter=dead_letters,
             keys_for=lambda _: DEFAULT_BREAKDOWN_KEYS,
