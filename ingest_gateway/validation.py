@@ -23,6 +23,8 @@ def parse_timestamp(value: str) -> datetime | None:
     """An ISO 8601 string as an aware UTC datetime (no zone means UTC); None if not a date."""
     try:
         moment = datetime.fromisoformat(value)
+        if moment.tzinfo is UTC:  # "Z" or "+00:00", the common case: already as wanted
+            return moment
         if moment.tzinfo is None:
             return moment.replace(tzinfo=UTC)
         return moment.astimezone(UTC)

@@ -120,6 +120,9 @@ def _ids(message: dict[str, Any], kind: str) -> tuple[str, str | None]:
     when the message also names the user)."""
     if kind == "alias":
         return str(_id(message, "userId", required=True)), _id(message, "previousId", required=True)
+    user, anonymous = message.get("userId"), message.get("anonymousId")
+    if type(anonymous) is str and anonymous and user is None:
+        return anonymous, None  # the common case (an anonymous visitor), decided at once
     user, anonymous = _id(message, "userId"), _id(message, "anonymousId")
     if user is not None:
         return user, anonymous
@@ -165,9 +168,10 @@ def _add_call_page(properties: dict[str, Any], message: dict[str, Any], kind: st
     the sender's own properties of the same names win."""
     if kind == "page":
         _add_page(properties, properties)
-    for name in ("name", "category"):
-        if type(value := message.get(name)) is str:
-            properties.setdefault(name, value)
+    if type(name := message.get("name")) is str:
+        properties.setdefault("name", name)
+    if type(category := message.get("category")) is str:
+        properties.setdefault("category", category)
     if kind == "screen" and type(screen := properties.get("name")) is str:
         properties.setdefault("$screen_name", screen)
 
@@ -186,15 +190,17 @@ def _add_context(properties: dict[str, Any], context: dict[str, Any]) -> None:
 
 def _add_page(properties: dict[str, Any], page: dict[str, Any]) -> None:
     for ours, theirs in PAGE_FIELDS:
-        value = page.get(theirs)
-        if type(value) is str and ours not in properties:
-            properties[ours] = _cut(value)
+        if ours not in properties and type(value := page.get(theirs)) is str:
+            properties[ours] = value if len(value) <= _SHORT else _cut(value)
+
+
+_SHORT = MAX_STRING_BYTES // 4  # characters within the cap whatever they are
 
 
 def _cut(text: str) -> str:
     """A value we copy from the context, within our string cap (a long URL is cut, not a
     reason to refuse the batch it came in)."""
-    if len(text) <= MAX_STRING_BYTES // 4:  # within the cap whatever the characters
+    if len(text) <= _SHORT:
         return text
     return text.encode()[:MAX_STRING_BYTES].decode(errors="ignore")
 
@@ -238,6 +244,9 @@ def time_field(document: dict[str, Any], name: str) -> datetime | None:
 
 def _insert_id(message: dict[str, Any]) -> str | None:
     """``messageId``, or a stable hash of one longer than our insertId (64 characters)."""
+    value = message.get("messageId")
+    if type(value) is str and 0 < len(value) <= MAX_INSERT_ID:
+        return value  # the common case, decided at once
     value = _id(message, "messageId")
     if value is None or len(value) <= MAX_INSERT_ID:
         return value
