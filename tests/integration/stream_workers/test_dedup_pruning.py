@@ -19,6 +19,7 @@ from stream_workers.received import RawRecord
 from stream_workers.retention import Retainer
 from stream_workers.store import CLAIM_NEW
 from tests.integration.stream_workers.truth import record
+from tests.integration.stream_workers.workers import produce, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -96,6 +97,22 @@ async def test_a_run_prunes_what_no_record_still_to_come_can_repeat(
     assert insert_ids(database) == {"six-days", "26-days"}
     # ... and it is still known for a repeat (6 days after the row's sighting).
     assert (await sink.apply(pending)).applied == 0
+
+
+async def test_a_worker_s_retention_run_prunes_its_shard_s_insert_ids(
+    services, database, make_project, kafka_topic, spawn
+):
+    a = await make_project("apricot")
+    remember(database, a, {"month-old": ago(30), "day-old": ago(1)})
+    sent = [record(a, "e", NOW, f"u{n}", insert_id=f"sent-{n}") for n in range(20)]
+    await produce(services.kafka_bootstrap, kafka_topic, sent)
+    worker = spawn("w1", RA_WORKER_RETENTION_SECONDS="1")
+    worker.start()
+    try:
+        expected = {"day-old"} | {r.insert_id for r in sent if r.insert_id}
+        await wait_until(lambda: insert_ids(database) == expected, 60, "the pruning", [worker.log])
+    finally:
+        worker.stop()
 
 
 async def test_an_insert_id_the_sink_claimed_is_not_pruned_before_it_is_read(
