@@ -12,7 +12,8 @@ earliest receivedAt a record not yet applied can carry, less ``MARGIN``:
 - a partition with records still to apply holds them from about the receivedAt of the last
   one it applied (the gateways' clocks and delivery times put them out of order by far
   less than ``MARGIN``);
-- a partition whose stored offsets Kafka contradicts (held: docs/faults.md), or with
+- a partition whose stored offsets Kafka contradicts (held: docs/faults.md; or a stored
+  offset past the log end, which the workers' topic check has not flagged yet), or with
   records and nothing applied yet, gives no bound, and nothing is pruned that run.
 
 Every lane's partitions count (the overflow lane may lag by days). The sink's claim of a
@@ -62,7 +63,9 @@ def horizon(partitions: Iterable[PartitionState], now: datetime) -> datetime | N
             continue
         if stored.inconsistency is not None:
             return None  # held: what is applied there next is for the operator to say
-        if stored.next_offset >= state.log_end:
+        if stored.next_offset > state.log_end:
+            return None  # past the log end: a topic made again, not yet seen as held
+        if stored.next_offset == state.log_end:
             continue  # caught up: only records still to be sent, received from now on
         if stored.last_received_at is None:
             return None
