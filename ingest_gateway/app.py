@@ -92,6 +92,7 @@ async def _appending(app: web.Application, stores: Stores) -> AsyncIterator[None
             settings.rate_window_seconds,
             settings.overflow_events_per_second,
             settings.overflow_sticky_seconds,
+            on_round_trip=metrics.admission_batch.observe,
         ),
         limiter=RateLimiter(redis, settings.redis_prefix, settings.rate_window_seconds),
         quota=QuotaReserver(redis, settings.redis_prefix),

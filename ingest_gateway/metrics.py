@@ -35,6 +35,13 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.admission_batch = Histogram(
+            "ingest_admission_batch_requests",
+            "Requests admitted by one Redis round trip (ingest_gateway.admission: those that"
+            " arrive while one is out go together in the next)",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=r,
+        )
         self.rate_limited = Counter(
             "ingest_rate_limited_total", "Requests refused by the rate limit", registry=r
         )

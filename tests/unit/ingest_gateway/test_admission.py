@@ -1,7 +1,10 @@
+import asyncio
+from datetime import UTC, datetime
+
 import pytest
 
 from contracts.lanes import Lane
-from ingest_gateway.admission import UsageUnknown, admission_of
+from ingest_gateway.admission import Admitter, UsageUnknown, admission_of
 from ingest_gateway.ratelimit import RateDecision, RefusedKeys
 
 KEY = "usage-key"
@@ -49,3 +52,57 @@ def test_refused_keys_stay_bounded() -> None:
         keys.remember(f"k{n}", RateDecision(False, 1, 0, 60), now=float(n))
     assert keys.refused("k4", now=5.0) is not None
     assert sum(keys.refused(f"k{n}", now=5.0) is not None for n in range(5)) <= 2
+
+
+class _Script:
+    """The admission script's stand-in: records each round trip's keys, answers when told."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.release = asyncio.Event()
+
+    async def __call__(self, keys: list[str], args: list[int]) -> list[int]:
+        self.calls.append(keys)
+        await self.release.wait()
+        return [2, 1, 1000, 1, 0, 0] * (len(keys) // 4)
+
+
+class _Redis:
+    def __init__(self, script: _Script) -> None:
+        self.script = script
+
+    def register_script(self, text: str) -> _Script:
+        return self.script
+
+
+async def test_a_request_that_stopped_waiting_is_left_out_of_the_next_round_trip() -> None:
+    script = _Script()
+    admitter = Admitter(_Redis(script), "p:", 60, 0, 10)  # type: ignore[arg-type]
+    now = datetime(2026, 12, 8, tzinfo=UTC)
+    first = asyncio.create_task(admitter.admit("a", 10, "p1", 1, 100, now))
+    await asyncio.sleep(0)
+    waiting = [asyncio.create_task(admitter.admit(k, 10, "p1", 1, 100, now)) for k in "bcd"]
+    await asyncio.sleep(0)
+    assert len(script.calls) == 1  # the first is out; the others wait for the next
+    waiting[1].cancel()  # its caller's timeout (fail open)
+    script.release.set()
+    assert (await first).rate.allowed
+    assert all(a.rate.allowed for a in await asyncio.gather(waiting[0], waiting[2]))
+    assert [call[0] for call in script.calls] == ["p:rate:a", "p:rate:b"]
+    assert [len(call) for call in script.calls] == [4, 8]  # b and d together, c left out
+
+
+async def test_a_sender_cancelled_before_it_ran_strands_no_request() -> None:
+    script = _Script()
+    script.release.set()
+    admitter = Admitter(_Redis(script), "p:", 60, 0, 10)  # type: ignore[arg-type]
+    now = datetime(2026, 12, 8, tzinfo=UTC)
+    stranded = asyncio.create_task(admitter.admit("a", 10, "p1", 1, 100, now))
+    await asyncio.sleep(0)  # it waits; its round trip's task is made, not yet run
+    for task in asyncio.all_tasks():
+        if task is not stranded and task is not asyncio.current_task():
+            task.cancel()  # the loop closing cancels what runs in it
+    with pytest.raises(asyncio.CancelledError):  # not left waiting for an answer (timeout)
+        await asyncio.wait_for(stranded, 1)
+    later = await asyncio.wait_for(admitter.admit("b", 10, "p1", 1, 100, now), 1)
+    assert later.rate.allowed and script.calls == [["p:rate:b", *script.calls[0][1:]]]
