@@ -28,13 +28,12 @@ from ingest_gateway.lanes import LANE_FUNCTION, LaneDecision, choose_lane, lane_
 from ingest_gateway.quota import Reservation
 from ingest_gateway.ratelimit import RATE_FUNCTION, RateDecision, decide, rate_key
 
-KEYS_PER_REQUEST = 4  # rate prefix, usage key, lane meter prefix, lane hot mark
-ARGS_PER_REQUEST = 3  # rate limit, events, monthly limit
-ANSWER_LENGTH = 6
+ANSWER_LENGTH = 6  # values the script returns per request
 MAX_BATCH = 256  # requests a round trip: bounds one script's time in Redis (~1 ms)
 
-# KEYS: per request, its four (above). ARGV: rate window (ms), usage ttl (s), lane
-# threshold (0: routing off), lane stickiness (ms); then per request its three. Returns,
+# KEYS: per request, its four: rate prefix, usage key, lane meter prefix, lane hot mark.
+# ARGV: rate window (ms), usage ttl (s), lane threshold (0: routing off), lane stickiness
+# (ms); then per request its three: rate limit, events, monthly limit. Returns,
 # per request in turn, {stage reached: -1 usage unknown (no usage hash: nothing counted,
 # the gateway rebuilds it from PostgreSQL, ingest_gateway.usage_rebuild), 0 rate refused,
 # 1 quota refused, 2 admitted, rate count, ms until the rate window resets, quota used,
