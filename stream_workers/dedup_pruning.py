@@ -21,7 +21,6 @@ batch's insertIds locks the rows it finds (``stream_workers.store.claim_dedup``)
 never removes a row between the claim and the decisions that read it. Decision 0024.
 """
 
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,8 +31,6 @@ from psycopg import AsyncConnection
 
 from common.lag import StoredPartition, log_ends, read_stored
 from stream_workers.decisions import DEDUP_WINDOW
-
-logger = logging.getLogger(__name__)
 
 # Clock skew between gateways plus a request's time to delivery, with room to spare: a
 # record can arrive at most this much before one its partition already applied.

@@ -120,9 +120,6 @@ def _ids(message: dict[str, Any], kind: str) -> tuple[str, str | None]:
     when the message also names the user)."""
     if kind == "alias":
         return str(_id(message, "userId", required=True)), _id(message, "previousId", required=True)
-    user, anonymous = message.get("userId"), message.get("anonymousId")
-    if type(anonymous) is str and anonymous and user is None:
-        return anonymous, None  # the common case (an anonymous visitor), decided at once
     user, anonymous = _id(message, "userId"), _id(message, "anonymousId")
     if user is not None:
         return user, anonymous
@@ -244,9 +241,6 @@ def time_field(document: dict[str, Any], name: str) -> datetime | None:
 
 def _insert_id(message: dict[str, Any]) -> str | None:
     """``messageId``, or a stable hash of one longer than our insertId (64 characters)."""
-    value = message.get("messageId")
-    if type(value) is str and 0 < len(value) <= MAX_INSERT_ID:
-        return value  # the common case, decided at once
     value = _id(message, "messageId")
     if value is None or len(value) <= MAX_INSERT_ID:
         return value
